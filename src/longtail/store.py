@@ -1,0 +1,269 @@
+"""The correctness store: the one place that defines the HDF5 schema of trial shards and of
+``results/{study}/correctness.h5``. Every reader and writer goes through this module.
+
+Store schema (public contract; see docs/store.md):
+
+==========================  ===================  ==========================================
+dataset                     shape, dtype         meaning
+==========================  ===================  ==========================================
+``mask``                    (t, n) bool          i in I_k (Algorithm 1, line 1)
+``train_correct``           (t, n) bool          h_k(x_i) = y_i
+``test_correct``            (t, n_test) bool     h_k(x'_j) = y'_j
+``train_labels``            (n,) int64           y_i as trained on (after label noise)
+``test_labels``             (n_test,) int64      y'_j
+``train_source_index``      (n,) int64           index of example i in the original split
+``test_source_index``       (n_test,) int64      index of test example j in the original split
+``train_label_flipped``     (n,) bool            label noise flipped y_i
+``trial``                   (t,) int64           trial id k (0-based)
+``trial_seed``              (t,) int64           seed the subset and training derive from
+``test_accuracy``           (t,) float64         accuracy of h_k on the test set
+``wall_time``               (t,) float64         seconds spent training h_k
+``diverged``                (t,) bool            loss became NaN/inf; excluded by estimators
+==========================  ===================  ==========================================
+
+Attributes: ``dataset``, ``arch``, ``n``, ``n_test``, ``subset_size``, ``fingerprint`` (hash of
+everything that determines the trials) and ``study_config`` (JSON).
+A shard holds the per-trial datasets for a contiguous range of trial ids and the same attributes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+PER_TRIAL = ("trial", "trial_seed", "mask", "train_correct", "test_correct",
+             "test_accuracy", "wall_time", "diverged")
+PER_EXAMPLE = ("train_labels", "test_labels", "train_source_index", "test_source_index",
+               "train_label_flipped")
+REQUIRED_ATTRS = ("dataset", "arch", "n", "n_test", "subset_size", "fingerprint")
+_DTYPES = {
+    "trial": np.int64, "trial_seed": np.int64, "mask": np.bool_, "train_correct": np.bool_,
+    "test_correct": np.bool_, "test_accuracy": np.float64, "wall_time": np.float64,
+    "diverged": np.bool_, "train_labels": np.int64, "test_labels": np.int64,
+    "train_source_index": np.int64, "test_source_index": np.int64,
+    "train_label_flipped": np.bool_,
+}
+
+
+class StoreError(ValueError):
+    """A shard or store is unreadable, incomplete or belongs to another study."""
+
+
+@dataclass
+class TrialResults:
+    """Per-trial outputs of Algorithm 1, lines 1-3, for trials ``trial`` (a shard or a store)."""
+
+    trial: np.ndarray
+    trial_seed: np.ndarray
+    mask: np.ndarray
+    train_correct: np.ndarray
+    test_correct: np.ndarray
+    test_accuracy: np.ndarray
+    wall_time: np.ndarray
+    diverged: np.ndarray
+
+    def __post_init__(self) -> None:
+        for name in PER_TRIAL:
+            setattr(self, name, np.asarray(getattr(self, name), dtype=_DTYPES[name]))
+        t = len(self.trial)
+        n = self.mask.shape[1] if self.mask.ndim == 2 else -1
+        expected = {"mask": (t, n), "train_correct": (t, n),
+                    "test_correct": (t, self.test_correct.shape[-1])}
+        for name in PER_TRIAL:
+            shape = getattr(self, name).shape
+            want = expected.get(name, (t,))
+            if shape != want or (name in expected and len(shape) != 2):
+                raise StoreError(f"{name} has shape {shape}, expected {want}")
+
+    @classmethod
+    def concatenate(cls, parts: Sequence[TrialResults]) -> TrialResults:
+        return cls(**{name: np.concatenate([getattr(p, name) for p in parts])
+                      for name in PER_TRIAL})
+
+
+@dataclass
+class CorrectnessStore:
+    """Everything the estimators read: trials plus per-example labels and provenance."""
+
+    trials: TrialResults
+    train_labels: np.ndarray
+    test_labels: np.ndarray
+    train_source_index: np.ndarray
+    test_source_index: np.ndarray
+    train_label_flipped: np.ndarray
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def mask(self) -> np.ndarray:
+        return self.trials.mask
+
+    @property
+    def train_correct(self) -> np.ndarray:
+        return self.trials.train_correct
+
+    @property
+    def test_correct(self) -> np.ndarray:
+        return self.trials.test_correct
+
+    @property
+    def valid_trials(self) -> np.ndarray:
+        """Boolean (t,): trials that trained without diverging."""
+        return ~self.trials.diverged
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary sibling of ``path``; rename it onto ``path`` only on success.
+
+    A killed writer leaves at most a ``*.tmp`` file, never a file that looks complete.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        yield tmp
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _write_attrs(h5: h5py.File, attrs: dict[str, Any]) -> None:
+    for key, value in attrs.items():
+        h5.attrs[key] = json.dumps(value) if isinstance(value, dict | list) else value
+
+
+def _read_attrs(h5: h5py.File) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in h5.attrs.items():
+        if isinstance(value, bytes):
+            value = value.decode()
+        if isinstance(value, np.generic):
+            value = value.item()
+        if key == "study_config" and isinstance(value, str):
+            value = json.loads(value)
+        out[key] = value
+    return out
+
+
+def _write_array(h5: h5py.File, name: str, data: np.ndarray) -> None:
+    data = np.asarray(data, dtype=_DTYPES[name])
+    if data.ndim == 2 and data.size:
+        chunks = (min(len(data), 64), min(data.shape[1], 16384))
+        h5.create_dataset(name, data=data, chunks=chunks, compression="gzip",
+                          compression_opts=4, shuffle=True)
+    else:
+        h5.create_dataset(name, data=data)
+
+
+def write_shard(path: str | os.PathLike, results: TrialResults, attrs: dict[str, Any]) -> None:
+    """Write one shard of trials atomically (temp file, then rename)."""
+    _check_attrs(attrs, path)
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
+        for name in PER_TRIAL:
+            _write_array(h5, name, getattr(results, name))
+        _write_attrs(h5, {**attrs, "complete": True})
+
+
+def _open(path: str | os.PathLike) -> h5py.File:
+    try:
+        return h5py.File(path, "r")
+    except (OSError, ValueError) as err:
+        raise StoreError(f"{path}: not a readable HDF5 file ({err})") from err
+
+
+def _check_attrs(attrs: dict[str, Any], path: str | os.PathLike) -> None:
+    missing = [key for key in REQUIRED_ATTRS if key not in attrs]
+    if missing:
+        raise StoreError(f"{path}: missing attributes {missing}")
+
+
+def _read_datasets(h5: h5py.File, names: Sequence[str], path: str | os.PathLike) -> dict:
+    missing = [name for name in names if name not in h5]
+    if missing:
+        raise StoreError(f"{path}: missing datasets {missing}")
+    try:
+        return {name: h5[name][()] for name in names}
+    except (OSError, ValueError, KeyError) as err:
+        raise StoreError(f"{path}: cannot read data ({err}); the file is corrupt") from err
+
+
+def read_shard(path: str | os.PathLike) -> tuple[TrialResults, dict[str, Any]]:
+    """Read a shard; refuse a file that is incomplete, corrupt or has inconsistent shapes."""
+    with _open(path) as h5:
+        attrs = _read_attrs(h5)
+        if not attrs.get("complete"):
+            raise StoreError(f"{path}: shard is incomplete (no 'complete' attribute)")
+        _check_attrs(attrs, path)
+        data = _read_datasets(h5, PER_TRIAL, path)
+    try:
+        results = TrialResults(**data)
+    except StoreError as err:
+        raise StoreError(f"{path}: {err}") from err
+    if results.mask.shape[1] != attrs["n"] or results.test_correct.shape[1] != attrs["n_test"]:
+        raise StoreError(f"{path}: arrays cover n={results.mask.shape[1]}, "
+                         f"n_test={results.test_correct.shape[1]} but attributes say "
+                         f"n={attrs['n']}, n_test={attrs['n_test']}")
+    return results, attrs
+
+
+def aggregate_shards(shard_paths: Sequence[str | os.PathLike], fingerprint: str) -> TrialResults:
+    """Concatenate shards in trial order; refuse foreign, overlapping or duplicate trials."""
+    parts, seen = [], {}
+    for path in shard_paths:
+        results, attrs = read_shard(path)
+        if attrs["fingerprint"] != fingerprint:
+            raise StoreError(f"{path}: shard belongs to another dataset/config (fingerprint "
+                             f"{attrs['fingerprint']}, this study has {fingerprint})")
+        for k in results.trial.tolist():
+            if k in seen:
+                raise StoreError(f"{path}: trial {k} is also in {seen[k]} (duplicate trial id)")
+            seen[k] = path
+        parts.append(results)
+    if not parts:
+        raise StoreError("no shards to aggregate")
+    merged = TrialResults.concatenate(parts)
+    order = np.argsort(merged.trial, kind="stable")
+    return TrialResults(**{name: getattr(merged, name)[order] for name in PER_TRIAL})
+
+
+def write_store(path: str | os.PathLike, store: CorrectnessStore) -> None:
+    """Write ``correctness.h5`` atomically in the schema above."""
+    _check_attrs(store.attrs, path)
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
+        for name in PER_TRIAL:
+            _write_array(h5, name, getattr(store.trials, name))
+        for name in PER_EXAMPLE:
+            _write_array(h5, name, getattr(store, name))
+        _write_attrs(h5, {**store.attrs, "complete": True})
+
+
+def read_store(path: str | os.PathLike) -> CorrectnessStore:
+    """Read and validate a correctness store written by this project or by a user's own code."""
+    with _open(path) as h5:
+        attrs = _read_attrs(h5)
+        data = _read_datasets(h5, PER_TRIAL + PER_EXAMPLE, path)
+    try:
+        trials = TrialResults(**{name: data[name] for name in PER_TRIAL})
+    except StoreError as err:
+        raise StoreError(f"{path}: {err}") from err
+    n, n_test = trials.mask.shape[1], trials.test_correct.shape[1]
+    expect = {"train_labels": n, "train_source_index": n, "train_label_flipped": n,
+              "test_labels": n_test, "test_source_index": n_test}
+    for name, length in expect.items():
+        if data[name].shape != (length,):
+            raise StoreError(f"{path}: {name} has shape {data[name].shape}, expected ({length},)")
+    if len(np.unique(trials.trial)) != len(trials.trial):
+        raise StoreError(f"{path}: duplicate trial ids")
+    return CorrectnessStore(trials=trials, attrs=attrs,
+                            **{name: np.asarray(data[name], dtype=_DTYPES[name])
+                               for name in PER_EXAMPLE})
