@@ -1,0 +1,20 @@
+# Memorization and influence of training examples (Feldman & Zhang, NeurIPS 2020).
+# The Snakefile only wires stages together; all logic lives in the `longtail` package.
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/train.smk"
+include: "rules/store.smk"
+
+
+rule all:
+    input:
+        get_final_output(),

@@ -1,0 +1,67 @@
+from snakemake.utils import validate
+
+from longtail.config import check_config, data_fingerprint, trial_shards, trials_fingerprint
+
+
+validate(config, schema="../schemas/config.schema.yaml")
+check_config(config)
+
+DATA_DIR = config["data"]["dir"]
+
+
+wildcard_constraints:
+    study="|".join(config["studies"]),
+    dataset="[a-z0-9-]+",
+    start=r"\d+",
+    stop=r"\d+",
+
+
+def study_config(wildcards):
+    return config["studies"][wildcards.study]
+
+
+def get_dataset_cache(wildcards):
+    return f"{DATA_DIR}/{study_config(wildcards)['dataset']}.h5"
+
+
+def get_download_dir(wildcards):
+    return f"{DATA_DIR}/{wildcards.dataset}"
+
+
+def get_trial_shards(wildcards):
+    study = study_config(wildcards)
+    return [
+        f"results/{wildcards.study}/trials/{start}-{stop}.h5"
+        for start, stop in trial_shards(study["trials"], study["trials_per_job"])
+    ]
+
+
+def get_data_params(wildcards):
+    """Only what determines the study's data, so unrelated edits do not rebuild it."""
+    study = study_config(wildcards)
+    return {
+        "n_train": study["n_train"],
+        "n_test": study["n_test"],
+        "label_noise": study["label_noise"],
+        "seed": study["seed"],
+        "fingerprint": data_fingerprint(study),
+    }
+
+
+def get_training_params(wildcards):
+    """What determines a trial; excludes `trials`, so adding trials retrains nothing old."""
+    study = study_config(wildcards)
+    keys = ("dataset", "n_train", "n_test", "label_noise", "seed", "arch", "subset_ratio")
+    return {
+        **{key: study[key] for key in keys},
+        "train": study["train"],
+        "fingerprint": trials_fingerprint(study),
+    }
+
+
+def get_training_threads(wildcards):
+    return study_config(wildcards)["train"]["threads"]
+
+
+def get_final_output():
+    return [f"results/{study}/correctness.h5" for study in config["studies"]]

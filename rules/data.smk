@@ -1,0 +1,27 @@
+rule build_dataset_cache:
+    output:
+        f"{DATA_DIR}/{{dataset}}.h5",
+    log:
+        f"logs/data/{{dataset}}.log",
+    params:
+        download_dir=get_download_dir,
+        data=config["data"],
+    conda:
+        "../environment.yml"
+    script:
+        "../scripts/build_dataset_cache.py"
+
+
+rule make_study_data:
+    input:
+        cache=get_dataset_cache,
+    output:
+        "results/{study}/data.h5",
+    log:
+        "logs/{study}/make_study_data.log",
+    params:
+        data=get_data_params,
+    conda:
+        "../environment.yml"
+    script:
+        "../scripts/make_study_data.py"

@@ -1,0 +1,8 @@
+"""Snakemake adapter: trial shards -> results/{study}/correctness.h5."""
+
+from longtail.trials import aggregate
+from longtail.workflow import log_to
+
+with log_to(snakemake.log[0]):
+    aggregate(snakemake.input.data, snakemake.input.shards, snakemake.output[0],
+              snakemake.params.study)

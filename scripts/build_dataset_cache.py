@@ -1,0 +1,18 @@
+"""Snakemake adapter: original dataset files -> one HDF5 cache (longtail.data.build_cache)."""
+
+from pathlib import Path
+
+from longtail.data import build_cache
+from longtail.workflow import log_to
+
+with log_to(snakemake.log[0]):
+    data = snakemake.params.data
+    build_cache(
+        snakemake.wildcards.dataset,
+        Path(snakemake.output[0]),
+        download_dir=Path(snakemake.params.download_dir),
+        offline_dirs=[Path(d) for d in data["offline_dirs"]],
+        mirrors=data["mirrors"].get(snakemake.wildcards.dataset, []),
+        imagenet_root=Path(data["imagenet_root"]) if data["imagenet_root"] else None,
+        image_size=data["image_size"],
+    )

@@ -1,0 +1,109 @@
+"""Study configuration: cross-field checks the JSON schema cannot express, and the derived
+quantities (subset size m, trial shards, fingerprints) every stage agrees on."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+# (train, test) sizes of the original splits; n_train / n_test may not exceed them.
+SPLIT_SIZES: dict[str, tuple[int, int]] = {
+    "mnist": (60000, 10000),
+    "fashion-mnist": (60000, 10000),
+    "cifar10": (50000, 10000),
+    "cifar100": (50000, 10000),
+    "imagenet": (1281167, 50000),
+}
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid; the message names the key."""
+
+
+def subset_size(n: int, subset_ratio: float) -> int:
+    """m = round(subset_ratio * n) (Section 2: m = 0.7 n in the paper)."""
+    return int(round(subset_ratio * n))
+
+
+def study_sizes(study: Mapping[str, Any]) -> tuple[int, int]:
+    """(n, n_test) of a study: its subsample sizes, or the whole splits when null."""
+    n_split, n_test_split = SPLIT_SIZES[study["dataset"]]
+    n = study.get("n_train") or n_split
+    n_test = study.get("n_test") or n_test_split
+    return n, n_test
+
+
+def check_study(name: str, study: Mapping[str, Any], data: Mapping[str, Any]) -> None:
+    """Raise ConfigError (naming ``studies.<name>.<key>``) for values the schema cannot judge."""
+    key = f"studies.{name}"
+    n_split, n_test_split = SPLIT_SIZES[study["dataset"]]
+    n, n_test = study_sizes(study)
+    if n > n_split:
+        raise ConfigError(f"{key}.n_train = {n} is larger than the {study['dataset']} train "
+                          f"split ({n_split} examples); allowed: 2..{n_split} or null")
+    if n_test > n_test_split:
+        raise ConfigError(f"{key}.n_test = {n_test} is larger than the {study['dataset']} test "
+                          f"split ({n_test_split} examples); allowed: 1..{n_test_split} or null")
+    m = subset_size(n, study["subset_ratio"])
+    if not 1 <= m < n:
+        raise ConfigError(f"{key}.subset_ratio = {study['subset_ratio']} gives m = {m} of "
+                          f"n = {n}; allowed: 1 <= m < n")
+    expected_out = study["trials"] * (1 - m / n)
+    if expected_out < study["min_out_trials"]:
+        raise ConfigError(
+            f"{key}.subset_ratio = {study['subset_ratio']} with trials = {study['trials']} leaves "
+            f"each example out of only {expected_out:.1f} trials on average; need at least "
+            f"min_out_trials = {study['min_out_trials']} (lower subset_ratio or raise trials)")
+    train = study["train"]
+    if study["trials_per_job"] % train["ensemble_size"] and train["ensemble_size"] > 1:
+        raise ConfigError(
+            f"{key}.trials_per_job = {study['trials_per_job']} must be a multiple of "
+            f"{key}.train.ensemble_size = {train['ensemble_size']} (so batched groups, and "
+            f"hence results, do not depend on how trials are split into jobs)")
+    if study["dataset"] == "imagenet" and not data.get("imagenet_root"):
+        raise ConfigError(f"{key}.dataset = imagenet needs data.imagenet_root: the folder with "
+                          f"the ILSVRC2012 archives (see README)")
+    if study["label_noise"] and round(study["label_noise"] * n) < 1:
+        raise ConfigError(f"{key}.label_noise = {study['label_noise']} flips no label of "
+                          f"n = {n} examples; allowed: 0 or >= 1/n")
+
+
+def check_config(config: Mapping[str, Any]) -> None:
+    """Cross-field checks of a schema-validated config (defaults already filled in)."""
+    for name, study in config["studies"].items():
+        check_study(name, study, config.get("data", {}))
+    for figure, studies in config.get("figures", {}).items():
+        for study in studies:
+            if study not in config["studies"]:
+                raise ConfigError(f"figures.{figure} names study '{study}', which is not in "
+                                  f"studies (known: {', '.join(config['studies'])})")
+
+
+def trial_shards(trials: int, trials_per_job: int) -> list[tuple[int, int]]:
+    """Half-open trial ranges [start, stop) of the training jobs; stable when trials grows."""
+    return [(start, min(start + trials_per_job, trials))
+            for start in range(0, trials, trials_per_job)]
+
+
+def data_fingerprint(study: Mapping[str, Any]) -> str:
+    """Hash of what determines the study's dataset (subsample and label noise)."""
+    keys = ("dataset", "n_train", "n_test", "label_noise", "seed")
+    return _hash({k: study.get(k) for k in keys})
+
+
+def trials_fingerprint(study: Mapping[str, Any]) -> str:
+    """Hash of what determines every trial: data, architecture, subset size and recipe.
+
+    ``trials`` and ``trials_per_job`` are deliberately excluded: adding trials or re-sharding
+    must not invalidate trials already trained.
+    """
+    keys = ("dataset", "n_train", "n_test", "label_noise", "seed", "arch", "subset_ratio",
+            "train")
+    recipe = {k: v for k, v in study["train"].items() if k not in ("threads", "device")}
+    return _hash({**{k: study.get(k) for k in keys}, "train": recipe})
+
+
+def _hash(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]

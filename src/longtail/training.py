@@ -1,0 +1,363 @@
+"""Algorithm 1, lines 1-3: sample subsets I_k of size m and train h_k on S_{I_k}.
+
+Every trial k derives its subset, initial weights and minibatch order from ``trial_seed(seed, k)``
+alone, so results do not depend on how trials are split into jobs. A shard's models train either
+one after another (``loop``) or together as one hand-batched ensemble (``batched``: stacked weights
+and ``torch.baddbmm``; each model has its own subset and its own minibatches). Both run the same
+recipe; ``auto`` picks per architecture and device from the measurements in
+``benchmarks/train_throughput.py`` (README table).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from longtail.models import BATCHABLE, build_model
+from longtail.store import TrialResults
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Training hyperparameters (config ``studies.<name>.train``)."""
+
+    epochs: int = 8
+    batch_size: int = 128
+    lr: float = 0.1
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float = 5e-4
+    schedule: str = "onecycle"
+    warmup_fraction: float = 0.2
+    label_smoothing: float = 0.0
+    augment: bool | None = None
+    method: str = "auto"
+    ensemble_size: int = 16
+    device: str = "auto"
+    precision: str = "auto"
+    channels_last: bool = True
+    compile: bool = False
+    threads: int = 2
+
+    @classmethod
+    def from_config(cls, train: Mapping[str, Any]) -> Recipe:
+        known = {f.name for f in fields(cls)}
+        unknown = set(train) - known
+        if unknown:
+            raise ValueError(f"unknown train keys {sorted(unknown)}; known: {sorted(known)}")
+        return cls(**train)
+
+
+@dataclass
+class TrainingData:
+    """A study's images as uint8 NCHW tensors plus labels; normalisation stats of the train set."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    num_classes: int
+
+    @classmethod
+    def from_arrays(cls, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
+                    y_test: np.ndarray, num_classes: int) -> TrainingData:
+        """From NHWC uint8 (images) or (N, D) float (representations) arrays."""
+        def to_tensor(x: np.ndarray) -> torch.Tensor:
+            x = torch.from_numpy(np.array(x, copy=True))
+            return x.permute(0, 3, 1, 2).contiguous() if x.ndim == 4 else x[:, :, None, None]
+        return cls(to_tensor(x_train), torch.from_numpy(np.asarray(y_train, dtype=np.int64)),
+                   to_tensor(x_test), torch.from_numpy(np.asarray(y_test, dtype=np.int64)),
+                   num_classes)
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return tuple(self.x_train.shape[1:])  # type: ignore[return-value]
+
+    def to(self, device: torch.device) -> TrainingData:
+        return TrainingData(self.x_train.to(device), self.y_train.to(device),
+                            self.x_test.to(device), self.y_test.to(device), self.num_classes)
+
+
+# ---------------------------------------------------------------- seeds and subsets (line 1)
+
+def trial_seed(study_seed: int, trial: int) -> int:
+    """A 63-bit seed for trial k that depends on (study seed, k) alone."""
+    state = np.random.SeedSequence([study_seed, trial]).generate_state(2, np.uint32)
+    return int((int(state[0]) << 31) ^ int(state[1]))
+
+
+def subset_mask(n: int, m: int, seed: int) -> np.ndarray:
+    """Boolean (n,) mask of a uniformly random subset I_k of [n] of size m (Alg. 1, line 1)."""
+    mask = np.zeros(n, dtype=bool)
+    mask[np.random.default_rng(seed).choice(n, size=m, replace=False)] = True
+    return mask
+
+
+# ---------------------------------------------------------------- recipe pieces
+
+def lr_factor(schedule: str, step: int, total: int, warmup_fraction: float) -> float:
+    """Learning-rate multiplier at ``step`` of ``total``: constant, step, or one-cycle."""
+    progress = step / max(total, 1)
+    if schedule == "constant":
+        return 1.0
+    if schedule == "step":
+        return 0.1 ** ((progress >= 0.5) + (progress >= 0.75))
+    if schedule == "onecycle":
+        if progress < warmup_fraction:
+            return (step + 1) / max(warmup_fraction * total, 1)
+        return max(0.0, (1 - progress) / max(1 - warmup_fraction, 1e-12))
+    raise ValueError(f"unknown schedule '{schedule}'")
+
+
+def augment_crop_flip(x: torch.Tensor, generator: torch.Generator, pad: int = 4) -> torch.Tensor:
+    """CIFAR augmentation on a (B, C, H, W) batch: random crop after zero padding, h-flip."""
+    b, _, h, w = x.shape
+    padded = F.pad(x, (pad, pad, pad, pad))
+    dy = torch.randint(0, 2 * pad + 1, (b, 1, 1), generator=generator, device=x.device)
+    dx = torch.randint(0, 2 * pad + 1, (b, 1, 1), generator=generator, device=x.device)
+    rows = (torch.arange(h, device=x.device)[None, :, None] + dy).expand(b, h, w)
+    cols = (torch.arange(w, device=x.device)[None, None, :] + dx).expand(b, h, w)
+    flip = torch.rand(b, generator=generator, device=x.device) < 0.5
+    cols = torch.where(flip[:, None, None], dx + (w - 1) - (cols - dx), cols)
+    batch = torch.arange(b, device=x.device)[:, None, None]
+    return padded.permute(0, 2, 3, 1)[batch, rows, cols].permute(0, 3, 1, 2)
+
+
+class Normalizer:
+    """uint8 images -> float32, standardised per channel with the training set's statistics."""
+
+    def __init__(self, x_train: torch.Tensor) -> None:
+        x = x_train.float()
+        if x_train.dtype == torch.uint8:
+            x = x / 255.0
+        dims = (0, 2, 3)
+        self.scale = 255.0 if x_train.dtype == torch.uint8 else 1.0
+        self.mean = x.mean(dim=dims, keepdim=True)
+        self.std = x.std(dim=dims, keepdim=True).clamp_min(1e-6)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return (x.float() / self.scale - self.mean) / self.std
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("train.device = cuda, but no CUDA device is available")
+    return torch.device(name)
+
+
+def resolve_method(recipe: Recipe, arch: str, device: torch.device) -> str:
+    """``auto``: batched ensembles for the small fully-connected models (measured faster on CPU
+    and far faster on GPU, see README), one at a time for conv nets (a vmapped/batched small CNN
+    measured slower than its loop on CPU)."""
+    if recipe.method == "batched" and arch not in BATCHABLE:
+        raise ValueError(f"train.method = batched is not available for arch '{arch}' "
+                         f"(batchable: {', '.join(sorted(BATCHABLE))})")
+    if recipe.method != "auto":
+        return recipe.method
+    return "batched" if arch in BATCHABLE else "loop"
+
+
+def _use_augment(recipe: Recipe, shape: tuple[int, int, int]) -> bool:
+    return recipe.augment if recipe.augment is not None else (shape[0] == 3 and shape[1] == 32)
+
+
+def _epoch_order(subset: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    return subset[torch.randperm(len(subset), generator=generator)]
+
+
+# ---------------------------------------------------------------- training (lines 2-3)
+
+def train_trials(data: TrainingData, arch: str, recipe: Recipe, seeds: Sequence[int],
+                 masks: np.ndarray, trial_ids: Sequence[int] | None = None,
+                 progress: bool = True) -> TrialResults:
+    """Train one model per (seed, mask) and record its correctness on all train/test examples.
+
+    Models are grouped by ``recipe.ensemble_size`` in trial order; with ``trials_per_job`` a
+    multiple of it, groups (and so every number) are the same however trials are sharded.
+    """
+    device = resolve_device(recipe.device)
+    method = resolve_method(recipe, arch, device)
+    if device.type == "cpu":
+        torch.set_num_threads(recipe.threads)
+    trial_ids = list(range(len(seeds))) if trial_ids is None else list(trial_ids)
+    data = data.to(device)
+    group_size = recipe.ensemble_size if method == "batched" else 1
+    steps = recipe.epochs * math.ceil(int(masks[0].sum()) / recipe.batch_size)
+    bar = tqdm(total=steps * len(seeds), desc=f"train {arch} ({method}, {device.type})",
+               unit="model-step", disable=not progress, mininterval=5)
+    parts = []
+    for start in range(0, len(seeds), group_size):
+        group = slice(start, start + group_size)
+        began = time.perf_counter()
+        train_group = _train_batched if method == "batched" else _train_loop
+        train_correct, test_correct, diverged = train_group(
+            data, arch, recipe, list(seeds[group]), masks[group], device, bar)
+        elapsed = (time.perf_counter() - began) / len(seeds[group])
+        parts.append(TrialResults(
+            trial=trial_ids[group], trial_seed=seeds[group], mask=masks[group],
+            train_correct=train_correct, test_correct=test_correct,
+            test_accuracy=test_correct.mean(axis=1), wall_time=np.full(len(diverged), elapsed),
+            diverged=diverged))
+    bar.close()
+    return TrialResults.concatenate(parts)
+
+
+def _minibatch_generator(seed: int, device: torch.device) -> torch.Generator:
+    return torch.Generator(device=device).manual_seed((seed + 1) % 2**63)
+
+
+def _train_loop(data: TrainingData, arch: str, recipe: Recipe, seeds: list[int],
+                masks: np.ndarray, device: torch.device, bar: tqdm
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One model at a time: the reference path, and the fast one for conv nets on any device."""
+    normalize = Normalizer(data.x_train)
+    augment = _use_augment(recipe, data.shape)
+    bf16 = recipe.precision == "bf16" or (recipe.precision == "auto" and device.type == "cuda")
+    memory_format = (torch.channels_last if recipe.channels_last and device.type == "cuda"
+                     else torch.contiguous_format)
+    results = []
+    for seed, mask in zip(seeds, masks, strict=True):
+        model = build_model(arch, data.shape, data.num_classes, seed)
+        model = model.to(device, memory_format=memory_format)
+        forward = torch.compile(model) if recipe.compile else model
+        optimizer = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum,
+                                    nesterov=recipe.nesterov, weight_decay=recipe.weight_decay)
+        generator = _minibatch_generator(seed, device)
+        subset = torch.from_numpy(np.flatnonzero(mask)).to(device)
+        total = recipe.epochs * math.ceil(len(subset) / recipe.batch_size)
+        step, diverged = 0, torch.zeros((), dtype=torch.bool, device=device)
+        model.train()
+        for _ in range(recipe.epochs):
+            order = _epoch_order(subset, generator)
+            for batch in order.split(recipe.batch_size):
+                x = normalize(data.x_train[batch])
+                if augment:
+                    x = augment_crop_flip(x, generator)
+                for group in optimizer.param_groups:
+                    group["lr"] = recipe.lr * lr_factor(recipe.schedule, step, total,
+                                                        recipe.warmup_fraction)
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                    logits = forward(x.contiguous(memory_format=memory_format))
+                loss = F.cross_entropy(logits.float(), data.y_train[batch],
+                                       label_smoothing=recipe.label_smoothing)
+                diverged |= ~torch.isfinite(loss)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                step += 1
+                bar.update()
+        model.eval()
+        train_ok = _correct(forward, data.x_train, data.y_train, normalize, bf16, memory_format)
+        test_ok = _correct(forward, data.x_test, data.y_test, normalize, bf16, memory_format)
+        failed = bool(diverged) or not _finite(model)
+        results.append((train_ok & ~failed, test_ok & ~failed, failed))
+    train_c, test_c, div = zip(*results, strict=True)
+    return np.stack(train_c), np.stack(test_c), np.array(div)
+
+
+def _finite(model: nn.Module) -> bool:
+    return all(bool(torch.isfinite(p).all()) for p in model.parameters())
+
+
+@torch.no_grad()
+def _correct(model: nn.Module, x: torch.Tensor, y: torch.Tensor, normalize: Normalizer,
+             bf16: bool, memory_format: torch.memory_format, chunk: int = 2048) -> np.ndarray:
+    out = []
+    for xs, ys in zip(x.split(chunk), y.split(chunk), strict=True):
+        with torch.autocast(xs.device.type, dtype=torch.bfloat16, enabled=bf16):
+            logits = model(normalize(xs).contiguous(memory_format=memory_format))
+        out.append(logits.float().argmax(1) == ys)
+    return torch.cat(out).cpu().numpy()
+
+
+def _stack_linears(arch: str, shape: tuple[int, int, int], num_classes: int,
+                   seeds: list[int], device: torch.device) -> list[torch.Tensor]:
+    """Initial weights of each model exactly as the loop path builds them, stacked on dim 0:
+    [W_1 (K, in, out), b_1 (K, 1, out), W_2, b_2, ...]."""
+    models = [build_model(arch, shape, num_classes, seed) for seed in seeds]
+    per_model = [[m for m in model.modules() if isinstance(m, nn.Linear)] for model in models]
+    params = []
+    for layer in range(len(per_model[0])):
+        params.append(torch.stack([lins[layer].weight.T for lins in per_model]))
+        params.append(torch.stack([lins[layer].bias[None, :] for lins in per_model]))
+    return [p.detach().to(device).contiguous().requires_grad_() for p in params]
+
+
+def _mlp_forward(params: list[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    """Hand-batched MLP: x (K, B, D) -> logits (K, B, C) with one baddbmm per layer."""
+    h = x
+    last = len(params) // 2 - 1
+    for layer in range(last + 1):
+        weight, bias = params[2 * layer], params[2 * layer + 1]
+        h = torch.baddbmm(bias, h, weight) if h.ndim == 3 else torch.matmul(h, weight) + bias
+        if layer < last:
+            h = torch.relu(h)
+    return h
+
+
+def _train_batched(data: TrainingData, arch: str, recipe: Recipe, seeds: list[int],
+                   masks: np.ndarray, device: torch.device, bar: tqdm
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """K models of a fully-connected arch trained together; model k sees only S_{I_k}."""
+    k = len(seeds)
+    normalize = Normalizer(data.x_train)
+    augment = _use_augment(recipe, data.shape)
+    x_train = normalize(data.x_train)
+    params = _stack_linears(arch, data.shape, data.num_classes, seeds, device)
+    optimizer = torch.optim.SGD(params, lr=recipe.lr, momentum=recipe.momentum,
+                                nesterov=recipe.nesterov, weight_decay=recipe.weight_decay)
+    generators = [_minibatch_generator(seed, device) for seed in seeds]
+    subsets = [torch.from_numpy(np.flatnonzero(mask)).to(device) for mask in masks]
+    m = len(subsets[0])
+    if any(len(s) != m for s in subsets):
+        raise ValueError("batched training needs subsets of equal size m")
+    total = recipe.epochs * math.ceil(m / recipe.batch_size)
+    diverged = torch.zeros(k, dtype=torch.bool, device=device)
+    step = 0
+    for _ in range(recipe.epochs):
+        orders = torch.stack([_epoch_order(s, g) for s, g in zip(subsets, generators,
+                                                                 strict=True)])
+        for batch in orders.split(recipe.batch_size, dim=1):  # (K, B) example indices
+            x = x_train[batch.reshape(-1)]
+            if augment:
+                x = augment_crop_flip(x, generators[0])
+            logits = _mlp_forward(params, x.reshape(k, batch.shape[1], -1))
+            losses = F.cross_entropy(logits.reshape(-1, data.num_classes),
+                                     data.y_train[batch.reshape(-1)], reduction="none",
+                                     label_smoothing=recipe.label_smoothing)
+            losses = losses.view(k, -1).mean(dim=1)
+            diverged |= ~torch.isfinite(losses)
+            for group in optimizer.param_groups:
+                group["lr"] = recipe.lr * lr_factor(recipe.schedule, step, total,
+                                                    recipe.warmup_fraction)
+            optimizer.zero_grad(set_to_none=True)
+            torch.where(diverged, torch.zeros_like(losses), losses).sum().backward()
+            optimizer.step()
+            step += 1
+            bar.update(k)
+    with torch.no_grad():
+        finite = torch.stack([torch.isfinite(p).flatten(1).all(1) for p in params]).all(0)
+        diverged |= ~finite
+        train_ok = _correct_batched(params, x_train, data.y_train)
+        test_ok = _correct_batched(params, normalize(data.x_test), data.y_test)
+    train_ok &= ~diverged[:, None]
+    test_ok &= ~diverged[:, None]
+    return train_ok.cpu().numpy(), test_ok.cpu().numpy(), diverged.cpu().numpy()
+
+
+def _correct_batched(params: list[torch.Tensor], x: torch.Tensor, y: torch.Tensor,
+                     chunk: int = 2048) -> torch.Tensor:
+    flat = x.reshape(len(x), -1)
+    return torch.cat([_mlp_forward(params, xs).argmax(-1) == ys
+                      for xs, ys in zip(flat.split(chunk), y.split(chunk), strict=True)], dim=1)

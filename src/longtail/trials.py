@@ -1,0 +1,83 @@
+"""The training stage: a shard of Algorithm 1's trials from a study's data to an HDF5 shard,
+and the aggregation of shards into the correctness store."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from longtail.config import subset_size, trials_fingerprint
+from longtail.data import StudyData, load_study_data
+from longtail.store import (
+    CorrectnessStore,
+    StoreError,
+    aggregate_shards,
+    write_shard,
+    write_store,
+)
+from longtail.training import Recipe, TrainingData, subset_mask, train_trials, trial_seed
+
+log = logging.getLogger(__name__)
+
+
+def study_attrs(study: Mapping[str, Any], data: StudyData) -> dict[str, Any]:
+    """Attributes that identify a study's trials in every shard and store."""
+    n, n_test = len(data.y_train), len(data.y_test)
+    return {"dataset": study["dataset"], "arch": study["arch"], "n": n, "n_test": n_test,
+            "subset_size": subset_size(n, study["subset_ratio"]),
+            "fingerprint": trials_fingerprint(study), "data_hash": data.content_hash,
+            "study_config": dict(study)}
+
+
+def training_data(data: StudyData) -> TrainingData:
+    return TrainingData.from_arrays(data.x_train, data.y_train, data.x_test, data.y_test,
+                                    len(data.classes))
+
+
+def trial_plan(study: Mapping[str, Any], n: int, trials: Sequence[int]
+               ) -> tuple[list[int], np.ndarray]:
+    """Seeds and subset masks of the given trial ids (Algorithm 1, line 1)."""
+    m = subset_size(n, study["subset_ratio"])
+    seeds = [trial_seed(study["seed"], k) for k in trials]
+    return seeds, np.stack([subset_mask(n, m, seed) for seed in seeds])
+
+
+def train_shard(data_path: str | os.PathLike, out_path: str | os.PathLike,
+                study: Mapping[str, Any], start: int, stop: int, progress: bool = True) -> None:
+    """Train trials [start, stop) of a study and write them as one shard (atomically)."""
+    data = load_study_data(data_path)
+    trials = list(range(start, stop))
+    seeds, masks = trial_plan(study, len(data.y_train), trials)
+    recipe = Recipe.from_config(study["train"])
+    log.info("training trials %d-%d of %s (%s, m=%d of n=%d)", start, stop - 1,
+             study["dataset"], study["arch"], int(masks[0].sum()), len(data.y_train))
+    results = train_trials(training_data(data), study["arch"], recipe, seeds, masks,
+                           trial_ids=trials, progress=progress)
+    if results.diverged.any():
+        log.warning("%d of %d trials diverged (non-finite loss); they are kept, marked, and "
+                    "excluded by the estimators", int(results.diverged.sum()), len(trials))
+    log.info("mean test accuracy %.4f", float(results.test_accuracy.mean()))
+    write_shard(out_path, results, study_attrs(study, data))
+
+
+def aggregate(data_path: str | os.PathLike, shard_paths: Sequence[str | os.PathLike],
+              out_path: str | os.PathLike, study: Mapping[str, Any]) -> None:
+    """Build ``correctness.h5`` from a study's shards; refuse shards of another config."""
+    data = load_study_data(data_path)
+    attrs = study_attrs(study, data)
+    trials = aggregate_shards(shard_paths, attrs["fingerprint"])
+    expected = np.arange(study["trials"])
+    if not np.array_equal(trials.trial, expected):
+        missing = sorted(set(expected.tolist()) - set(trials.trial.tolist()))[:10]
+        raise StoreError(f"shards cover trials {trials.trial.min()}..{trials.trial.max()} "
+                         f"({len(trials.trial)} trials); missing e.g. {missing}")
+    if trials.mask.shape[1] != attrs["n"]:
+        raise StoreError(f"shards have n={trials.mask.shape[1]}, {data_path} has {attrs['n']}")
+    write_store(out_path, CorrectnessStore(
+        trials=trials, train_labels=data.y_train, test_labels=data.y_test,
+        train_source_index=data.train_source_index, test_source_index=data.test_source_index,
+        train_label_flipped=data.train_label_flipped, attrs={**attrs, "trials": len(expected)}))

@@ -1,0 +1,170 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+from conftest import blobs
+
+from longtail.models import ARCHITECTURES, build_model
+from longtail.training import (
+    Recipe,
+    augment_crop_flip,
+    lr_factor,
+    resolve_method,
+    subset_mask,
+    train_trials,
+    trial_seed,
+)
+
+
+def test_trial_seeds_depend_only_on_study_seed_and_trial():
+    assert trial_seed(0, 5) == trial_seed(0, 5)
+    seeds = {trial_seed(s, k) for s in range(3) for k in range(100)}
+    assert len(seeds) == 300
+    assert all(0 <= s < 2**63 for s in seeds)
+
+
+def test_subset_mask_has_size_m_and_is_reproducible():
+    a = subset_mask(100, 70, trial_seed(0, 3))
+    b = subset_mask(100, 70, trial_seed(0, 3))
+    assert a.dtype == bool and a.sum() == 70
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, subset_mask(100, 70, trial_seed(0, 4)))
+
+
+def test_subset_masks_are_uniform_over_examples():
+    masks = np.stack([subset_mask(20, 14, trial_seed(1, k)) for k in range(4000)])
+    inclusion = masks.mean(axis=0)
+    # Each example is in I_k with probability m/n = 0.7; SE = sqrt(.21/4000) ~ 0.0072.
+    assert np.abs(inclusion - 0.7).max() < 0.035
+
+
+@pytest.mark.parametrize("schedule", ["constant", "step", "onecycle"])
+def test_lr_schedules(schedule):
+    total = 100
+    factors = [lr_factor(schedule, s, total, 0.2) for s in range(total)]
+    assert all(0 <= f <= 1 + 1e-12 for f in factors)
+    if schedule == "constant":
+        assert set(factors) == {1.0}
+    elif schedule == "step":
+        assert factors[0] == 1.0 and math.isclose(factors[60], 0.1)
+        assert math.isclose(factors[80], 0.01)
+    else:
+        assert factors[0] < factors[10] < factors[19] <= 1.0
+        assert math.isclose(max(factors), 1.0) and factors[-1] < 0.02
+
+
+def test_unknown_schedule_is_refused():
+    with pytest.raises(ValueError, match="schedule"):
+        lr_factor("cosine", 0, 10, 0.1)
+
+
+def test_augmentation_crops_and_flips_within_bounds():
+    x = torch.arange(2 * 3 * 8 * 8, dtype=torch.float32).reshape(2, 3, 8, 8)
+    gen = torch.Generator().manual_seed(0)
+    out = augment_crop_flip(x, gen, pad=2)
+    assert out.shape == x.shape
+    # Every output pixel is either a zero pad or a pixel of the same image and channel.
+    for b in range(2):
+        for c in range(3):
+            values = set(out[b, c].flatten().tolist()) - {0.0}
+            assert values <= set(x[b, c].flatten().tolist())
+    no_op = augment_crop_flip(x, torch.Generator().manual_seed(0), pad=0)
+    flipped = torch.flip(x, dims=[3])
+    for b in range(2):
+        assert torch.equal(no_op[b], x[b]) or torch.equal(no_op[b], flipped[b])
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+@pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32)])
+def test_models_map_images_to_logits(arch, shape):
+    model = build_model(arch, shape, 7, seed=0).eval()
+    with torch.no_grad():
+        assert model(torch.zeros(2, *shape)).shape == (2, 7)
+        assert model.head.in_features == model.body(torch.zeros(2, *shape)).shape[1]
+
+
+def test_build_model_is_deterministic_and_rejects_unknown_arch():
+    a = build_model("mlp", (1, 6, 6), 4, seed=1)
+    b = build_model("mlp", (1, 6, 6), 4, seed=1)
+    for p, q in zip(a.parameters(), b.parameters(), strict=True):
+        assert torch.equal(p, q)
+    with pytest.raises(ValueError, match="unknown arch 'vgg'"):
+        build_model("vgg", (1, 6, 6), 4, seed=1)
+
+
+def test_batched_is_refused_for_conv_nets():
+    with pytest.raises(ValueError, match="batched"):
+        resolve_method(Recipe(method="batched"), "cnn", torch.device("cpu"))
+    assert resolve_method(Recipe(), "mlp", torch.device("cpu")) == "batched"
+    assert resolve_method(Recipe(), "cnn", torch.device("cpu")) == "loop"
+
+
+def _plan(n: int, trials: range, m: int):
+    seeds = [trial_seed(0, k) for k in trials]
+    return seeds, np.stack([subset_mask(n, m, s) for s in seeds])
+
+
+RECIPE = Recipe(epochs=6, batch_size=16, lr=0.05, weight_decay=0.0, ensemble_size=4, threads=1)
+
+
+def test_trials_do_not_depend_on_how_they_are_sharded():
+    data = blobs(80, 40)
+    seeds, masks = _plan(80, range(8), 56)
+    whole = train_trials(data, "mlp", RECIPE, seeds, masks, trial_ids=range(8), progress=False)
+    halves = [train_trials(data, "mlp", RECIPE, seeds[s], masks[s], trial_ids=range(8)[s],
+                           progress=False) for s in (slice(0, 4), slice(4, 8))]
+    for name in ("trial", "trial_seed", "mask", "train_correct", "test_correct"):
+        joined = np.concatenate([getattr(h, name) for h in halves])
+        np.testing.assert_array_equal(getattr(whole, name), joined)
+
+
+def test_batched_and_loop_train_the_same_recipe():
+    """Same init, same minibatches: the two methods agree statistically (and nearly exactly)."""
+    data = blobs(160, 200, seed=3)
+    seeds, masks = _plan(160, range(8), 112)
+    batched = train_trials(data, "mlp", RECIPE, seeds, masks, progress=False)
+    loop = train_trials(data, "mlp", Recipe(**{**RECIPE.__dict__, "method": "loop"}),
+                        seeds, masks, progress=False)
+    assert not batched.diverged.any() and not loop.diverged.any()
+    diff = batched.test_accuracy - loop.test_accuracy
+    se = max(diff.std(ddof=1) / math.sqrt(len(diff)), 1e-3)
+    assert abs(diff.mean()) < 3 * se + 0.01
+    assert (batched.test_correct == loop.test_correct).mean() > 0.95
+    assert batched.test_accuracy.mean() > 0.6  # the task is learnable
+
+
+def test_training_fits_its_subset_better_than_held_out_examples():
+    data = blobs(160, 60, seed=5)
+    noisy = torch.rand(160, generator=torch.Generator().manual_seed(0)) < 0.3
+    data.y_train[noisy] = (data.y_train[noisy] + 1) % 4  # only memorization fits these
+    seeds, masks = _plan(160, range(4), 112)
+    res = train_trials(data, "mlp", Recipe(epochs=30, batch_size=16, lr=0.05, weight_decay=0.0,
+                                           ensemble_size=4, threads=1),
+                       seeds, masks, progress=False)
+    noisy = noisy.numpy()[None, :]
+    in_acc = res.train_correct[res.mask & noisy].mean()
+    out_acc = res.train_correct[~res.mask & noisy].mean()
+    assert in_acc > out_acc + 0.3
+
+
+def test_divergence_is_marked_not_counted():
+    data = blobs(64, 32)
+    seeds, masks = _plan(64, range(4), 44)
+    absurd = Recipe(epochs=3, batch_size=16, lr=1e12, momentum=0.9, ensemble_size=4, threads=1,
+                    schedule="constant")
+    for method in ("batched", "loop"):
+        res = train_trials(data, "mlp", Recipe(**{**absurd.__dict__, "method": method}),
+                           seeds, masks, progress=False)
+        assert res.diverged.all(), method
+        assert not res.train_correct.any() and not res.test_correct.any()
+
+
+def test_conv_net_loop_path_with_augmentation_and_bf16_runs_on_cpu():
+    """The CUDA path's code (augmentation, bf16 autocast) exercised on tiny CPU inputs."""
+    data = blobs(32, 16, side=8, channels=3)
+    seeds, masks = _plan(32, range(2), 22)
+    recipe = Recipe(epochs=1, batch_size=8, augment=True, precision="bf16", threads=1)
+    res = train_trials(data, "cnn", recipe, seeds, masks, progress=False)
+    assert res.train_correct.shape == (2, 32) and res.test_correct.shape == (2, 16)
+    assert not res.diverged.any()
