@@ -1,0 +1,148 @@
+"""The per-dataset HDF5 cache: one file with both splits, built once from verified originals.
+
+Cache layout (``resources/<dataset>.h5``):
+
+================  ====================  ==============================================
+dataset           shape, dtype          meaning
+================  ====================  ==============================================
+``train_images``  (N, H, W, C) uint8    train split, NHWC
+``train_labels``  (N,) int64            class index into ``classes``
+``train_index``   (N,) int64            index of the example in the original split
+``test_images``   (M, H, W, C) uint8    test split (ImageNet: validation split)
+``test_labels``   (M,) int64
+``test_index``    (M,) int64
+``classes``       (K,) str              class names
+================  ====================  ==============================================
+
+Attributes: ``dataset``, ``content_hash`` (sha256 over the datasets above, checked on every
+read), ``format_version``, ``image_size`` (ImageNet), ``sources`` (JSON: each original file,
+where it was found and how it was verified) and ``torchvision`` (version that parsed it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+import torchvision
+
+from ..store import atomic_path
+from . import h5io
+from .catalog import check_dataset, known_checksums
+from .convert import Converted, SplitSource, convert
+from .errors import DataError
+from .sources import locate
+
+FORMAT_VERSION = 1
+CACHE_ARRAYS = ("train_images", "train_labels", "train_index",
+                "test_images", "test_labels", "test_index")
+
+
+@dataclass
+class DatasetCache:
+    """Both splits of one dataset as stored in its cache file."""
+
+    train_images: np.ndarray
+    train_labels: np.ndarray
+    test_images: np.ndarray
+    test_labels: np.ndarray
+    classes: list[str]
+    train_index: np.ndarray
+    test_index: np.ndarray
+    content_hash: str
+    dataset: str
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+
+def _write_split(h5: h5py.File, prefix: str, split: SplitSource, num_classes: int,
+                 source: str) -> None:
+    images = h5io.create_images(h5, f"{prefix}_images", split.n, split.image_shape)
+    labels = np.empty(split.n, dtype=np.int64)
+    filled = 0
+    for batch_images, batch_labels in split.batches:
+        end = filled + len(batch_images)
+        if end > split.n or len(batch_labels) != len(batch_images):
+            raise DataError(f"{source}: {prefix} split yields more examples than its {split.n}")
+        if batch_images.shape[1:] != tuple(split.image_shape):
+            raise DataError(f"{source}: {prefix} images have shape {batch_images.shape[1:]}, "
+                            f"expected {tuple(split.image_shape)}")
+        images[filled:end] = batch_images
+        labels[filled:end] = batch_labels
+        filled = end
+    if filled != split.n:
+        raise DataError(f"{source}: {prefix} split has {filled} examples, expected {split.n}")
+    if split.n and (labels.min() < 0 or labels.max() >= num_classes):
+        raise DataError(f"{source}: {prefix} labels outside 0..{num_classes - 1}")
+    h5io.write_vector(h5, f"{prefix}_labels", labels, np.int64)
+    h5io.write_vector(h5, f"{prefix}_index", split.index, np.int64)
+
+
+def write_cache(path: str | os.PathLike, dataset: str, data: Converted,
+                attrs: Mapping[str, Any]) -> str:
+    """Write a cache file atomically; return its content hash."""
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
+        _write_split(h5, "train", data.train, len(data.classes), dataset)
+        _write_split(h5, "test", data.test, len(data.classes), dataset)
+        h5io.write_classes(h5, data.classes)
+        digest = h5io.content_hash(h5, CACHE_ARRAYS, data.classes)
+        h5io.write_attrs(h5, {**attrs, "dataset": dataset, "content_hash": digest,
+                         "format_version": FORMAT_VERSION})
+    return digest
+
+
+def build_cache(dataset: str, out_path: str | os.PathLike, *, download_dir: str | os.PathLike,
+                offline_dirs: Sequence[str | os.PathLike] = (), mirrors: Sequence[str] = (),
+                imagenet_root: str | os.PathLike | None = None, image_size: int = 64,
+                allow_download: bool = True, checksums: Mapping[str, str] | None = None) -> None:
+    """Find (offline first) or download the original files, verify and convert them to one cache.
+
+    ``checksums`` overrides torchvision's md5 per file name (original files and, for CIFAR,
+    the extracted batch files). Any failure raises DataError and leaves no ``out_path`` and no
+    extracted files behind.
+    """
+    check_dataset(dataset)
+    if dataset == "imagenet" and image_size < 1:
+        raise DataError(f"image_size must be positive, got {image_size}")
+    sums = {**known_checksums(dataset), **(checksums or {})}
+    download_dir = Path(download_dir)
+    found = locate(dataset, download_dir=download_dir, offline_dirs=[Path(d) for d in offline_dirs],
+                   mirrors=mirrors, imagenet_root=Path(imagenet_root) if imagenet_root else None,
+                   allow_download=allow_download, checksums=sums)
+    sources = {name: {"path": str(path), "md5": sums[name], "verified": found.how[name]}
+               for name, path in found.files.items()}
+    attrs = {"sources": sources, "torchvision": torchvision.__version__,
+             **({"image_size": image_size} if dataset == "imagenet" else {})}
+    download_dir.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix=f".{dataset}-", suffix=".extract", dir=download_dir))
+    try:
+        write_cache(out_path, dataset, convert(dataset, found.files, workdir, sums, image_size),
+                    attrs)
+    except DataError:
+        raise
+    except Exception as err:  # torchvision/PIL/gzip/pickle signal bad input in many ways
+        names = ", ".join(str(path) for path in found.files.values())
+        raise DataError(f"{dataset}: converting {names} failed: "
+                        f"{type(err).__name__}: {err}") from err
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def read_cache(path: str | os.PathLike) -> DatasetCache:
+    """Read a cache file; DataError naming it if it is unreadable or its content hash differs."""
+    with h5io.open_h5(path, "dataset cache") as h5:
+        attrs = h5io.read_attrs(h5)
+        arrays, classes = h5io.read_all(h5, CACHE_ARRAYS, path, "dataset cache")
+    if "content_hash" not in attrs or "dataset" not in attrs:
+        raise DataError(f"{path}: dataset cache lacks its content_hash/dataset attributes")
+    h5io.verify_hash(arrays, CACHE_ARRAYS, classes, attrs["content_hash"], path, "dataset cache")
+    attrs["sources"] = json.loads(attrs.get("sources", "{}"))
+    return DatasetCache(**arrays, classes=classes, content_hash=attrs["content_hash"],
+                        dataset=attrs["dataset"], attrs=attrs)

@@ -1,0 +1,7 @@
+"""The one exception the data layer raises for anything a user must fix."""
+
+from __future__ import annotations
+
+
+class DataError(RuntimeError):
+    """A dataset cannot be obtained, verified, converted or read; the message says where and why."""

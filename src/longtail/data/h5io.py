@@ -1,0 +1,106 @@
+"""HDF5 helpers shared by the dataset cache and the study data: layout, hashing, attributes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+import h5py
+import numpy as np
+
+from .errors import DataError
+
+_HASH_CHUNK_BYTES = 1 << 24
+
+
+class ArrayLike(Protocol):
+    shape: tuple[int, ...]
+    dtype: np.dtype
+
+    def __getitem__(self, key: slice) -> np.ndarray: ...
+
+
+def content_hash(arrays: Mapping[str, ArrayLike], names: Sequence[str],
+                 classes: Sequence[str]) -> str:
+    """sha256 over name, dtype, shape and bytes of each array (in ``names`` order) and classes.
+
+    Works on numpy arrays and on h5py datasets alike, reading in chunks of rows.
+    """
+    digest = hashlib.sha256()
+    for name in names:
+        array = arrays[name]
+        dtype = np.dtype(array.dtype).newbyteorder("<")
+        digest.update(f"{name}|{dtype.str}|{tuple(array.shape)}|".encode())
+        row_bytes = max(1, int(np.prod(array.shape[1:], dtype=np.int64)) * dtype.itemsize)
+        step = max(1, _HASH_CHUNK_BYTES // row_bytes)
+        for start in range(0, array.shape[0], step):
+            digest.update(np.ascontiguousarray(array[start:start + step], dtype=dtype).data)
+    digest.update(json.dumps(list(classes)).encode())
+    return "sha256:" + digest.hexdigest()
+
+
+def create_images(h5: h5py.File, name: str, n: int, image_shape: Sequence[int]) -> h5py.Dataset:
+    """An (n, H, W, C) uint8 dataset chunked in about 1 MiB blocks of whole images."""
+    per_image = int(np.prod(image_shape))
+    rows = max(1, min(n, (1 << 20) // max(1, per_image)))
+    return h5.create_dataset(name, shape=(n, *image_shape), dtype=np.uint8,
+                             chunks=(rows, *image_shape) if n else None,
+                             compression="gzip" if n else None, compression_opts=1 if n else None)
+
+
+def write_vector(h5: h5py.File, name: str, data: np.ndarray, dtype: type) -> None:
+    h5.create_dataset(name, data=np.asarray(data, dtype=np.dtype(dtype).newbyteorder("<")))
+
+
+def write_classes(h5: h5py.File, classes: Sequence[str]) -> None:
+    h5.create_dataset("classes", data=np.array(list(classes), dtype=h5py.string_dtype()))
+
+
+def write_attrs(h5: h5py.File, attrs: Mapping[str, Any]) -> None:
+    for key, value in attrs.items():
+        h5.attrs[key] = json.dumps(value) if isinstance(value, dict | list) else value
+
+
+def read_attrs(h5: h5py.File) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in h5.attrs.items():
+        if isinstance(value, bytes):
+            value = value.decode()
+        if isinstance(value, np.generic):
+            value = value.item()
+        out[key] = value
+    return out
+
+
+def open_h5(path: str | os.PathLike, what: str) -> h5py.File:
+    """Open ``path`` read-only or raise DataError naming it."""
+    try:
+        return h5py.File(path, "r")
+    except (OSError, ValueError) as err:
+        raise DataError(f"{path}: not a readable {what} ({err})") from err
+
+
+def read_all(h5: h5py.File, names: Sequence[str], path: str | os.PathLike,
+             what: str) -> tuple[dict[str, np.ndarray], list[str]]:
+    """All datasets ``names`` and the class names; DataError naming ``path`` if any is bad."""
+    missing = [name for name in (*names, "classes") if name not in h5]
+    if missing:
+        raise DataError(f"{path}: {what} lacks datasets {missing}")
+    try:
+        arrays = {name: h5[name][()] for name in names}
+        classes = [str(c) for c in h5["classes"].asstr()[()]]
+    except (OSError, ValueError, KeyError) as err:
+        raise DataError(f"{path}: cannot read the {what} ({err}); the file is corrupt") from err
+    return arrays, classes
+
+
+def verify_hash(arrays: Mapping[str, np.ndarray], names: Sequence[str], classes: Sequence[str],
+                expected: Any, path: str | os.PathLike, what: str) -> None:
+    """Raise DataError naming ``path`` unless the arrays hash to ``expected``."""
+    actual = content_hash(arrays, names, classes)
+    if actual != expected:
+        raise DataError(f"{path}: {what} content hash {actual} does not match the recorded "
+                        f"{expected}; the file is corrupt or was modified. Delete it and rebuild.")

@@ -1,0 +1,149 @@
+"""Per-study data: stratified seeded subsamples of a dataset cache, then seeded label noise.
+
+Study file layout (``<study>/data.h5``): ``x_train`` (n, H, W, C) uint8, ``y_train`` (n,) int64
+(labels trained on), ``y_train_clean`` (n,) int64, ``train_source_index`` (n,) int64 (index in
+the original train split), ``train_label_flipped`` (n,) bool, ``x_test``, ``y_test``,
+``test_source_index`` and ``classes``. Attributes: ``dataset``, ``content_hash`` (of the cache
+it came from), ``data_hash`` (of this file's arrays, checked on read), ``n_train``, ``n_test``
+(as requested; -1 for all), ``label_noise`` and ``seed``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import h5py
+import numpy as np
+
+from ..store import atomic_path
+from . import h5io
+from .cache import read_cache
+from .errors import DataError
+
+STUDY_ARRAYS = ("x_train", "y_train", "y_train_clean", "train_source_index",
+                "train_label_flipped", "x_test", "y_test", "test_source_index")
+_VECTOR_DTYPES = {"y_train": np.int64, "y_train_clean": np.int64,
+                  "train_source_index": np.int64, "train_label_flipped": np.bool_,
+                  "y_test": np.int64, "test_source_index": np.int64}
+# Independent random streams per purpose: changing label_noise never changes the subsample.
+_TRAIN_STREAM, _TEST_STREAM, _NOISE_STREAM = 0, 1, 2
+
+
+@dataclass
+class StudyData:
+    """The examples one study trains and tests on, with provenance and label noise recorded."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    y_train_clean: np.ndarray
+    train_source_index: np.ndarray
+    train_label_flipped: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    test_source_index: np.ndarray
+    classes: list[str]
+    dataset: str
+    content_hash: str
+    data_hash: str = ""
+    label_noise: float = 0.0
+    seed: int = 0
+
+
+def rng_for(seed: int, stream: int) -> np.random.Generator:
+    """The generator for one purpose (``stream``) of a study seeded with ``seed``."""
+    return np.random.default_rng(np.random.SeedSequence([seed, stream]))
+
+
+def stratified_counts(labels: np.ndarray, n: int, rng: np.random.Generator) -> dict[int, int]:
+    """Per-class sample sizes proportional to class frequency, by largest remainder.
+
+    Each class gets floor(n * c_k / N) and the classes with the largest remainders one more;
+    ties between equal remainders are broken by ``rng``.
+    """
+    classes, counts = np.unique(labels, return_counts=True)
+    total = int(counts.sum())
+    base, remainder = np.divmod(n * counts.astype(np.int64), total)
+    order = np.lexsort((rng.permutation(len(classes)), -remainder))
+    base[order[:n - int(base.sum())]] += 1
+    return {int(c): int(k) for c, k in zip(classes, base, strict=True)}
+
+
+def stratified_sample(labels: np.ndarray, n: int | None, rng: np.random.Generator,
+                      what: str = "n") -> np.ndarray:
+    """Sorted indices of a stratified sample of size ``n`` (None: all) drawn with ``rng``."""
+    size = len(labels)
+    if n is None:
+        return np.arange(size, dtype=np.int64)
+    if not 1 <= n <= size:
+        raise DataError(f"{what}={n} is outside 1..{size}, the size of the split it samples")
+    picks = [rng.choice(np.flatnonzero(labels == c), size=k, replace=False)
+             for c, k in stratified_counts(labels, n, rng).items()]
+    return np.sort(np.concatenate(picks)).astype(np.int64)
+
+
+def flip_labels(labels: np.ndarray, num_classes: int, fraction: float,
+                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Flip round(fraction * n) labels, chosen by ``rng``, each to a different random class.
+
+    Returns the noisy labels and the boolean mask of flipped examples.
+    """
+    if not 0 <= fraction < 1:
+        raise DataError(f"label_noise={fraction} is outside [0, 1)")
+    n = len(labels)
+    count = round(fraction * n)
+    if count and num_classes < 2:
+        raise DataError("label noise needs at least two classes")
+    chosen = rng.choice(n, size=count, replace=False)
+    noisy = np.array(labels, dtype=np.int64, copy=True)
+    noisy[chosen] = (noisy[chosen] + rng.integers(1, num_classes, size=count)) % num_classes
+    flipped = np.zeros(n, dtype=np.bool_)
+    flipped[chosen] = True
+    return noisy, flipped
+
+
+def make_study_data(cache_path: str | os.PathLike, out_path: str | os.PathLike, *,
+                    n_train: int | None, n_test: int | None, label_noise: float,
+                    seed: int) -> None:
+    """Subsample a verified cache (stratified, seeded), add label noise, write atomically."""
+    cache = read_cache(cache_path)
+    split_train = f"n_train (train split of {cache.dataset} in {cache_path})"
+    split_test = f"n_test (test split of {cache.dataset} in {cache_path})"
+    train = stratified_sample(cache.train_labels, n_train, rng_for(seed, _TRAIN_STREAM),
+                              split_train)
+    test = stratified_sample(cache.test_labels, n_test, rng_for(seed, _TEST_STREAM), split_test)
+    y_clean = cache.train_labels[train]
+    y_noisy, flipped = flip_labels(y_clean, len(cache.classes), label_noise,
+                                   rng_for(seed, _NOISE_STREAM))
+    arrays = {"x_train": cache.train_images[train], "y_train": y_noisy, "y_train_clean": y_clean,
+              "train_source_index": cache.train_index[train], "train_label_flipped": flipped,
+              "x_test": cache.test_images[test], "y_test": cache.test_labels[test],
+              "test_source_index": cache.test_index[test]}
+    with atomic_path(out_path) as tmp, h5py.File(tmp, "w") as h5:
+        for name in ("x_train", "x_test"):
+            images = h5io.create_images(h5, name, len(arrays[name]), arrays[name].shape[1:])
+            images[...] = arrays[name]
+        for name, dtype in _VECTOR_DTYPES.items():
+            h5io.write_vector(h5, name, arrays[name], dtype)
+        h5io.write_classes(h5, cache.classes)
+        h5io.write_attrs(h5, {
+            "dataset": cache.dataset, "content_hash": cache.content_hash,
+            "data_hash": h5io.content_hash(h5, STUDY_ARRAYS, cache.classes),
+            "n_train": -1 if n_train is None else n_train,
+            "n_test": -1 if n_test is None else n_test,
+            "label_noise": float(label_noise), "seed": int(seed)})
+
+
+def load_study_data(path: str | os.PathLike) -> StudyData:
+    """Read a study data file; DataError naming it if unreadable or its data hash differs."""
+    with h5io.open_h5(path, "study data file") as h5:
+        attrs = h5io.read_attrs(h5)
+        arrays, classes = h5io.read_all(h5, STUDY_ARRAYS, path, "study data file")
+    missing = [key for key in ("dataset", "content_hash", "data_hash") if key not in attrs]
+    if missing:
+        raise DataError(f"{path}: study data file lacks attributes {missing}")
+    h5io.verify_hash(arrays, STUDY_ARRAYS, classes, attrs["data_hash"], path, "study data file")
+    return StudyData(**arrays, classes=classes, dataset=attrs["dataset"],
+                     content_hash=attrs["content_hash"], data_hash=attrs["data_hash"],
+                     label_noise=float(attrs.get("label_noise", 0.0)),
+                     seed=int(attrs.get("seed", 0)))
