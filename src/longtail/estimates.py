@@ -1,0 +1,392 @@
+"""``results/{study}/estimates.h5``: memorization and influence estimates (Algorithm 1, lines
+5 and 7) computed from a correctness store, and the readers every later stage uses.
+
+Schema (public contract; see docs/estimates.md):
+
+==============================  ======================  =======================================
+dataset / group                 shape, dtype            meaning
+==============================  ======================  =======================================
+``mem``                         (n,) float64            mem~_m(A, S, i), Alg. 1 line 5
+``mem_se``                      (n,) float64            its standard error
+``n_in``                        (n,) int64              valid trials with i in I_k
+``n_out``                       (n,) int64              valid trials with i not in I_k
+``train_labels``                (n,) int64              y_i (copied from the store)
+``test_labels``                 (n_test,) int64         y'_j
+``train_source_index``          (n,) int64              index of i in the original split
+``test_source_index``           (n_test,) int64         index of j in the original split
+``excluded_trials``             (k,) int64              ids of diverged trials left out
+``infl``, ``infl_se``           (n, n_test) float32     influence == "full": infl~_m(A, S, i, j)
+``infl_same_class/<label>/``    group per class         influence == "same-class":
+    ``train_index``             (n_c,) int64            training examples with y_i = label
+    ``test_index``              (n'_c,) int64           test examples with y'_j = label
+    ``infl``, ``infl_se``       (n_c, n'_c) float32     influence of train_index[a] on
+                                                        test_index[b]
+==============================  ======================  =======================================
+
+Attributes: ``influence`` (same-class | full | none), ``n_trials``, ``n_valid_trials``,
+``n_excluded_trials``, ``min_trials``, ``n_few_trials``, ``n``, ``n_test`` and the store's
+``dataset``, ``arch``, ``subset_size``, ``fingerprint``.
+
+The store is read in blocks of trials (whole HDF5 chunks of rows) and only counts are kept
+(see :mod:`longtail.estimate`), so memory does not grow with t; diverged trials are dropped on
+the way in.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import h5py
+import numpy as np
+
+from longtail.estimate import (
+    DEFAULT_BLOCK_SIZE,
+    DEFAULT_MIN_TRIALS,
+    InfluenceBlock,
+    class_layout,
+    influence_blocks,
+    mem_counts,
+    mem_from_counts,
+    same_class_counts,
+    same_class_from_counts,
+)
+from longtail.store import PER_EXAMPLE, StoreError, atomic_path
+
+INFLUENCE_MODES = ("same-class", "full", "none")
+SAME_CLASS_GROUP = "infl_same_class"
+PER_EXAMPLE_ESTIMATES = ("mem", "mem_se", "n_in", "n_out")
+STORE_ATTRS = ("dataset", "arch", "subset_size", "fingerprint")
+TRIAL_BLOCK_BYTES = 256 * 2**20
+
+
+class EstimatesError(StoreError):
+    """An estimates file is unreadable or does not follow the schema above."""
+
+
+@dataclass
+class Estimates:
+    """The per-example part of ``estimates.h5`` (influence is read separately)."""
+
+    mem: np.ndarray
+    mem_se: np.ndarray
+    n_in: np.ndarray
+    n_out: np.ndarray
+    train_labels: np.ndarray
+    test_labels: np.ndarray
+    train_source_index: np.ndarray
+    test_source_index: np.ndarray
+    excluded_trials: np.ndarray
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+
+def _open_h5(path: str | os.PathLike, error: type[StoreError]) -> h5py.File:
+    try:
+        return h5py.File(path, "r")
+    except (OSError, ValueError) as err:
+        raise error(f"{path}: not a readable HDF5 file ({err})") from err
+
+
+def _read(h5: h5py.File, name: str, path: str | os.PathLike, error: type[StoreError],
+          rows: slice = slice(None)) -> np.ndarray:
+    try:
+        return h5[name][rows]
+    except KeyError as err:
+        raise error(f"{path}: missing dataset '{name}'") from err
+    except (OSError, ValueError) as err:
+        raise error(f"{path}: cannot read '{name}' ({err}); the file is corrupt") from err
+
+
+def _store_shapes(h5: h5py.File, path: str | os.PathLike) -> tuple[int, int, int]:
+    """(t, n, n_test) of a store, checking every dataset of the store schema against them."""
+    missing = [name for name in ("mask", "train_correct", "test_correct", "trial", "diverged",
+                                 *PER_EXAMPLE) if name not in h5]
+    if missing:
+        raise StoreError(f"{path}: missing datasets {missing}")
+    if h5["mask"].ndim != 2 or h5["test_correct"].ndim != 2:
+        raise StoreError(f"{path}: mask has shape {h5['mask'].shape} and test_correct "
+                         f"{h5['test_correct'].shape}; both must be 2-D (t, n), (t, n_test)")
+    t, n = h5["mask"].shape
+    n_test = h5["test_correct"].shape[1]
+    expected = {"train_correct": (t, n), "test_correct": (t, n_test), "trial": (t,),
+                "diverged": (t,), "train_labels": (n,), "train_source_index": (n,),
+                "train_label_flipped": (n,), "test_labels": (n_test,),
+                "test_source_index": (n_test,)}
+    for name, shape in expected.items():
+        if h5[name].shape != shape:
+            raise StoreError(f"{path}: {name} has shape {h5[name].shape}, expected {shape}")
+    return t, n, n_test
+
+
+def _trial_blocks(t: int, chunk_rows: int, row_bytes: int) -> Iterator[slice]:
+    """Consecutive row ranges of whole HDF5 chunks, each about TRIAL_BLOCK_BYTES of bool."""
+    rows = max(1, TRIAL_BLOCK_BYTES // max(row_bytes, 1) // chunk_rows) * chunk_rows
+    for start in range(0, t, rows):
+        yield slice(start, min(start + rows, t))
+
+
+def compute_estimates(store_path: str | os.PathLike, *, influence: str = "same-class",
+                      min_trials: int = DEFAULT_MIN_TRIALS, trials: np.ndarray | None = None,
+                      block_size: int = DEFAULT_BLOCK_SIZE
+                      ) -> tuple[Estimates, Iterator[InfluenceBlock]]:
+    """Algorithm 1, lines 4-7, over the valid trials of a correctness store.
+
+    ``trials`` (t,) bool optionally restricts the trials used further (e.g. to one half for
+    the consistency check); diverged trials are always excluded and counted. Returns the
+    per-example estimates and an iterator of influence blocks: one per class (same-class), one
+    per ``block_size`` training examples (full; computed lazily, so write them as they come)
+    or none.
+    """
+    if influence not in INFLUENCE_MODES:
+        raise ValueError(f"influence must be one of {INFLUENCE_MODES}, got {influence!r}")
+    with _open_h5(store_path, StoreError) as h5:
+        t, n, n_test = _store_shapes(h5, store_path)
+        example = {name: _read(h5, name, store_path, StoreError) for name in PER_EXAMPLE}
+        trial_ids = _read(h5, "trial", store_path, StoreError)
+        diverged = _read(h5, "diverged", store_path, StoreError).astype(bool)
+        attrs = {key: _attr(h5.attrs[key]) for key in STORE_ATTRS if key in h5.attrs}
+        use = ~diverged if trials is None else ~diverged & np.asarray(trials, bool)
+        t_valid = int(use.sum())
+        layout = class_layout(example["train_labels"], example["test_labels"])
+        hits_in, n_in, hits = (np.zeros(n, np.int64) for _ in range(3))
+        test_hits = np.zeros(n_test, np.int64)
+        same_class = None
+        if influence == "full":
+            full_mask = np.empty((t_valid, n), bool)
+            full_test = np.empty((t_valid, n_test), bool)
+        done = 0
+        chunk_rows = (h5["mask"].chunks or (64,))[0]
+        for rows in _trial_blocks(t, chunk_rows, n + n_test):
+            keep = use[rows]
+            if not keep.any():
+                continue
+            mask = _read(h5, "mask", store_path, StoreError, rows)[keep].astype(bool, copy=False)
+            correct = _read(h5, "train_correct", store_path, StoreError, rows)[keep]
+            test = _read(h5, "test_correct", store_path, StoreError, rows)[keep]
+            for total, part in zip((hits_in, n_in, hits), mem_counts(mask, correct), strict=True):
+                total += part
+            del correct
+            test = test.astype(bool, copy=False)
+            test_hits += np.add.reduce(test.view(np.uint8), axis=0, dtype=np.int64)
+            if influence == "same-class":
+                same_class = same_class_counts(mask, test, layout, same_class)
+            elif influence == "full":
+                full_mask[done:done + len(mask)] = mask
+                full_test[done:done + len(mask)] = test
+            done += len(mask)
+    if len(np.unique(trial_ids)) != t:
+        raise StoreError(f"{store_path}: duplicate trial ids")
+    est = mem_from_counts(hits_in, n_in, hits, t_valid, min_trials=min_trials)
+    estimates = Estimates(
+        mem=est.mem, mem_se=est.mem_se, n_in=est.n_in, n_out=est.n_out,
+        train_labels=example["train_labels"].astype(np.int64),
+        test_labels=example["test_labels"].astype(np.int64),
+        train_source_index=example["train_source_index"].astype(np.int64),
+        test_source_index=example["test_source_index"].astype(np.int64),
+        excluded_trials=trial_ids[diverged].astype(np.int64),
+        attrs={**attrs, "influence": influence, "n": n, "n_test": n_test, "n_trials": t,
+               "n_valid_trials": t_valid, "n_excluded_trials": int(diverged.sum()),
+               "min_trials": min_trials, "n_few_trials": est.n_few})
+    if influence == "same-class":
+        if same_class is None:
+            same_class = same_class_counts(np.zeros((0, n), bool), np.zeros((0, n_test), bool),
+                                           layout)
+        blocks: Iterator[InfluenceBlock] = iter(
+            same_class_from_counts(layout, same_class, n_in, test_hits, t_valid))
+    elif influence == "full":
+        blocks = influence_blocks(full_mask, full_test, block_size=block_size)
+    else:
+        blocks = iter(())
+    return estimates, blocks
+
+
+def valid_trials(store_path: str | os.PathLike) -> np.ndarray:
+    """(t,) bool: the store's trials that did not diverge (the ones Algorithm 1 uses)."""
+    with _open_h5(store_path, StoreError) as h5:
+        _store_shapes(h5, store_path)
+        return ~_read(h5, "diverged", store_path, StoreError).astype(bool)
+
+
+def _attr(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.decode()
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def write_estimates(path: str | os.PathLike, estimates: Estimates,
+                    blocks: Iterator[InfluenceBlock] | Sequence[InfluenceBlock] = ()) -> None:
+    """Write ``estimates.h5`` atomically; ``blocks`` are consumed one at a time.
+
+    For ``attrs["influence"] == "full"`` the blocks must tile the training examples (rows) with
+    all test examples and are written into chunked float32 datasets ``infl``/``infl_se`` of
+    shape (n, n_test); for ``"same-class"`` each block is one class group.
+    """
+    mode = estimates.attrs.get("influence", "none")
+    n, n_test = len(estimates.mem), len(estimates.test_labels)
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
+        for name in (*PER_EXAMPLE_ESTIMATES, "train_labels", "test_labels", "train_source_index",
+                     "test_source_index", "excluded_trials"):
+            h5.create_dataset(name, data=getattr(estimates, name))
+        for key, value in {**estimates.attrs, "n": n, "n_test": n_test}.items():
+            h5.attrs[key] = value
+        if mode == "full":
+            _write_full(h5, blocks, n, n_test)
+        elif mode == "same-class":
+            group = h5.create_group(SAME_CLASS_GROUP)
+            for block in blocks:
+                labels = np.unique(np.concatenate([estimates.train_labels[block.train_index],
+                                                   estimates.test_labels[block.test_index]]))
+                if len(labels) != 1:
+                    raise ValueError(f"a same-class block holds labels {labels.tolist()}")
+                sub = group.create_group(str(int(labels[0])))
+                sub.attrs["label"] = int(labels[0])
+                for name in ("train_index", "test_index", "infl", "infl_se"):
+                    sub.create_dataset(name, data=getattr(block, name))
+
+
+def _write_full(h5: h5py.File, blocks: Iterator[InfluenceBlock] | Sequence[InfluenceBlock],
+                n: int, n_test: int) -> None:
+    chunks = (max(1, min(n, 256)), max(1, min(n_test, 2048)))
+    datasets = {name: h5.create_dataset(name, shape=(n, n_test), dtype=np.float32,
+                                        chunks=chunks if n and n_test else None)
+                for name in ("infl", "infl_se")}
+    written = np.zeros(n, bool)
+    for block in blocks:
+        rows = np.asarray(block.train_index)
+        if not np.array_equal(block.test_index, np.arange(n_test)) or not len(rows) or \
+                not np.array_equal(rows, np.arange(rows[0], rows[0] + len(rows))):
+            raise ValueError("full influence blocks must be contiguous row ranges x all tests")
+        for name, ds in datasets.items():
+            ds[rows[0]:rows[0] + len(rows)] = getattr(block, name)
+        written[rows] = True
+    if not written.all():
+        raise ValueError(f"full influence blocks cover {int(written.sum())} of {n} rows")
+
+
+def estimate_store(store_path: str | os.PathLike, out_path: str | os.PathLike,
+                   influence: str = "same-class", min_out_trials: int = DEFAULT_MIN_TRIALS,
+                   block_size: int = DEFAULT_BLOCK_SIZE) -> dict[str, Any]:
+    """Read a correctness store, estimate mem (and influence) and write ``out_path``.
+
+    Thin-adapter entry point for ``rules/estimate.smk``; returns the attributes written
+    (trial counts, excluded diverged trials, examples with too few trials).
+    """
+    estimates, blocks = compute_estimates(store_path, influence=influence,
+                                          min_trials=min_out_trials, block_size=block_size)
+    write_estimates(out_path, estimates, blocks)
+    return dict(estimates.attrs)
+
+
+def read_estimates(path: str | os.PathLike) -> Estimates:
+    """Read the per-example part of ``estimates.h5`` (no influence values)."""
+    with _open_h5(path, EstimatesError) as h5:
+        data = {name: _read(h5, name, path, EstimatesError)
+                for name in (*PER_EXAMPLE_ESTIMATES, "train_labels", "test_labels",
+                             "train_source_index", "test_source_index", "excluded_trials")}
+        attrs = {key: _attr(value) for key, value in h5.attrs.items()}
+    n, n_test = len(data["mem"]), len(data["test_labels"])
+    for name, value in data.items():
+        want = (n_test,) if name.startswith("test_") else None if name == "excluded_trials" \
+            else (n,)
+        if want is not None and value.shape != want:
+            raise EstimatesError(f"{path}: {name} has shape {value.shape}, expected {want}")
+    if attrs.get("influence") not in INFLUENCE_MODES:
+        raise EstimatesError(f"{path}: attribute 'influence' is {attrs.get('influence')!r}, "
+                             f"expected one of {INFLUENCE_MODES}")
+    return Estimates(**data, attrs=attrs)
+
+
+def iter_influence(path: str | os.PathLike, train_rows: np.ndarray | None = None,
+                   block_size: int = DEFAULT_BLOCK_SIZE) -> Iterator[InfluenceBlock]:
+    """Influence blocks of ``estimates.h5``, restricted to training examples ``train_rows``
+    (bool (n,) or indices) when given: per class (same-class) or per row block (full)."""
+    estimates = read_estimates(path)
+    n = len(estimates.mem)
+    keep = np.ones(n, bool)
+    if train_rows is not None:
+        keep = np.zeros(n, bool)
+        keep[np.asarray(train_rows)] = True
+    with _open_h5(path, EstimatesError) as h5:
+        mode = estimates.attrs["influence"]
+        if mode == "same-class":
+            if SAME_CLASS_GROUP not in h5:
+                raise EstimatesError(f"{path}: missing group '{SAME_CLASS_GROUP}'")
+            for sub in h5[SAME_CLASS_GROUP].values():
+                train_index = _read(sub, "train_index", path, EstimatesError)
+                rows = keep[train_index]
+                if rows.any():
+                    yield InfluenceBlock(train_index[rows],
+                                         _read(sub, "test_index", path, EstimatesError),
+                                         _read(sub, "infl", path, EstimatesError)[rows],
+                                         _read(sub, "infl_se", path, EstimatesError)[rows])
+        elif mode == "full":
+            test_index = np.arange(len(estimates.test_labels))
+            for start in range(0, n, block_size):
+                rows = slice(start, min(start + block_size, n))
+                sel = keep[rows]
+                if sel.any():
+                    yield InfluenceBlock(np.arange(rows.start, rows.stop)[sel], test_index,
+                                         _read(h5, "infl", path, EstimatesError, rows)[sel],
+                                         _read(h5, "infl_se", path, EstimatesError, rows)[sel])
+
+
+def load_influence(path: str | os.PathLike, train_index: np.ndarray | Sequence[int],
+                   test_index: np.ndarray | Sequence[int], *, se: bool = False,
+                   pairwise: bool = False) -> np.ndarray:
+    """Influence estimates (or, with ``se``, their standard errors) from ``estimates.h5``.
+
+    Returns the (len(train_index), len(test_index)) grid ``infl[train_index[a], test_index[b]]``,
+    or with ``pairwise`` the vector ``infl[train_index[k], test_index[k]]``. In same-class mode
+    cross-class pairs (y_i != y'_j) are NaN: they were never estimated.
+    """
+    train_index = np.asarray(train_index, np.int64).reshape(-1)
+    test_index = np.asarray(test_index, np.int64).reshape(-1)
+    estimates = read_estimates(path)
+    n, n_test = len(estimates.mem), len(estimates.test_labels)
+    for name, index, size in (("train", train_index, n), ("test", test_index, n_test)):
+        if len(index) and (index.min() < 0 or index.max() >= size):
+            raise IndexError(f"{name} index out of range 0..{size - 1}")
+    if pairwise and len(train_index) != len(test_index):
+        raise ValueError(f"pairwise needs as many train ({len(train_index)}) as test "
+                         f"({len(test_index)}) indices")
+    shape = (len(train_index),) if pairwise else (len(train_index), len(test_index))
+    out = np.full(shape, np.nan, np.float32)
+    name = "infl_se" if se else "infl"
+    mode = estimates.attrs["influence"]
+    if mode == "none":
+        raise EstimatesError(f"{path}: holds no influence estimates (influence = none)")
+    with _open_h5(path, EstimatesError) as h5:
+        if mode == "full":
+            rows, inverse = np.unique(train_index, return_inverse=True)
+            values = _read(h5, name, path, EstimatesError, rows) if len(rows) else \
+                np.zeros((0, n_test), np.float32)
+            grid_rows = values[inverse]
+            out[...] = grid_rows[np.arange(len(train_index)), test_index] if pairwise \
+                else grid_rows[:, test_index]
+            return out
+        train_labels, test_labels = estimates.train_labels, estimates.test_labels
+        for label in np.unique(train_labels[train_index]):
+            key = f"{SAME_CLASS_GROUP}/{int(label)}"
+            if key not in h5:
+                raise EstimatesError(f"{path}: missing group '{key}'")
+            group = h5[key]
+            block = _read(group, name, path, EstimatesError)
+            row_of = _positions(_read(group, "train_index", path, EstimatesError), n)
+            col_of = _positions(_read(group, "test_index", path, EstimatesError), n_test)
+            a = np.flatnonzero(train_labels[train_index] == label)
+            if pairwise:
+                a = a[test_labels[test_index[a]] == label]
+                out[a] = block[row_of[train_index[a]], col_of[test_index[a]]]
+            else:
+                b = np.flatnonzero(test_labels[test_index] == label)
+                out[np.ix_(a, b)] = block[np.ix_(row_of[train_index[a]], col_of[test_index[b]])]
+    return out
+
+
+def _positions(index: np.ndarray, size: int) -> np.ndarray:
+    """Inverse of an index array: position of each example in ``index`` (-1 if absent)."""
+    where = np.full(size, -1, np.int64)
+    where[index] = np.arange(len(index))
+    return where
