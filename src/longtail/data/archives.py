@@ -33,6 +33,17 @@ def check_member(member: tarfile.TarInfo, dest: Path, archive: Path) -> None:
         raise DataError(f"{archive}: member {member.name!r} {problem}; refusing to extract")
 
 
+def _check_end(tar: tarfile.TarFile, label: Path) -> None:
+    """Refuse a tar without its end-of-archive block: it was cut at a member boundary.
+
+    tarfile treats such a file as complete and would silently extract fewer members.
+    """
+    tar.fileobj.seek(tar.offset)
+    if tar.fileobj.read(tarfile.BLOCKSIZE) != tarfile.NUL * tarfile.BLOCKSIZE:
+        raise DataError(f"{label}: no end-of-archive marker after the last member; the "
+                        "archive is truncated")
+
+
 def check_tar(archive: Path, dest: Path, *, nested: bool = False) -> list[str]:
     """Check every member of ``archive`` against ``dest``; return the member names.
 
@@ -50,6 +61,8 @@ def check_tar(archive: Path, dest: Path, *, nested: bool = False) -> list[str]:
                     with tarfile.open(fileobj=inner) as inner_tar:
                         for sub in inner_tar:
                             check_member(sub, dest / member.name[:-4], archive / member.name)
+                        _check_end(inner_tar, archive / member.name)
+            _check_end(tar, archive)
     except (tarfile.TarError, EOFError, OSError) as err:
         raise DataError(f"{archive}: not a readable tar archive ({err}); it may be truncated "
                         "or corrupt") from err

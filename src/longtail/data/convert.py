@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -53,7 +54,11 @@ def _mnist(dataset: str, files: Mapping[str, Path], workdir: Path) -> Converted:
     raw = workdir / cls.__name__ / "raw"
     raw.mkdir(parents=True)
     for path in files.values():
-        extract_archive(str(path), str(raw))
+        try:
+            extract_archive(str(path), str(raw))
+        except (EOFError, OSError, zlib.error) as err:
+            raise DataError(f"{path}: cannot decompress ({err}); the file is truncated or "
+                            "corrupt") from err
     train, test = cls(root=str(workdir), train=True), cls(root=str(workdir), train=False)
     return Converted(_in_memory(train.data.numpy(), train.targets.numpy()),
                      _in_memory(test.data.numpy(), test.targets.numpy()), list(cls.classes))
