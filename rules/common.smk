@@ -1,9 +1,26 @@
 from snakemake.utils import validate
 
-from longtail.config import check_config, data_fingerprint, trial_shards, trials_fingerprint
+import yaml
 
+from longtail.config import (
+    ConfigError,
+    canonical,
+    check_config,
+    data_fingerprint,
+    schema_errors,
+    trial_shards,
+    trials_fingerprint,
+)
 
-validate(config, schema="../schemas/config.schema.yaml")
+SCHEMA = "../schemas/config.schema.yaml"
+
+# One line per bad value (naming the key and what is allowed) before Snakemake's own validate,
+# which fills in the defaults.
+with open(workflow.source_path(SCHEMA)) as schema_file:
+    problems = schema_errors(config, yaml.safe_load(schema_file))
+if problems:
+    raise ConfigError("invalid configuration: " + "; ".join(problems))
+validate(config, schema=SCHEMA)
 check_config(config)
 
 DATA_DIR = config["data"]["dir"]
@@ -17,11 +34,15 @@ wildcard_constraints:
 
 
 def study_config(wildcards):
-    return config["studies"][wildcards.study]
+    return canonical(config["studies"][wildcards.study])
 
 
 def get_dataset_cache(wildcards):
     return f"{DATA_DIR}/{study_config(wildcards)['dataset']}.h5"
+
+
+def get_data_sources(wildcards):
+    return canonical(config["data"])
 
 
 def get_download_dir(wildcards):
@@ -39,24 +60,23 @@ def get_trial_shards(wildcards):
 def get_data_params(wildcards):
     """Only what determines the study's data, so unrelated edits do not rebuild it."""
     study = study_config(wildcards)
-    return {
-        "n_train": study["n_train"],
-        "n_test": study["n_test"],
-        "label_noise": study["label_noise"],
-        "seed": study["seed"],
-        "fingerprint": data_fingerprint(study),
-    }
+    keys = ("n_train", "n_test", "label_noise", "seed")
+    return canonical(
+        {**{key: study[key] for key in keys}, "fingerprint": data_fingerprint(study)}
+    )
 
 
 def get_training_params(wildcards):
     """What determines a trial; excludes `trials`, so adding trials retrains nothing old."""
     study = study_config(wildcards)
     keys = ("dataset", "n_train", "n_test", "label_noise", "seed", "arch", "subset_ratio")
-    return {
-        **{key: study[key] for key in keys},
-        "train": study["train"],
-        "fingerprint": trials_fingerprint(study),
-    }
+    return canonical(
+        {
+            **{key: study[key] for key in keys},
+            "train": study["train"],
+            "fingerprint": trials_fingerprint(study),
+        }
+    )
 
 
 def get_training_threads(wildcards):

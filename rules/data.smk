@@ -5,7 +5,7 @@ rule build_dataset_cache:
         f"logs/data/{{dataset}}.log",
     params:
         download_dir=get_download_dir,
-        data=config["data"],
+        data=get_data_sources,
     conda:
         "../environment.yml"
     script:

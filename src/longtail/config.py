@@ -22,6 +22,36 @@ class ConfigError(ValueError):
     """A configuration value is invalid; the message names the key."""
 
 
+def _allowed(schema: Mapping[str, Any]) -> str:
+    """The values a schema node admits, in words."""
+    if "enum" in schema:
+        return ", ".join(str(v) for v in schema["enum"])
+    bounds = []
+    for key, op in (("minimum", ">="), ("exclusiveMinimum", ">"), ("maximum", "<="),
+                    ("exclusiveMaximum", "<")):
+        if key in schema:
+            bounds.append(f"{op} {schema[key]}")
+    types = schema.get("type", "")
+    kind = " or ".join(types) if isinstance(types, list) else types
+    return " and ".join(bounds) + (f" ({kind})" if kind else "") if bounds else kind
+
+
+def schema_errors(config: Mapping[str, Any], schema: Mapping[str, Any]) -> list[str]:
+    """One line per schema violation: the key path, its value, and the allowed values."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(schema)
+    lines = []
+    for error in sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path)):
+        key = ".".join(str(part) for part in error.absolute_path) or "<config>"
+        if error.validator in ("additionalProperties", "required"):
+            lines.append(f"{key}: {error.message}")
+        else:
+            lines.append(f"{key} = {error.instance!r} is not allowed; allowed: "
+                         f"{_allowed(error.schema)}")
+    return lines
+
+
 def subset_size(n: int, subset_ratio: float) -> int:
     """m = round(subset_ratio * n) (Section 2: m = 0.7 n in the paper)."""
     return int(round(subset_ratio * n))
@@ -103,6 +133,16 @@ def trials_fingerprint(study: Mapping[str, Any]) -> str:
             "train")
     recipe = {k: v for k, v in study["train"].items() if k not in ("threads", "device")}
     return _hash({**{k: study.get(k) for k in keys}, "train": recipe})
+
+
+def canonical(obj: Any) -> Any:
+    """Mappings with sorted keys, recursively: Snakemake compares rule params as text, so
+    the same values written in another key order must not look like a change."""
+    if isinstance(obj, Mapping):
+        return {key: canonical(obj[key]) for key in sorted(obj)}
+    if isinstance(obj, list | tuple):
+        return [canonical(item) for item in obj]
+    return obj
 
 
 def _hash(obj: Any) -> str:

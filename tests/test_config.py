@@ -1,0 +1,129 @@
+"""Every constraint of the config schema and of longtail.config.check_config."""
+
+import copy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from snakemake.utils import validate
+
+from longtail.config import ConfigError, check_config, schema_errors, subset_size, trial_shards
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = str(ROOT / "schemas" / "config.schema.yaml")
+
+
+def load(path: Path) -> dict:
+    return yaml.safe_load(path.read_text())
+
+
+def checked(config: dict) -> dict:
+    """What rules/common.smk does: one-line schema errors, defaults, cross-field checks."""
+    config = copy.deepcopy(config)
+    problems = schema_errors(config, yaml.safe_load(Path(SCHEMA).read_text()))
+    if problems:
+        raise ConfigError("; ".join(problems))
+    validate(config, schema=SCHEMA)
+    check_config(config)
+    return config
+
+
+@pytest.fixture
+def tiny() -> dict:
+    return load(ROOT / "tests" / "config" / "tiny.yaml")
+
+
+@pytest.mark.parametrize("path", [ROOT / "config.yaml", *sorted((ROOT / "studies").glob("*.yaml"))],
+                         ids=lambda p: p.name)
+def test_shipped_configs_are_valid(path):
+    config = load(path)
+    if any(s["dataset"] == "imagenet" for s in config["studies"].values()):
+        config.setdefault("data", {})["imagenet_root"] = "/data/ILSVRC2012"
+    checked(config)
+
+
+def test_defaults_are_filled_in(tiny):
+    config = checked(tiny)
+    assert config["studies"]["tiny"]["train"]["schedule"] == "onecycle"
+    assert config["data"]["dir"] == "resources"
+    assert config["thresholds"] == {"mem": 0.25, "infl": 0.15}
+
+
+SCHEMA_ERRORS = [
+    ("subset_ratio", 1.5, "allowed: > 0 and < 1"),
+    ("subset_ratio", 0.0, "allowed: > 0 and < 1"),
+    ("trials", 1, "allowed: >= 2"),
+    ("dataset", "svhn", "allowed: mnist, fashion-mnist, cifar10, cifar100, imagenet"),
+    ("arch", "vgg16", "allowed: mlp, cnn"),
+    ("label_noise", 1.0, "allowed: >= 0 and < 1"),
+    ("n_train", 1, "allowed: >= 2"),
+]
+
+
+@pytest.mark.parametrize(("key", "value", "allowed"), SCHEMA_ERRORS)
+def test_schema_rejects_bad_study_values_in_one_line(tiny, key, value, allowed):
+    tiny["studies"]["tiny"][key] = value
+    with pytest.raises(ConfigError) as err:
+        checked(tiny)
+    message = str(err.value)
+    assert "\n" not in message
+    assert f"studies.tiny.{key} = {value!r} is not allowed" in message
+    assert allowed in message
+
+
+@pytest.mark.parametrize("key", ["mem", "infl"])
+@pytest.mark.parametrize("value", [-0.1, 1.5])
+def test_thresholds_must_lie_in_unit_interval(tiny, key, value):
+    tiny["thresholds"][key] = value
+    with pytest.raises(ConfigError, match=rf"thresholds\.{key} = {value} is not allowed"):
+        checked(tiny)
+
+
+def test_unknown_keys_are_named(tiny):
+    tiny["studies"]["tiny"]["epochs"] = 3
+    with pytest.raises(ConfigError, match=r"studies\.tiny: Additional properties .*'epochs'"):
+        checked(tiny)
+
+
+CROSS_FIELD_ERRORS = [
+    ({"n_train": 70000}, r"studies\.tiny\.n_train = 70000 .* train split \(60000"),
+    ({"n_test": 20000}, r"studies\.tiny\.n_test = 20000"),
+    ({"subset_ratio": 0.99, "trials": 32}, r"studies\.tiny\.subset_ratio .* min_out_trials"),
+    ({"trials_per_job": 10}, r"trials_per_job = 10 must be a multiple of .*ensemble_size"),
+    ({"dataset": "imagenet", "n_train": 1000, "n_test": 100}, r"data\.imagenet_root"),
+]
+
+
+@pytest.mark.parametrize(("change", "message"), CROSS_FIELD_ERRORS)
+def test_cross_field_errors_name_the_key(tiny, change, message):
+    tiny["studies"]["tiny"].update(change)
+    with pytest.raises(ConfigError, match=message):
+        checked(tiny)
+
+
+def test_figures_must_name_known_studies(tiny):
+    tiny["figures"]["fig2"] = ["nope"]
+    with pytest.raises(ConfigError, match=r"figures\.fig2 names study 'nope'"):
+        checked(tiny)
+
+
+def test_subset_size_and_shards():
+    assert subset_size(10000, 0.7) == 7000
+    assert trial_shards(100, 32) == [(0, 32), (32, 64), (64, 96), (96, 100)]
+    # Raising trials keeps every earlier full shard.
+    assert trial_shards(256, 64) == trial_shards(1024, 64)[:4]
+
+
+def test_workflow_refuses_bad_config_before_any_job(tiny, tmp_path):
+    tiny["studies"]["tiny"]["subset_ratio"] = 1.5
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(tiny))
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory",
+         str(tmp_path), "--configfile", str(bad), "--cores", "1"],
+        capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    assert "studies.tiny.subset_ratio = 1.5 is not allowed" in proc.stdout + proc.stderr
+    assert not (tmp_path / "results").exists() and not (tmp_path / "resources").exists()
