@@ -167,11 +167,13 @@ def _meta_mat(path: Path, wnids: tuple[str, ...]) -> None:
 
 
 def imagenet_archives(folder: Path, per_class: int = 2, n_val: int = 6,
-                      inner_extra: tarfile.TarInfo | None = None) -> Fabricated:
+                      inner_extra: tarfile.TarInfo | None = None,
+                      val_missing: int = 0) -> Fabricated:
     """Devkit, train tar of per-class tars and val tar, as ILSVRC2012 ships them.
 
     Every image is one solid colour, so resizing keeps it; the last train image of each class
-    is grayscale. ``inner_extra`` is added to the first class's inner tar (e.g. a path escape).
+    is grayscale. ``inner_extra`` is added to the first class's inner tar (e.g. a path escape);
+    the val tar lacks the last ``val_missing`` of the images the ground truth lists.
     """
     folder.mkdir(parents=True, exist_ok=True)
     wnids = IMAGENET_WNIDS
@@ -200,7 +202,7 @@ def imagenet_archives(folder: Path, per_class: int = 2, n_val: int = 6,
             _add_bytes(outer, f"{wnid}.tar", inner_bytes.getvalue())
     val_colors = [(30 + 35 * j, 220 - 30 * j, 20 + 40 * (j % 4)) for j in range(n_val)]
     with tarfile.open(folder / VAL_TAR, "w") as tar:
-        for j in reversed(range(n_val)):  # stored out of order; the cache must sort by name
+        for j in reversed(range(n_val - val_missing)):  # out of order; the cache sorts by name
             _add_bytes(tar, f"ILSVRC2012_val_{j + 1:08d}.JPEG", _jpeg(val_colors[j], (10, 13)))
     for path in sorted(staging.rglob("*"), reverse=True):
         path.rmdir() if path.is_dir() else path.unlink()

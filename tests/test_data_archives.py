@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import tarfile
 from pathlib import Path
 
@@ -35,6 +36,7 @@ BAD = {
     "symlink-out": member("link", tarfile.SYMTYPE, "../../outside"),
     "symlink-absolute": member("link", tarfile.SYMTYPE, "/etc/passwd"),
     "hardlink-out": member("hard", tarfile.LNKTYPE, "../outside"),
+    "symlink-up-within": member("d/up", tarfile.SYMTYPE, "../fine.txt"),
     "device": member("dev", tarfile.CHRTYPE),
     "fifo": member("fifo", tarfile.FIFOTYPE),
 }
@@ -55,8 +57,7 @@ def test_escaping_member_is_refused(tmp_path, case):
 def test_links_inside_the_target_are_fine(tmp_path):
     archive = write_tar(tmp_path / "a.tar", [
         member("d", tarfile.DIRTYPE), member("d/file", size=3),
-        member("d/sym", tarfile.SYMTYPE, "file"), member("d/e/up", tarfile.SYMTYPE, "../file"),
-        member("hard", tarfile.LNKTYPE, "d/file")])
+        member("d/sym", tarfile.SYMTYPE, "file"), member("hard", tarfile.LNKTYPE, "d/file")])
     extract_tar(archive, tmp_path / "dest")
     assert (tmp_path / "dest" / "d" / "sym").read_bytes() == b"xxx"
     assert (tmp_path / "dest" / "hard").read_bytes() == b"xxx"
@@ -70,9 +71,10 @@ def test_nested_tars_are_checked(tmp_path):
     with tarfile.open(outer, "w") as tar:
         info = member("n01.tar", size=len(inner.getvalue()))
         tar.addfile(info, io.BytesIO(inner.getvalue()))
-    assert check_tar(outer, tmp_path / "train") == ["n01.tar"]
-    with pytest.raises(DataError, match="escape.JPEG"):
-        check_tar(outer, tmp_path / "train", nested=True)
+    assert check_tar(outer) == ["n01.tar"]
+    where = re.escape("train.tar/n01.tar: member '../../../escape.JPEG'")
+    with pytest.raises(DataError, match=where):
+        check_tar(outer, nested=True)
 
 
 def test_truncated_tar_is_refused(tmp_path):
@@ -101,4 +103,4 @@ def test_tar_cut_at_a_member_boundary_is_refused(tmp_path):
     with tarfile.open(archive) as tar:
         assert len(tar.getmembers()) == 2
     with pytest.raises(DataError, match="end-of-archive"):
-        check_tar(archive, tmp_path / "dest")
+        check_tar(archive)

@@ -77,3 +77,12 @@ def test_imagenet_without_archives_says_where_to_put_them(tmp_path):
         build_cache("imagenet", tmp_path / "imagenet.h5", download_dir=tmp_path / "dl",
                     imagenet_root=tmp_path / "nowhere")
     assert fab.DEVKIT in str(err.value) and str(tmp_path / "nowhere") in str(err.value)
+
+
+def test_imagenet_val_archive_missing_images(tmp_path):
+    made = fab.imagenet_archives(tmp_path / "ilsvrc", val_missing=2)
+    with pytest.raises(DataError, match="4 validation images, but the devkit's ground truth "
+                                        "lists 6"):
+        build_cache("imagenet", tmp_path / "imagenet.h5", download_dir=tmp_path / "dl",
+                    imagenet_root=made.folder, image_size=SIZE, checksums=made.checksums)
+    assert not (tmp_path / "imagenet.h5").exists()

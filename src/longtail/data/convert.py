@@ -109,15 +109,19 @@ def _imagenet(files: Mapping[str, Path], workdir: Path, checksums: Mapping[str, 
         (root / name).symlink_to(Path(path).resolve())
     (devkit, _), (train_tar, _), (val_tar, _) = (tv_imagenet.ARCHIVE_META[key]
                                                  for key in ("devkit", "train", "val"))
-    check_tar(root / devkit, workdir / "devkit")
-    check_tar(root / train_tar, root / "train", nested=True)
-    check_tar(root / val_tar, root / "val")
+    check_tar(root / devkit)
+    check_tar(root / train_tar, nested=True)
+    check_tar(root / val_tar)
     resize = transforms.Compose([transforms.Resize(image_size), transforms.CenterCrop(image_size)])
     with _archive_checksums(checksums):
         train = ImageNet(str(root), split="train", transform=resize)
         val = ImageNet(str(root), split="val", transform=resize)
     if val.wnids != train.wnids:
         raise DataError(f"{files[val_tar]}: validation classes differ from the train classes")
+    listed = len(tv_imagenet.load_meta_file(str(root))[1])
+    if len(val) != listed:  # torchvision pairs images with labels by zip(), silently
+        raise DataError(f"{files[val_tar]}: {len(val)} validation images, but the devkit's "
+                        f"ground truth lists {listed}")
     # Original order of the validation split: by file name, as in the devkit's ground truth.
     val.samples = sorted(val.samples, key=lambda sample: os.path.basename(sample[0]))
     val.imgs, val.targets = val.samples, [label for _, label in val.samples]
