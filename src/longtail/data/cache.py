@@ -63,24 +63,28 @@ class DatasetCache:
 
 
 def _write_split(h5: h5py.File, prefix: str, split: SplitSource, num_classes: int,
-                 source: str) -> None:
+                 dataset: str) -> None:
     images = h5io.create_images(h5, f"{prefix}_images", split.n, split.image_shape)
     labels = np.empty(split.n, dtype=np.int64)
     filled = 0
     for batch_images, batch_labels in split.batches:
         end = filled + len(batch_images)
-        if end > split.n or len(batch_labels) != len(batch_images):
-            raise DataError(f"{source}: {prefix} split yields more examples than its {split.n}")
+        if len(batch_labels) != len(batch_images):
+            raise DataError(f"{dataset}: {prefix} split has {len(batch_images)} images but "
+                            f"{len(batch_labels)} labels")
+        if end > split.n:
+            raise DataError(f"{dataset}: {prefix} split has more than {split.n} examples")
         if batch_images.shape[1:] != tuple(split.image_shape):
-            raise DataError(f"{source}: {prefix} images have shape {batch_images.shape[1:]}, "
+            raise DataError(f"{dataset}: {prefix} images have shape {batch_images.shape[1:]}, "
                             f"expected {tuple(split.image_shape)}")
         images[filled:end] = batch_images
         labels[filled:end] = batch_labels
         filled = end
-    if filled != split.n:
-        raise DataError(f"{source}: {prefix} split has {filled} examples, expected {split.n}")
+    if filled != split.n or len(split.index) != split.n:
+        raise DataError(f"{dataset}: {prefix} split has {filled} examples and {len(split.index)} "
+                        f"original indices, expected {split.n}")
     if split.n and (labels.min() < 0 or labels.max() >= num_classes):
-        raise DataError(f"{source}: {prefix} labels outside 0..{num_classes - 1}")
+        raise DataError(f"{dataset}: {prefix} labels outside 0..{num_classes - 1}")
     h5io.write_vector(h5, f"{prefix}_labels", labels, np.int64)
     h5io.write_vector(h5, f"{prefix}_index", split.index, np.int64)
 
@@ -94,7 +98,7 @@ def write_cache(path: str | os.PathLike, dataset: str, data: Converted,
         h5io.write_classes(h5, data.classes)
         digest = h5io.content_hash(h5, CACHE_ARRAYS, data.classes)
         h5io.write_attrs(h5, {**attrs, "dataset": dataset, "content_hash": digest,
-                         "format_version": FORMAT_VERSION})
+                              "format_version": FORMAT_VERSION})
     return digest
 
 

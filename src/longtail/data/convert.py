@@ -113,9 +113,14 @@ def _imagenet(files: Mapping[str, Path], workdir: Path, checksums: Mapping[str, 
     check_tar(root / train_tar, nested=True)
     check_tar(root / val_tar)
     resize = transforms.Compose([transforms.Resize(image_size), transforms.CenterCrop(image_size)])
-    with _archive_checksums(checksums):
-        train = ImageNet(str(root), split="train", transform=resize)
-        val = ImageNet(str(root), split="val", transform=resize)
+    try:
+        with _archive_checksums(checksums):
+            train = ImageNet(str(root), split="train", transform=resize)
+            val = ImageNet(str(root), split="val", transform=resize)
+    except RuntimeError as err:  # how torchvision reports a missing or corrupt archive
+        archives = ", ".join(str(path) for path in files.values())
+        raise DataError(f"imagenet: torchvision's ImageNet parser refused {archives} "
+                        f"(linked into {root}): {err}") from err
     if val.wnids != train.wnids:
         raise DataError(f"{files[val_tar]}: validation classes differ from the train classes")
     listed = len(tv_imagenet.load_meta_file(str(root))[1])

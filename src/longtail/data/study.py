@@ -69,14 +69,13 @@ def stratified_counts(labels: np.ndarray, n: int, rng: np.random.Generator) -> d
     return {int(c): int(k) for c, k in zip(classes, base, strict=True)}
 
 
-def stratified_sample(labels: np.ndarray, n: int | None, rng: np.random.Generator,
-                      what: str = "n") -> np.ndarray:
+def stratified_sample(labels: np.ndarray, n: int | None, rng: np.random.Generator) -> np.ndarray:
     """Sorted indices of a stratified sample of size ``n`` (None: all) drawn with ``rng``."""
     size = len(labels)
     if n is None:
         return np.arange(size, dtype=np.int64)
     if not 1 <= n <= size:
-        raise DataError(f"{what}={n} is outside 1..{size}, the size of the split it samples")
+        raise DataError(f"sample size {n} is outside 1..{size}, the number of examples")
     picks = [rng.choice(np.flatnonzero(labels == c), size=k, replace=False)
              for c, k in stratified_counts(labels, n, rng).items()]
     return np.sort(np.concatenate(picks)).astype(np.int64)
@@ -86,7 +85,9 @@ def flip_labels(labels: np.ndarray, num_classes: int, fraction: float,
                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Flip round(fraction * n) labels, chosen by ``rng``, each to a different random class.
 
-    Returns the noisy labels and the boolean mask of flipped examples.
+    ``round`` is Python's (halves go to the even count). Each flipped label moves to one of
+    the other ``num_classes - 1`` classes uniformly. Returns the noisy labels and the boolean
+    mask of flipped examples.
     """
     if not 0 <= fraction < 1:
         raise DataError(f"label_noise={fraction} is outside [0, 1)")
@@ -106,12 +107,17 @@ def make_study_data(cache_path: str | os.PathLike, out_path: str | os.PathLike, 
                     n_train: int | None, n_test: int | None, label_noise: float,
                     seed: int) -> None:
     """Subsample a verified cache (stratified, seeded), add label noise, write atomically."""
+    if not 0 <= label_noise < 1:
+        raise DataError(f"label_noise={label_noise} is outside [0, 1)")
     cache = read_cache(cache_path)
-    split_train = f"n_train (train split of {cache.dataset} in {cache_path})"
-    split_test = f"n_test (test split of {cache.dataset} in {cache_path})"
-    train = stratified_sample(cache.train_labels, n_train, rng_for(seed, _TRAIN_STREAM),
-                              split_train)
-    test = stratified_sample(cache.test_labels, n_test, rng_for(seed, _TEST_STREAM), split_test)
+    for name, n, labels, split in (("n_train", n_train, cache.train_labels, "train"),
+                                   ("n_test", n_test, cache.test_labels, "test")):
+        if n is not None and not 1 <= n <= len(labels):
+            raise DataError(f"{name}={n}, but the {split} split of {cache.dataset} "
+                            f"({cache_path}) has {len(labels)} examples; use 1..{len(labels)} "
+                            "or null for all")
+    train = stratified_sample(cache.train_labels, n_train, rng_for(seed, _TRAIN_STREAM))
+    test = stratified_sample(cache.test_labels, n_test, rng_for(seed, _TEST_STREAM))
     y_clean = cache.train_labels[train]
     y_noisy, flipped = flip_labels(y_clean, len(cache.classes), label_noise,
                                    rng_for(seed, _NOISE_STREAM))
