@@ -46,7 +46,7 @@ def get_data_sources(wildcards):
 
 
 def get_download_dir(wildcards):
-    return f"{DATA_DIR}/{wildcards.dataset}"
+    return DATA_DIR  # the data layer keeps each dataset's originals in a subfolder
 
 
 def get_trial_shards(wildcards):
@@ -83,5 +83,14 @@ def get_training_threads(wildcards):
     return study_config(wildcards)["train"]["threads"]
 
 
+def get_min_out_trials(wildcards):
+    return study_config(wildcards)["min_out_trials"]
+
+
+def get_study_seed(wildcards):
+    return study_config(wildcards)["seed"]
+
+
 def get_final_output():
-    return [f"results/{study}/correctness.h5" for study in config["studies"]]
+    per_study = ["pairs.csv", "summary.json", "consistency.csv"]
+    return [f"results/{study}/{name}" for study in config["studies"] for name in per_study]

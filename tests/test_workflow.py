@@ -79,6 +79,25 @@ def test_dataset_cache_built_offline_from_real_fashion_mnist(study):
         assert any("image" in name for name in names)
 
 
+def test_estimates_pairs_and_consistency(study):
+    import pandas as pd
+
+    from longtail.estimates import read_estimates
+
+    results = study / "results" / "tiny"
+    estimates = read_estimates(results / "estimates.h5")
+    assert estimates.mem.shape == (300,) and np.isfinite(estimates.mem).all()
+    assert (estimates.n_in + estimates.n_out == 32).all()
+    pairs = pd.read_csv(results / "pairs.csv")
+    assert list(pairs.columns) == ["train_index", "test_index", "label", "mem", "infl",
+                                   "infl_se", "train_source_index", "test_source_index"]
+    assert (pairs["mem"] >= 0.25).all() and (pairs["infl"] >= 0.15).all()
+    summary = yaml.safe_load((results / "summary.json").read_text())
+    assert summary["n_pairs"] == len(pairs)
+    consistency = pd.read_csv(results / "consistency.csv")
+    assert consistency["jaccard"].between(0, 1).all()
+
+
 def test_second_run_has_nothing_to_do(study):
     proc = snakemake(study, TINY)
     assert "Nothing to be done" in proc.stdout + proc.stderr
@@ -88,7 +107,9 @@ def test_changing_a_threshold_does_not_retrain(study, tmp_path):
     config = changed_config(tmp_path, "thr.yaml",
                             lambda c: c["thresholds"].update(mem=0.3, infl=0.2))
     jobs = planned_jobs(snakemake(study, config, "--dry-run"))
+    assert jobs.get("select_high_influence_pairs") == 1
     assert "train_trial_shard" not in jobs and "make_study_data" not in jobs
+    assert "estimate_memorization" not in jobs
 
 
 def test_raising_trials_trains_only_new_shards(study, tmp_path):

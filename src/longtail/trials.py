@@ -29,7 +29,7 @@ def study_attrs(study: Mapping[str, Any], data: StudyData) -> dict[str, Any]:
     n, n_test = len(data.y_train), len(data.y_test)
     return {"dataset": study["dataset"], "arch": study["arch"], "n": n, "n_test": n_test,
             "subset_size": subset_size(n, study["subset_ratio"]),
-            "fingerprint": trials_fingerprint(study), "data_hash": data.content_hash,
+            "fingerprint": trials_fingerprint(study), "data_hash": data.data_hash,
             "study_config": dict(study)}
 
 

@@ -7,17 +7,11 @@ from pathlib import Path
 from torchvision.datasets import CIFAR10, CIFAR100, MNIST, FashionMNIST
 from torchvision.datasets import imagenet as tv_imagenet
 
+from longtail.config import SPLIT_SIZES
+
 from .errors import DataError
 
-DATASETS = ("mnist", "fashion-mnist", "cifar10", "cifar100", "imagenet")
-
-SPLIT_SIZES: dict[str, tuple[int, int]] = {
-    "mnist": (60000, 10000),
-    "fashion-mnist": (60000, 10000),
-    "cifar10": (50000, 10000),
-    "cifar100": (50000, 10000),
-    "imagenet": (1281167, 50000),
-}
+DATASETS = tuple(SPLIT_SIZES)
 
 TORCHVISION_CLASSES = {"mnist": MNIST, "fashion-mnist": FashionMNIST,
                        "cifar10": CIFAR10, "cifar100": CIFAR100}
