@@ -33,6 +33,7 @@ import numpy as np
 
 DEFAULT_MIN_TRIALS = 8
 DEFAULT_BLOCK_SIZE = 2048
+CACHE_ELEMENTS = 2**18  # float32 elements per elementwise pass (1 MB, fits in L2)
 
 
 class TooFewTrialsWarning(UserWarning):
@@ -186,11 +187,17 @@ def influence_blocks(mask: np.ndarray, test_correct: np.ndarray, *,
     test = np.asarray(test_correct, dtype=np.float32)
     hits = test.sum(axis=0)
     test_index = np.arange(test.shape[1])
+    rows = max(1, CACHE_ELEMENTS // max(test.shape[1], 1))
     for start in range(0, n, block_size):
         stop = min(start + block_size, n)
         m_block = mask[:, start:stop].astype(np.float32)
         hits_in = m_block.T @ test
-        infl, se = proportion_difference(hits_in, m_block.sum(axis=0)[:, None], hits, t)
+        n_in = m_block.sum(axis=0)[:, None]
+        infl = np.empty_like(hits_in)
+        se = np.empty_like(hits_in)
+        for r in range(0, stop - start, rows):  # a few rows at a time, in cache
+            infl[r:r + rows], se[r:r + rows] = proportion_difference(
+                hits_in[r:r + rows], n_in[r:r + rows], hits, t)
         yield InfluenceBlock(np.arange(start, stop), test_index, infl, se)
 
 

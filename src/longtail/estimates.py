@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,7 +60,7 @@ INFLUENCE_MODES = ("same-class", "full", "none")
 SAME_CLASS_GROUP = "infl_same_class"
 PER_EXAMPLE_ESTIMATES = ("mem", "mem_se", "n_in", "n_out")
 STORE_ATTRS = ("dataset", "arch", "subset_size", "fingerprint")
-TRIAL_BLOCK_BYTES = 256 * 2**20
+TRIAL_BLOCK_BYTES = 16 * 2**20
 
 
 class EstimatesError(StoreError):
@@ -127,6 +128,30 @@ def _trial_blocks(t: int, chunk_rows: int, row_bytes: int) -> Iterator[slice]:
         yield slice(start, min(start + rows, t))
 
 
+def _read_trials(h5: h5py.File, path: str | os.PathLike, rows: slice, keep: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(mask, train_correct, test_correct) of the trials ``rows`` marked in ``keep``, as bool."""
+    select = slice(None) if keep.all() else keep
+    return tuple(_read(h5, name, path, StoreError, rows)[select].astype(bool, copy=False)
+                 for name in ("mask", "train_correct", "test_correct"))
+
+
+def _prefetch(h5: h5py.File, path: str | os.PathLike, use: np.ndarray, chunk_rows: int,
+              row_bytes: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The used trials in blocks of rows; a worker thread decompresses the next block while
+    the caller computes on this one (h5py and BLAS both release the GIL)."""
+    blocks = [rows for rows in _trial_blocks(len(use), chunk_rows, row_bytes) if use[rows].any()]
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = None
+        for rows in blocks:
+            future = pool.submit(_read_trials, h5, path, rows, use[rows])
+            if pending is not None:
+                yield pending.result()
+            pending = future
+        if pending is not None:
+            yield pending.result()
+
+
 def compute_estimates(store_path: str | os.PathLike, *, influence: str = "same-class",
                       min_trials: int = DEFAULT_MIN_TRIALS, trials: np.ndarray | None = None,
                       block_size: int = DEFAULT_BLOCK_SIZE
@@ -158,17 +183,10 @@ def compute_estimates(store_path: str | os.PathLike, *, influence: str = "same-c
             full_test = np.empty((t_valid, n_test), bool)
         done = 0
         chunk_rows = (h5["mask"].chunks or (64,))[0]
-        for rows in _trial_blocks(t, chunk_rows, n + n_test):
-            keep = use[rows]
-            if not keep.any():
-                continue
-            mask = _read(h5, "mask", store_path, StoreError, rows)[keep].astype(bool, copy=False)
-            correct = _read(h5, "train_correct", store_path, StoreError, rows)[keep]
-            test = _read(h5, "test_correct", store_path, StoreError, rows)[keep]
+        for mask, correct, test in _prefetch(h5, store_path, use, chunk_rows, n + n_test):
             for total, part in zip((hits_in, n_in, hits), mem_counts(mask, correct), strict=True):
                 total += part
             del correct
-            test = test.astype(bool, copy=False)
             test_hits += np.add.reduce(test.view(np.uint8), axis=0, dtype=np.int64)
             if influence == "same-class":
                 same_class = same_class_counts(mask, test, layout, same_class)
@@ -248,7 +266,9 @@ def write_estimates(path: str | os.PathLike, estimates: Estimates,
 
 def _write_full(h5: h5py.File, blocks: Iterator[InfluenceBlock] | Sequence[InfluenceBlock],
                 n: int, n_test: int) -> None:
-    chunks = (max(1, min(n, 256)), max(1, min(n_test, 2048)))
+    # whole rows, about 1 MB per chunk: row blocks are written (and read) without reshuffling
+    rows = 2 ** int(np.log2(max(1, 2**18 // max(n_test, 1))))
+    chunks = (max(1, min(n, rows)), max(1, n_test))
     datasets = {name: h5.create_dataset(name, shape=(n, n_test), dtype=np.float32,
                                         chunks=chunks if n and n_test else None)
                 for name in ("infl", "infl_se")}
