@@ -2,61 +2,19 @@
 
 from __future__ import annotations
 
-import re
-import subprocess
-import sys
-from pathlib import Path
-
 import h5py
 import numpy as np
 import pytest
 import yaml
+from conftest import TINY, changed_config, planned_jobs, snakemake
 
 from longtail.store import read_store
-
-ROOT = Path(__file__).resolve().parents[1]
-TINY = ROOT / "tests" / "config" / "tiny.yaml"
 
 pytestmark = pytest.mark.e2e
 
 
-def snakemake(workdir: Path, config: Path, *args: str, check: bool = True
-              ) -> subprocess.CompletedProcess:
-    proc = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory",
-         str(workdir), "--configfile", str(config), "--cores", "2", *args],
-        capture_output=True, text=True, timeout=1200)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"snakemake failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
-    return proc
-
-
-def planned_jobs(proc: subprocess.CompletedProcess) -> dict[str, int]:
-    """Job counts per rule from a dry run's 'Job stats' table."""
-    text = proc.stdout + proc.stderr
-    if "Nothing to be done" in text:
-        return {}
-    table = text.split("Job stats:")[1].split("total")[0]
-    return {rule: int(count) for rule, count in re.findall(r"^(\w+)\s+(\d+)$", table, re.M)}
-
-
-def changed_config(tmp: Path, name: str, edit) -> Path:
-    config = yaml.safe_load(TINY.read_text())
-    edit(config)
-    path = tmp / name
-    path.write_text(yaml.safe_dump(config))
-    return path
-
-
-@pytest.fixture(scope="module")
-def study(tmp_path_factory) -> Path:
-    workdir = tmp_path_factory.mktemp("study")
-    snakemake(workdir, TINY)
-    return workdir
-
-
-def test_store_matches_the_contract(study):
-    store = read_store(study / "results" / "tiny" / "correctness.h5")
+def test_store_matches_the_contract(tiny_study):
+    store = read_store(tiny_study / "results" / "tiny" / "correctness.h5")
     t, n, n_test = 32, 300, 100
     assert store.mask.shape == (t, n) and store.mask.dtype == bool
     assert store.train_correct.shape == (t, n) and store.test_correct.shape == (t, n_test)
@@ -67,24 +25,24 @@ def test_store_matches_the_contract(study):
     assert not store.train_label_flipped.any()
     assert 0.5 < store.trials.test_accuracy.mean() < 1.0
     assert len(np.unique(store.train_source_index)) == n
-    with h5py.File(study / "results" / "tiny" / "correctness.h5") as h5:
+    with h5py.File(tiny_study / "results" / "tiny" / "correctness.h5") as h5:
         assert h5["mask"].compression == "gzip" and h5["mask"].chunks is not None
     # Models fit their own subset better than examples they never saw.
     assert store.train_correct[store.mask].mean() > store.train_correct[~store.mask].mean()
 
 
-def test_dataset_cache_built_offline_from_real_fashion_mnist(study):
-    with h5py.File(study / "resources" / "fashion-mnist.h5") as h5:
+def test_dataset_cache_built_offline_from_real_fashion_mnist(tiny_study):
+    with h5py.File(tiny_study / "resources" / "fashion-mnist.h5") as h5:
         names = set(h5)
         assert any("image" in name for name in names)
 
 
-def test_estimates_pairs_and_consistency(study):
+def test_estimates_pairs_and_consistency(tiny_study):
     import pandas as pd
 
     from longtail.estimates import read_estimates
 
-    results = study / "results" / "tiny"
+    results = tiny_study / "results" / "tiny"
     estimates = read_estimates(results / "estimates.h5")
     assert estimates.mem.shape == (300,) and np.isfinite(estimates.mem).all()
     assert (estimates.n_in + estimates.n_out == 32).all()
@@ -98,24 +56,24 @@ def test_estimates_pairs_and_consistency(study):
     assert consistency["jaccard"].between(0, 1).all()
 
 
-def test_second_run_has_nothing_to_do(study):
-    proc = snakemake(study, TINY)
+def test_second_run_has_nothing_to_do(tiny_study):
+    proc = snakemake(tiny_study, TINY)
     assert "Nothing to be done" in proc.stdout + proc.stderr
 
 
-def test_changing_a_threshold_does_not_retrain(study, tmp_path):
+def test_changing_a_threshold_does_not_retrain(tiny_study, tmp_path):
     config = changed_config(tmp_path, "thr.yaml",
                             lambda c: c["thresholds"].update(mem=0.3, infl=0.2))
-    jobs = planned_jobs(snakemake(study, config, "--dry-run"))
+    jobs = planned_jobs(snakemake(tiny_study, config, "--dry-run"))
     assert jobs.get("select_high_influence_pairs") == 1
     assert "train_trial_shard" not in jobs and "make_study_data" not in jobs
     assert "estimate_memorization" not in jobs
 
 
-def test_raising_trials_trains_only_new_shards(study, tmp_path):
+def test_raising_trials_trains_only_new_shards(tiny_study, tmp_path):
     config = changed_config(tmp_path, "more.yaml",
                             lambda c: c["studies"]["tiny"].update(trials=48))
-    proc = snakemake(study, config, "--dry-run")
+    proc = snakemake(tiny_study, config, "--dry-run")
     jobs = planned_jobs(proc)
     assert jobs.get("train_trial_shard") == 1
     assert "trials/32-48.h5" in proc.stdout + proc.stderr
