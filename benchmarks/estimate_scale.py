@@ -37,7 +37,7 @@ from longtail.estimates import estimate_store
 from longtail.store import CorrectnessStore, TrialResults, read_store, write_store
 
 GB = 2**30
-ROWS = 256  # trials generated at a time
+BLOCK_ELEMENTS = 2**25  # trials are generated ~32M correctness values at a time
 
 
 def build_store(path: Path, t: int, n: int, n_test: int, classes: int, subset_ratio: float,
@@ -60,8 +60,9 @@ def build_store(path: Path, t: int, n: int, n_test: int, classes: int, subset_ra
     mask = np.zeros((t, n), bool)
     train_correct = np.empty((t, n), bool)
     test_correct = np.empty((t, n_test), bool)
-    for start in range(0, t, ROWS):
-        stop = min(start + ROWS, t)
+    rows = max(1, BLOCK_ELEMENTS // (n + n_test))
+    for start in range(0, t, rows):
+        stop = min(start + rows, t)
         for k in range(start, stop):
             mask[k, rng.permutation(n)[:m]] = True
         block = mask[start:stop]
