@@ -156,6 +156,18 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def configure_backend(recipe: Recipe, device: torch.device) -> None:
+    """Per-device settings: CPU threads; on CUDA, TF32 matmuls (fp32 recipes) and cuDNN
+    autotuning for the fixed input shapes of a study."""
+    if device.type == "cpu":
+        torch.set_num_threads(recipe.threads)
+        return
+    if recipe.precision in ("auto", "bf16"):
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    torch.backends.cudnn.benchmark = True
+
+
 def resolve_method(recipe: Recipe, arch: str, device: torch.device) -> str:
     """``auto``: batched ensembles for the small fully-connected models (measured faster on CPU
     and far faster on GPU, see README), one at a time for conv nets (a vmapped/batched small CNN
@@ -188,8 +200,7 @@ def train_trials(data: TrainingData, arch: str, recipe: Recipe, seeds: Sequence[
     """
     device = resolve_device(recipe.device)
     method = resolve_method(recipe, arch, device)
-    if device.type == "cpu":
-        torch.set_num_threads(recipe.threads)
+    configure_backend(recipe, device)
     trial_ids = list(range(len(seeds))) if trial_ids is None else list(trial_ids)
     data = data.to(device)
     group_size = recipe.ensemble_size if method == "batched" else 1
