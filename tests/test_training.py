@@ -168,3 +168,16 @@ def test_conv_net_loop_path_with_augmentation_and_bf16_runs_on_cpu():
     res = train_trials(data, "cnn", recipe, seeds, masks, progress=False)
     assert res.train_correct.shape == (2, 32) and res.test_correct.shape == (2, 16)
     assert not res.diverged.any()
+
+
+def test_lockstep_groups_of_separate_models_equal_one_at_a_time():
+    """The loop path's lockstep groups (CUDA streams on a GPU) change no number."""
+    data = blobs(48, 24, side=8, channels=3)
+    seeds, masks = _plan(48, range(3), 34)
+    recipe = Recipe(epochs=2, batch_size=8, method="loop", augment=True, threads=1)
+    grouped = train_trials(data, "cnn", Recipe(**{**recipe.__dict__, "ensemble_size": 3}),
+                           seeds, masks, progress=False)
+    single = train_trials(data, "cnn", Recipe(**{**recipe.__dict__, "ensemble_size": 1}),
+                          seeds, masks, progress=False)
+    np.testing.assert_array_equal(grouped.train_correct, single.train_correct)
+    np.testing.assert_array_equal(grouped.test_correct, single.test_correct)

@@ -2,17 +2,19 @@
 
 Every trial k derives its subset, initial weights and minibatch order from ``trial_seed(seed, k)``
 alone, so results do not depend on how trials are split into jobs. A shard's models train either
-one after another (``loop``) or together as one hand-batched ensemble (``batched``: stacked weights
-and ``torch.baddbmm``; each model has its own subset and its own minibatches). Both run the same
+as separate models in lockstep groups (``loop``; on CUDA each on its own stream) or together as
+one hand-batched ensemble (``batched``: stacked weights and ``torch.baddbmm``; each model has its
+own subset and its own minibatches). Both run the same
 recipe; ``auto`` picks per architecture and device from the measurements in
 ``benchmarks/train_throughput.py`` (README table).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -203,7 +205,7 @@ def train_trials(data: TrainingData, arch: str, recipe: Recipe, seeds: Sequence[
     configure_backend(recipe, device)
     trial_ids = list(range(len(seeds))) if trial_ids is None else list(trial_ids)
     data = data.to(device)
-    group_size = recipe.ensemble_size if method == "batched" else 1
+    group_size = recipe.ensemble_size
     steps = recipe.epochs * math.ceil(int(masks[0].sum()) / recipe.batch_size)
     bar = tqdm(total=steps * len(seeds), desc=f"train {arch} ({method}, {device.type})",
                unit="model-step", disable=not progress, mininterval=5)
@@ -228,52 +230,82 @@ def _minibatch_generator(seed: int, device: torch.device) -> torch.Generator:
     return torch.Generator(device=device).manual_seed((seed + 1) % 2**63)
 
 
+class _SingleModelRun:
+    """One model of the loop path: its own weights, optimizer, subset and minibatch stream."""
+
+    def __init__(self, data: TrainingData, arch: str, recipe: Recipe, seed: int,
+                 mask: np.ndarray, device: torch.device, normalize: Normalizer) -> None:
+        self.data, self.recipe, self.normalize = data, recipe, normalize
+        self.augment = _use_augment(recipe, data.shape)
+        self.bf16 = recipe.precision == "bf16" or (recipe.precision == "auto"
+                                                    and device.type == "cuda")
+        self.memory_format = (torch.channels_last if recipe.channels_last
+                              and device.type == "cuda" else torch.contiguous_format)
+        self.model = build_model(arch, data.shape, data.num_classes, seed).to(
+            device, memory_format=self.memory_format)
+        self.forward = torch.compile(self.model) if recipe.compile else self.model
+        self.optimizer = torch.optim.SGD(
+            self.model.parameters(), lr=recipe.lr, momentum=recipe.momentum,
+            nesterov=recipe.nesterov, weight_decay=recipe.weight_decay)
+        self.generator = _minibatch_generator(seed, device)
+        self.subset = torch.from_numpy(np.flatnonzero(mask)).to(device)
+        self.total = recipe.epochs * math.ceil(len(self.subset) / recipe.batch_size)
+        self.diverged = torch.zeros((), dtype=torch.bool, device=device)
+
+    def batches(self) -> Iterator[torch.Tensor]:
+        for _ in range(self.recipe.epochs):
+            yield from _epoch_order(self.subset, self.generator).split(self.recipe.batch_size)
+
+    def step(self, step: int, batch: torch.Tensor) -> None:
+        recipe = self.recipe
+        x = self.normalize(self.data.x_train[batch])
+        if self.augment:
+            x = augment_crop_flip(x, self.generator)
+        for group in self.optimizer.param_groups:
+            group["lr"] = recipe.lr * lr_factor(recipe.schedule, step, self.total,
+                                                recipe.warmup_fraction)
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            logits = self.forward(x.contiguous(memory_format=self.memory_format))
+        loss = F.cross_entropy(logits.float(), self.data.y_train[batch],
+                               label_smoothing=recipe.label_smoothing)
+        self.diverged |= ~torch.isfinite(loss)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+
+    def finish(self) -> tuple[np.ndarray, np.ndarray, bool]:
+        self.model.eval()
+        args = (self.normalize, self.bf16, self.memory_format)
+        train_ok = _correct(self.forward, self.data.x_train, self.data.y_train, *args)
+        test_ok = _correct(self.forward, self.data.x_test, self.data.y_test, *args)
+        failed = bool(self.diverged) or not _finite(self.model)
+        return train_ok & ~failed, test_ok & ~failed, failed
+
+
 def _train_loop(data: TrainingData, arch: str, recipe: Recipe, seeds: list[int],
                 masks: np.ndarray, device: torch.device, bar: tqdm
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One model at a time: the reference path, and the fast one for conv nets on any device."""
+    """A group of separate models trained in lockstep, step k of every model before step k+1.
+
+    On CUDA each model issues its kernels on its own stream, so small models overlap on one
+    GPU; on the CPU this is the plain one-model-at-a-time loop (the numbers are the same:
+    every model has its own weights, optimizer and random stream).
+    """
     normalize = Normalizer(data.x_train)
-    augment = _use_augment(recipe, data.shape)
-    bf16 = recipe.precision == "bf16" or (recipe.precision == "auto" and device.type == "cuda")
-    memory_format = (torch.channels_last if recipe.channels_last and device.type == "cuda"
-                     else torch.contiguous_format)
-    results = []
-    for seed, mask in zip(seeds, masks, strict=True):
-        model = build_model(arch, data.shape, data.num_classes, seed)
-        model = model.to(device, memory_format=memory_format)
-        forward = torch.compile(model) if recipe.compile else model
-        optimizer = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum,
-                                    nesterov=recipe.nesterov, weight_decay=recipe.weight_decay)
-        generator = _minibatch_generator(seed, device)
-        subset = torch.from_numpy(np.flatnonzero(mask)).to(device)
-        total = recipe.epochs * math.ceil(len(subset) / recipe.batch_size)
-        step, diverged = 0, torch.zeros((), dtype=torch.bool, device=device)
-        model.train()
-        for _ in range(recipe.epochs):
-            order = _epoch_order(subset, generator)
-            for batch in order.split(recipe.batch_size):
-                x = normalize(data.x_train[batch])
-                if augment:
-                    x = augment_crop_flip(x, generator)
-                for group in optimizer.param_groups:
-                    group["lr"] = recipe.lr * lr_factor(recipe.schedule, step, total,
-                                                        recipe.warmup_fraction)
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-                    logits = forward(x.contiguous(memory_format=memory_format))
-                loss = F.cross_entropy(logits.float(), data.y_train[batch],
-                                       label_smoothing=recipe.label_smoothing)
-                diverged |= ~torch.isfinite(loss)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                step += 1
-                bar.update()
-        model.eval()
-        train_ok = _correct(forward, data.x_train, data.y_train, normalize, bf16, memory_format)
-        test_ok = _correct(forward, data.x_test, data.y_test, normalize, bf16, memory_format)
-        failed = bool(diverged) or not _finite(model)
-        results.append((train_ok & ~failed, test_ok & ~failed, failed))
-    train_c, test_c, div = zip(*results, strict=True)
+    runs = [_SingleModelRun(data, arch, recipe, seed, mask, device, normalize)
+            for seed, mask in zip(seeds, masks, strict=True)]
+    streams = [torch.cuda.Stream(device) if device.type == "cuda" and len(runs) > 1 else None
+               for _ in runs]
+    for run in runs:
+        run.model.train()
+    for step, batches in enumerate(zip(*(run.batches() for run in runs), strict=True)):
+        for run, stream, batch in zip(runs, streams, batches, strict=True):
+            with torch.cuda.stream(stream) if stream is not None else contextlib.nullcontext():
+                run.step(step, batch)
+        bar.update(len(runs))
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    train_c, test_c, div = zip(*(run.finish() for run in runs), strict=True)
     return np.stack(train_c), np.stack(test_c), np.array(div)
 
 
