@@ -28,6 +28,9 @@ PROFILE = ROOT / "profiles" / "slurm"
 TARGET = "results/tiny/correctness.h5"
 TRAINING_RULES = ("train_trial_shard", "train_removal_shard")
 RUN_TIMEOUT = 900  # seconds for one workflow run through SLURM (it takes about 2 minutes)
+# Site values for this localhost cluster (LONGTAIL_SLURM_*, see profiles/slurm/config.yaml): one
+# fake GPU per training job; tiny training jobs need little memory, so both fit on the node at once.
+SITE = {"gpus": "1", "train_mem_mb": "4000"}
 SKIP_CODES = {3: "not root", 4: "Debian packages missing and apt-get cannot install them"}
 
 pytestmark = pytest.mark.slurm
@@ -163,7 +166,7 @@ def assert_same_store(ours: Path, reference: Path) -> None:
 def slurm_study(slurm_cluster, tmp_path_factory):
     """The tiny study's correctness store, made through SLURM: (workdir, output, seconds)."""
     workdir = tmp_path_factory.mktemp("slurm-study")
-    output, seconds = run_on_slurm(workdir, TARGET, gpus=1)
+    output, seconds = run_on_slurm(workdir, TARGET, **SITE)
     jobs = slurm_jobs(output)
     print(f"\nSLURM e2e: {seconds:.0f} s, {len(jobs)} SLURM jobs", file=sys.stderr)
     return workdir, output, seconds
@@ -195,7 +198,7 @@ def test_shards_packed_into_one_job_give_the_same_store(slurm_study, tiny_study)
     """LONGTAIL_SLURM_SHARDS_PER_JOB=2: both shards in one SLURM job, same results."""
     workdir, _, _ = slurm_study
     output, seconds = run_on_slurm(workdir, TARGET, "--forcerun", "train_trial_shard",
-                                   gpus=1, shards_per_job=2)
+                                   shards_per_job=2, **SITE)
     jobs = check_all_training_in_slurm(workdir, output)
     training_jobs = [j for j, log in jobs.items() if "train_trial_shard" in log.as_posix()]
     assert len(training_jobs) == 1, jobs
