@@ -327,12 +327,12 @@ def _correct(model: nn.Module, x: torch.Tensor, y: torch.Tensor, normalize: Norm
 def _stack_linears(arch: str, shape: tuple[int, int, int], num_classes: int,
                    seeds: list[int], device: torch.device) -> list[torch.Tensor]:
     """Initial weights of each model exactly as the loop path builds them, stacked on dim 0:
-    [W_1 (K, in, out), b_1 (K, 1, out), W_2, b_2, ...]."""
+    [W_1 (K, out, in), b_1 (K, 1, out), W_2, b_2, ...] (nn.Linear's own weight layout)."""
     models = [build_model(arch, shape, num_classes, seed) for seed in seeds]
     per_model = [[m for m in model.modules() if isinstance(m, nn.Linear)] for model in models]
     params = []
     for layer in range(len(per_model[0])):
-        params.append(torch.stack([lins[layer].weight.T for lins in per_model]))
+        params.append(torch.stack([lins[layer].weight for lins in per_model]))
         params.append(torch.stack([lins[layer].bias[None, :] for lins in per_model]))
     return [p.detach().to(device).contiguous() for p in params]
 
@@ -344,8 +344,9 @@ def _mlp_forward(params: list[torch.Tensor], x: torch.Tensor,
     h = x
     last = len(params) // 2 - 1
     for layer in range(last + 1):
-        weight, bias = params[2 * layer], params[2 * layer + 1]
-        a = torch.baddbmm(bias, h, weight) if h.ndim == 3 else torch.matmul(h, weight) + bias
+        weight_t = params[2 * layer].transpose(1, 2)
+        bias = params[2 * layer + 1]
+        a = torch.baddbmm(bias, h, weight_t) if h.ndim == 3 else torch.matmul(h, weight_t) + bias
         if keep is not None:
             keep += [h, a]
         h = torch.relu(a) if layer < last else a
@@ -353,19 +354,18 @@ def _mlp_forward(params: list[torch.Tensor], x: torch.Tensor,
 
 
 def _mlp_backward(params: list[torch.Tensor], keep: list[torch.Tensor],
-                  dlogits: torch.Tensor) -> list[torch.Tensor]:
-    """Gradients of sum_k loss_k w.r.t. the stacked weights, written out with bmm: the same
-    maths as autograd, but with the memory layouts CPU GEMMs are fastest at."""
-    grads: list[torch.Tensor] = [torch.empty(0)] * len(params)
+                  dlogits: torch.Tensor, grads: list[torch.Tensor]) -> list[torch.Tensor]:
+    """Gradients of sum_k loss_k w.r.t. the stacked weights, written into ``grads``: the same
+    maths as autograd, with the (K, out, in) layout whose bmm runs fastest on CPUs."""
     delta = dlogits
     for layer in reversed(range(len(params) // 2)):
         h, a = keep[2 * layer], keep[2 * layer + 1]
         if layer < len(params) // 2 - 1:
             delta = delta * (a > 0)
-        grads[2 * layer] = torch.bmm(h.transpose(1, 2), delta)
-        grads[2 * layer + 1] = delta.sum(dim=1, keepdim=True)
+        torch.bmm(delta.transpose(1, 2), h, out=grads[2 * layer])
+        torch.sum(delta, dim=1, keepdim=True, out=grads[2 * layer + 1])
         if layer > 0:
-            delta = torch.bmm(delta, params[2 * layer].transpose(1, 2))
+            delta = torch.bmm(delta, params[2 * layer])
     return grads
 
 
@@ -379,7 +379,7 @@ def _sgd_step(params: list[torch.Tensor], grads: list[torch.Tensor],
             if buffers[i] is None:
                 buffers[i] = g.clone()
             else:
-                buffers[i].mul_(recipe.momentum).add_(g)
+                torch.add(g, buffers[i], alpha=recipe.momentum, out=buffers[i])
             g = g.add_(buffers[i], alpha=recipe.momentum) if recipe.nesterov else buffers[i]
         p.add_(g, alpha=-lr)
 
@@ -406,6 +406,7 @@ def _train_batched(data: TrainingData, arch: str, recipe: Recipe, seeds: list[in
     x_train = normalize(data.x_train)
     params = _stack_linears(arch, data.shape, data.num_classes, seeds, device)
     buffers: list[torch.Tensor | None] = [None] * len(params)
+    grads = [torch.empty_like(p) for p in params]
     generators = [_minibatch_generator(seed, device) for seed in seeds]
     subsets = [torch.from_numpy(np.flatnonzero(mask)).to(device) for mask in masks]
     m = len(subsets[0])
@@ -428,7 +429,7 @@ def _train_batched(data: TrainingData, arch: str, recipe: Recipe, seeds: list[in
             diverged |= ~torch.isfinite(losses)
             dlogits.masked_fill_(diverged[:, None, None], 0.0)
             lr = recipe.lr * lr_factor(recipe.schedule, step, total, recipe.warmup_fraction)
-            _sgd_step(params, _mlp_backward(params, keep, dlogits), buffers, lr, recipe)
+            _sgd_step(params, _mlp_backward(params, keep, dlogits, grads), buffers, lr, recipe)
             step += 1
             bar.update(k)
     finite = torch.stack([torch.isfinite(p).flatten(1).all(1) for p in params]).all(0)
