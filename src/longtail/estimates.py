@@ -54,7 +54,7 @@ from longtail.estimate import (
     same_class_counts,
     same_class_from_counts,
 )
-from longtail.store import PER_EXAMPLE, StoreError, atomic_path
+from longtail.store import PER_EXAMPLE, StoreError, StoreReader, atomic_path
 
 INFLUENCE_MODES = ("same-class", "full", "none")
 SAME_CLASS_GROUP = "infl_same_class"
@@ -100,27 +100,6 @@ def _read(h5: h5py.File, name: str, path: str | os.PathLike, error: type[StoreEr
         raise error(f"{path}: cannot read '{name}' ({err}); the file is corrupt") from err
 
 
-def _store_shapes(h5: h5py.File, path: str | os.PathLike) -> tuple[int, int, int]:
-    """(t, n, n_test) of a store, checking every dataset of the store schema against them."""
-    missing = [name for name in ("mask", "train_correct", "test_correct", "trial", "diverged",
-                                 *PER_EXAMPLE) if name not in h5]
-    if missing:
-        raise StoreError(f"{path}: missing datasets {missing}")
-    if h5["mask"].ndim != 2 or h5["test_correct"].ndim != 2:
-        raise StoreError(f"{path}: mask has shape {h5['mask'].shape} and test_correct "
-                         f"{h5['test_correct'].shape}; both must be 2-D (t, n), (t, n_test)")
-    t, n = h5["mask"].shape
-    n_test = h5["test_correct"].shape[1]
-    expected = {"train_correct": (t, n), "test_correct": (t, n_test), "trial": (t,),
-                "diverged": (t,), "train_labels": (n,), "train_source_index": (n,),
-                "train_label_flipped": (n,), "test_labels": (n_test,),
-                "test_source_index": (n_test,)}
-    for name, shape in expected.items():
-        if h5[name].shape != shape:
-            raise StoreError(f"{path}: {name} has shape {h5[name].shape}, expected {shape}")
-    return t, n, n_test
-
-
 def _trial_blocks(t: int, chunk_rows: int, row_bytes: int) -> Iterator[slice]:
     """Consecutive row ranges of whole HDF5 chunks, each about TRIAL_BLOCK_BYTES of bool."""
     rows = max(1, TRIAL_BLOCK_BYTES // max(row_bytes, 1) // chunk_rows) * chunk_rows
@@ -128,23 +107,24 @@ def _trial_blocks(t: int, chunk_rows: int, row_bytes: int) -> Iterator[slice]:
         yield slice(start, min(start + rows, t))
 
 
-def _read_trials(h5: h5py.File, path: str | os.PathLike, rows: slice, keep: np.ndarray
+def _read_trials(store: StoreReader, rows: slice, keep: np.ndarray
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(mask, train_correct, test_correct) of the trials ``rows`` marked in ``keep``, as bool."""
     select = slice(None) if keep.all() else keep
-    return tuple(_read(h5, name, path, StoreError, rows)[select].astype(bool, copy=False)
+    return tuple(store.array(name, rows)[select]
                  for name in ("mask", "train_correct", "test_correct"))
 
 
-def _prefetch(h5: h5py.File, path: str | os.PathLike, use: np.ndarray, chunk_rows: int,
-              row_bytes: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def _prefetch(store: StoreReader, use: np.ndarray, row_bytes: int
+              ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """The used trials in blocks of rows; a worker thread decompresses the next block while
     the caller computes on this one (h5py and BLAS both release the GIL)."""
-    blocks = [rows for rows in _trial_blocks(len(use), chunk_rows, row_bytes) if use[rows].any()]
+    blocks = [rows for rows in _trial_blocks(len(use), store.chunk_rows, row_bytes)
+              if use[rows].any()]
     with ThreadPoolExecutor(max_workers=1) as pool:
         pending = None
         for rows in blocks:
-            future = pool.submit(_read_trials, h5, path, rows, use[rows])
+            future = pool.submit(_read_trials, store, rows, use[rows])
             if pending is not None:
                 yield pending.result()
             pending = future
@@ -166,12 +146,12 @@ def compute_estimates(store_path: str | os.PathLike, *, influence: str = "same-c
     """
     if influence not in INFLUENCE_MODES:
         raise ValueError(f"influence must be one of {INFLUENCE_MODES}, got {influence!r}")
-    with _open_h5(store_path, StoreError) as h5:
-        t, n, n_test = _store_shapes(h5, store_path)
-        example = {name: _read(h5, name, store_path, StoreError) for name in PER_EXAMPLE}
-        trial_ids = _read(h5, "trial", store_path, StoreError)
-        diverged = _read(h5, "diverged", store_path, StoreError).astype(bool)
-        attrs = {key: _attr(h5.attrs[key]) for key in STORE_ATTRS if key in h5.attrs}
+    with StoreReader(store_path) as store:
+        t, n, n_test = store.t, store.n, store.n_test
+        example = {name: store.array(name) for name in PER_EXAMPLE}
+        trial_ids = store.trial_ids()
+        diverged = store.array("diverged")
+        attrs = {key: value for key, value in store.attrs.items() if key in STORE_ATTRS}
         use = ~diverged if trials is None else ~diverged & np.asarray(trials, bool)
         t_valid = int(use.sum())
         layout = class_layout(example["train_labels"], example["test_labels"])
@@ -182,8 +162,7 @@ def compute_estimates(store_path: str | os.PathLike, *, influence: str = "same-c
             full_mask = np.empty((t_valid, n), bool)
             full_test = np.empty((t_valid, n_test), bool)
         done = 0
-        chunk_rows = (h5["mask"].chunks or (64,))[0]
-        for mask, correct, test in _prefetch(h5, store_path, use, chunk_rows, n + n_test):
+        for mask, correct, test in _prefetch(store, use, n + n_test):
             for total, part in zip((hits_in, n_in, hits), mem_counts(mask, correct), strict=True):
                 total += part
             del correct
@@ -194,8 +173,6 @@ def compute_estimates(store_path: str | os.PathLike, *, influence: str = "same-c
                 full_mask[done:done + len(mask)] = mask
                 full_test[done:done + len(mask)] = test
             done += len(mask)
-    if len(np.unique(trial_ids)) != t:
-        raise StoreError(f"{store_path}: duplicate trial ids")
     est = mem_from_counts(hits_in, n_in, hits, t_valid, min_trials=min_trials)
     estimates = Estimates(
         mem=est.mem, mem_se=est.mem_se, n_in=est.n_in, n_out=est.n_out,
@@ -222,9 +199,8 @@ def compute_estimates(store_path: str | os.PathLike, *, influence: str = "same-c
 
 def valid_trials(store_path: str | os.PathLike) -> np.ndarray:
     """(t,) bool: the store's trials that did not diverge (the ones Algorithm 1 uses)."""
-    with _open_h5(store_path, StoreError) as h5:
-        _store_shapes(h5, store_path)
-        return ~_read(h5, "diverged", store_path, StoreError).astype(bool)
+    with StoreReader(store_path) as store:
+        return ~store.array("diverged")
 
 
 def _attr(value: Any) -> Any:

@@ -247,23 +247,75 @@ def write_store(path: str | os.PathLike, store: CorrectnessStore) -> None:
         _write_attrs(h5, {**store.attrs, "complete": True})
 
 
+class StoreReader:
+    """A correctness store opened for reading, its shapes checked against the schema on open;
+    arrays are read whole or in blocks of trials (stores at ImageNet scale do not fit in
+    memory as a whole)."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = path
+        self.h5 = _open(path)
+        try:
+            self.t, self.n, self.n_test = self._check_shapes()
+        except BaseException:
+            self.h5.close()
+            raise
+
+    def __enter__(self) -> StoreReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.h5.close()
+
+    def _check_shapes(self) -> tuple[int, int, int]:
+        h5, path = self.h5, self.path
+        missing = [name for name in PER_TRIAL + PER_EXAMPLE if name not in h5]
+        if missing:
+            raise StoreError(f"{path}: missing datasets {missing}")
+        if h5["mask"].ndim != 2 or h5["test_correct"].ndim != 2:
+            raise StoreError(f"{path}: mask has shape {h5['mask'].shape} and test_correct "
+                             f"{h5['test_correct'].shape}; both must be 2-D (t, n), (t, n_test)")
+        t, n = h5["mask"].shape
+        n_test = h5["test_correct"].shape[1]
+        expected = {"mask": (t, n), "train_correct": (t, n), "test_correct": (t, n_test),
+                    **{name: (t,) for name in PER_TRIAL if name not in
+                       ("mask", "train_correct", "test_correct")},
+                    "train_labels": (n,), "train_source_index": (n,),
+                    "train_label_flipped": (n,), "test_labels": (n_test,),
+                    "test_source_index": (n_test,)}
+        for name, shape in expected.items():
+            if h5[name].shape != shape:
+                raise StoreError(f"{path}: {name} has shape {h5[name].shape}, expected {shape}")
+        return t, n, n_test
+
+    @property
+    def attrs(self) -> dict[str, Any]:
+        return _read_attrs(self.h5)
+
+    @property
+    def chunk_rows(self) -> int:
+        """Trials per HDF5 chunk of the (t, n) arrays: read blocks of whole chunks."""
+        return (self.h5["mask"].chunks or (64,))[0]
+
+    def array(self, name: str, rows: slice | np.ndarray = slice(None)) -> np.ndarray:
+        """Dataset ``name`` (rows ``rows`` of a per-trial one) in the schema's dtype."""
+        try:
+            return np.asarray(self.h5[name][rows], dtype=_DTYPES[name])
+        except (OSError, ValueError, KeyError) as err:
+            raise StoreError(f"{self.path}: cannot read '{name}' ({err}); the file is "
+                             f"corrupt") from err
+
+    def trial_ids(self) -> np.ndarray:
+        ids = self.array("trial")
+        if len(np.unique(ids)) != len(ids):
+            raise StoreError(f"{self.path}: duplicate trial ids")
+        return ids
+
+
 def read_store(path: str | os.PathLike) -> CorrectnessStore:
-    """Read and validate a correctness store written by this project or by a user's own code."""
-    with _open(path) as h5:
-        attrs = _read_attrs(h5)
-        data = _read_datasets(h5, PER_TRIAL + PER_EXAMPLE, path)
-    try:
-        trials = TrialResults(**{name: data[name] for name in PER_TRIAL})
-    except StoreError as err:
-        raise StoreError(f"{path}: {err}") from err
-    n, n_test = trials.mask.shape[1], trials.test_correct.shape[1]
-    expect = {"train_labels": n, "train_source_index": n, "train_label_flipped": n,
-              "test_labels": n_test, "test_source_index": n_test}
-    for name, length in expect.items():
-        if data[name].shape != (length,):
-            raise StoreError(f"{path}: {name} has shape {data[name].shape}, expected ({length},)")
-    if len(np.unique(trials.trial)) != len(trials.trial):
-        raise StoreError(f"{path}: duplicate trial ids")
-    return CorrectnessStore(trials=trials, attrs=attrs,
-                            **{name: np.asarray(data[name], dtype=_DTYPES[name])
-                               for name in PER_EXAMPLE})
+    """Read and validate a whole correctness store (this project's or a user's own)."""
+    with StoreReader(path) as reader:
+        reader.trial_ids()
+        trials = TrialResults(**{name: reader.array(name) for name in PER_TRIAL})
+        return CorrectnessStore(trials=trials, attrs=reader.attrs,
+                                **{name: reader.array(name) for name in PER_EXAMPLE})
