@@ -181,3 +181,43 @@ def test_lockstep_groups_of_separate_models_equal_one_at_a_time():
                           seeds, masks, progress=False)
     np.testing.assert_array_equal(grouped.train_correct, single.train_correct)
     np.testing.assert_array_equal(grouped.test_correct, single.test_correct)
+
+
+@pytest.mark.parametrize(("momentum", "nesterov", "weight_decay"),
+                         [(0.9, False, 0.0), (0.9, False, 5e-3), (0.9, True, 5e-3),
+                          (0.0, False, 0.0)])
+def test_hand_written_backprop_and_sgd_equal_autograd_and_torch_sgd(momentum, nesterov,
+                                                                   weight_decay):
+    from longtail.training import (
+        _cross_entropy_and_grad,
+        _mlp_forward,
+        _sgd_backward_step,
+        _stack_linears,
+    )
+
+    torch.manual_seed(0)
+    shape, classes, seed = (1, 4, 4), 3, trial_seed(0, 0)
+    recipe = Recipe(lr=0.1, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay,
+                    label_smoothing=0.1)
+    model = build_model("mlp", shape, classes, seed)
+    opt = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=momentum,
+                          nesterov=nesterov, weight_decay=weight_decay)
+    params = _stack_linears("mlp", shape, classes, [seed], torch.device("cpu"))
+    buffers = [torch.empty_like(p) for p in params]
+    grads = [torch.empty_like(p) for p in params]
+    for step in range(4):
+        x, y = torch.randn(8, *shape), torch.randint(0, classes, (8,))
+        loss = torch.nn.functional.cross_entropy(model(x), y, label_smoothing=0.1)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        keep: list[torch.Tensor] = []
+        logits = _mlp_forward(params, x.reshape(1, 8, -1), keep)
+        losses, dlogits = _cross_entropy_and_grad(logits, y[None], 0.1)
+        assert torch.allclose(losses[0], loss.detach(), atol=1e-6)
+        _sgd_backward_step(params, keep, dlogits, grads, buffers, step == 0, recipe.lr, recipe)
+    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    for layer, lin in enumerate(linears):
+        torch.testing.assert_close(params[2 * layer][0], lin.weight.detach(), atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(params[2 * layer + 1][0, 0], lin.bias.detach(), atol=1e-5,
+                                   rtol=1e-4)
