@@ -9,6 +9,7 @@ profile's ``gpu: 1`` for training jobs really goes through ``sbatch --gpus=1``.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import re
@@ -24,6 +25,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "tests" / "config" / "tiny.yaml"
 SLURM_SH = ROOT / "tools" / "slurm.sh"
+LOCK = "/tmp/longtail-slurm-test.lock"
 PROFILE = ROOT / "profiles" / "slurm"
 TARGET = "results/tiny/correctness.h5"
 TRAINING_RULES = ("train_trial_shard", "train_removal_shard")
@@ -48,8 +50,11 @@ def _sh(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
 def slurm_cluster():
     """A running single-node SLURM; stopped afterwards unless it was running before."""
     # One test session at a time drives the cluster (another one could stop it under us).
-    with open("/tmp/longtail-slurm-test.lock", "a+") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    # A user who cannot open the lock cannot start the cluster either: slurm.sh says why.
+    with contextlib.ExitStack() as stack:
+        with contextlib.suppress(PermissionError):
+            lock = stack.enter_context(open(LOCK, "a+"))
+            fcntl.flock(lock, fcntl.LOCK_EX)
         was_running = _sh("status").returncode == 0
         proc = _sh("--fake-gpus", "2", "start")
         print(proc.stdout + proc.stderr, file=sys.stderr)
