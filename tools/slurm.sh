@@ -84,10 +84,16 @@ wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
   done
   return 0
 }
-port_owner() {  # prints "pid,name" of the process listening on TCP port $1, empty if free
-  ss -Htlnp "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2
+port_owner() {  # the pid listening on TCP port $1 ("unknown" without ss)
+  local pid
+  pid=$(ss -Htlnp "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
+  echo "${pid:-unknown}"
 }
-port_busy() { ss -Htln "sport = :$1" 2>/dev/null | grep -q .; }
+port_busy() {  # something listens on TCP port $1 (from /proc: minimal images lack ss)
+  local hex; hex=$(printf '%04X' "$1")
+  awk -v p=":$hex" 'FNR > 1 && $4 == "0A" && substr($2, length($2) - 4) == p { f = 1 }
+                    END { exit !f }' /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
 node_state() { sinfo -h -o %t 2>/dev/null | head -1; }
 node_idle() { [[ $(node_state) == idle ]]; }
 ctld_up() { scontrol ping 2>/dev/null | grep -q "is UP"; }
@@ -122,7 +128,7 @@ write_conf() {
   local host cpus mem
   host=$(hostname -s)
   cpus=$(nproc --all)
-  mem=$(( $(free -m | awk '/^Mem:/ {print $2}') - 1024 ))
+  mem=$(( $(awk '/^MemTotal:/ {print int($2 / 1024)}' /proc/meminfo) - 1024 ))
   ((mem > 512)) || mem=512
   mkdir -p /etc/slurm /var/spool/slurmctld /var/spool/slurmd "$LOGDIR"
   chown slurm:slurm /var/spool/slurmctld "$LOGDIR"
