@@ -5,9 +5,9 @@
 # Usage: tools/slurm.sh [options] start|stop|status|restart
 #   --accounting      also run mariadb + slurmdbd so that `sacct` works (default: without;
 #                     the profile then uses `squeue` for job status)
-#   --fake-gpus N     declare N GPUs (GRES gpu, no device files) on the node so that jobs asking
-#                     for GPUs (`--gpus`) are scheduled on a machine without any; the jobs see
-#                     no real GPU. Default: 0 (no GRES).
+#   --fake-gpus N     declare N GPUs of type "fake" (GRES gpu backed by /dev/null clones) so
+#                     that jobs asking for GPUs (`--gpus`) are scheduled on a machine without
+#                     any; the jobs see no real GPU. Default: 0 (no GRES).
 #   --timeout S       seconds to wait for each daemon (default 60)
 #
 # Environment: LONGTAIL_SLURM_STATE (default /run/longtail-slurm) holds one PID file per daemon
@@ -44,7 +44,7 @@ while (($#)); do
     --timeout) timeout=${2:-}; shift ;;
     --timeout=*) timeout=${1#*=} ;;
     start|stop|status|restart) cmd=$1 ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) die 2 "unknown argument '$1' (try --help)" ;;
   esac
   shift
