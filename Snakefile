@@ -16,6 +16,11 @@ include: "rules/store.smk"
 include: "rules/estimate.smk"
 
 
+# Rules too light to submit to a cluster run on the submitting host.
+localrules:
+    all,
+
+
 rule all:
     input:
         get_final_output(),

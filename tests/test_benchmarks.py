@@ -16,7 +16,8 @@ def run_json(*args: str) -> list[dict]:
 
 def test_train_throughput_prints_speedup_and_gemm_fraction():
     (line,) = run_json("benchmarks/train_throughput.py", "--epochs", "1", "--models", "2",
-                       "--loop-models", "1", "--n", "600", "--threads", "1")
+                       "--loop-models", "1", "--n", "600", "--threads", "1",
+                       "--rounds", "1")
     assert {"speedup", "gemm_fraction", "chosen_models_per_s", "tight_loop_models_per_s",
             "gemm_gflops"} <= set(line)
     assert line["speedup"] > 0 and 0 < line["gemm_fraction"] < 2

@@ -340,16 +340,18 @@ def _stack_linears(arch: str, shape: tuple[int, int, int], num_classes: int,
 def _mlp_forward(params: list[torch.Tensor], x: torch.Tensor,
                  keep: list[torch.Tensor] | None = None) -> torch.Tensor:
     """Hand-batched MLP: x (K, B, D) or shared (N, D) -> logits (K, B|N, C), one baddbmm per
-    layer. ``keep`` collects each layer's input and pre-activation for the backward pass."""
+    layer. ``keep`` collects each layer's input and output (after ReLU) for the backward."""
     h = x
     last = len(params) // 2 - 1
     for layer in range(last + 1):
         weight_t = params[2 * layer].transpose(1, 2)
         bias = params[2 * layer + 1]
         a = torch.baddbmm(bias, h, weight_t) if h.ndim == 3 else torch.matmul(h, weight_t) + bias
+        if layer < last:
+            a.relu_()
         if keep is not None:
             keep += [h, a]
-        h = torch.relu(a) if layer < last else a
+        h = a
     return h
 
 
@@ -362,7 +364,7 @@ def _mlp_backward(params: list[torch.Tensor], keep: list[torch.Tensor],
     for layer in reversed(range(len(params) // 2)):
         h, a = keep[2 * layer], keep[2 * layer + 1]
         if layer < len(params) // 2 - 1:
-            delta = delta * (a > 0)
+            delta.masked_fill_(a <= 0, 0.0)  # ReLU'; delta is this step's own bmm output
         out[2 * layer].baddbmm_(delta.transpose(1, 2), h, beta=beta)
         bias_grad = delta.sum(dim=1, keepdim=True)
         if beta == 0:
