@@ -110,3 +110,15 @@ def test_usage_errors_and_help(capsys: pytest.CaptureFixture[str]) -> None:
     usage = capsys.readouterr().out
     for command in ("estimate", "pairs", "consistency"):
         assert command in usage
+
+
+def test_models_lists_the_registry(capsys):
+    from longtail.cli import main
+    from longtail.models import ARCHITECTURES
+
+    assert main(["models", "--shape", "1x28x28"]) == 0
+    out = capsys.readouterr().out
+    assert [line.split()[0] for line in out.splitlines()] == sorted(ARCHITECTURES)
+    assert "mlp" in out and "535,818 parameters" in out  # 784-512-256-10
+    assert main(["models", "--shape", "3x3"]) == 2
+    assert "--shape '3x3' is not CxHxW" in capsys.readouterr().err

@@ -105,8 +105,37 @@ def run_consistency(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_models(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "models", help="the architectures a study's `arch` may name",
+        description="List the architecture registry with parameter counts for an input shape.")
+    p.add_argument("--shape", default="1x28x28", metavar="CxHxW",
+                   help="input shape (default 1x28x28, Fashion-MNIST; CIFAR: 3x32x32)")
+    p.add_argument("--classes", type=int, default=10)
+    p.set_defaults(func=run_models)
+
+
+def run_models(args: argparse.Namespace) -> int:
+    from longtail.models import ARCHITECTURES, BATCHABLE, build_model
+
+    try:
+        shape = tuple(int(side) for side in args.shape.lower().split("x"))
+    except ValueError:
+        shape = ()
+    if len(shape) != 3 or min(shape) < 1:
+        print(f"longtail models: error: --shape {args.shape!r} is not CxHxW, e.g. 3x32x32",
+              file=sys.stderr)
+        return EXIT_ERROR
+    for arch in sorted(ARCHITECTURES):
+        model = build_model(arch, shape, args.classes, seed=0)  # type: ignore[arg-type]
+        params = sum(p.numel() for p in model.parameters())
+        method = "batched ensembles" if arch in BATCHABLE else "lockstep groups"
+        print(f"{arch:10s} {params:>12,d} parameters  ({method})")
+    return 0
+
+
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
-    add_estimate, add_pairs, add_consistency]
+    add_estimate, add_pairs, add_consistency, add_models]
 
 
 def build_parser() -> argparse.ArgumentParser:
