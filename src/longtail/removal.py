@@ -1,0 +1,386 @@
+"""Marginal utility of memorized examples (Section 3): retrain on the training set with examples
+removed, and compare with removing the same number of examples at random.
+
+Two experiments of the paper, each a set of *parts*; a part is a set of removal runs of equal
+training-set size (so its models train together in batched groups):
+
+* ``full``: kind ``full`` keeps every training example (the baseline all drops refer to).
+* ``mem-<threshold>`` (Fig. 2, "removing examples with memorization value estimate above a
+  given threshold and the same number of randomly chosen examples"): kind ``memorized``
+  removes every example with mem~ >= threshold; kind ``random`` removes as many examples,
+  drawn uniformly from the whole training set afresh for every repeat.
+* ``pairs`` (Section 3, "Removing the 964 unique training examples in these pairs"): kind
+  ``pairs`` removes the unique training examples of the high-influence pairs; kind ``random``
+  the same number at random.
+
+Each kind of a part is trained ``removal.repeats`` times (R; the paper used 100 on MNIST and
+CIFAR-100, 5 on ImageNet). Repeat r of a kind derives its model seed (initial weights,
+minibatch order and, for ``random``, the removed examples) from (study seed, a removal stream
+id, part, kind, r) via :class:`numpy.random.SeedSequence`, so removal runs never share a seed
+with the subset trials of Algorithm 1 (seeded by (study seed, k)) and do not depend on how
+repeats are split into jobs. A part named by its threshold value, not its position in the
+list, keeps its runs when thresholds are added.
+
+Shard file ``results/{study}/removal/{part}/{start}-{stop}.h5`` (repeats [start, stop) of every
+kind of the part):
+
+=================  ====================  ==================================================
+dataset            shape, dtype          meaning
+=================  ====================  ==================================================
+``kind``           (r,) bytes            full | memorized | pairs | random
+``repeat``         (r,) int64            repeat index of the run within its kind
+``seed``           (r,) int64            seed the run (and its random removal) derive from
+``mask``           (r, n) bool           training examples the run trained on
+``test_correct``   (r, n_test) bool      h(x'_j) = y'_j for every test example
+``test_accuracy``  (r,) float64          accuracy on the whole test set
+``wall_time``      (r,) float64          seconds spent training the run
+``diverged``       (r,) bool             loss became NaN/inf; excluded from summaries
+=================  ====================  ==================================================
+
+Attributes: ``part``, ``threshold`` (NaN unless ``mem-*``), ``removed`` (examples removed by
+every run of the part), ``n``, ``n_test``, ``fingerprint`` (of the study's trials: data,
+architecture and recipe), ``complete`` and ``study_config`` (JSON).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import h5py
+import numpy as np
+import pandas as pd
+
+from longtail.config import trials_fingerprint
+from longtail.data import load_study_data
+from longtail.estimates import read_estimates
+from longtail.store import StoreError, atomic_path
+from longtail.training import Recipe, train_trials
+from longtail.trials import training_data
+
+log = logging.getLogger(__name__)
+
+REMOVAL_STREAM = 0x52454D  # "REM": a SeedSequence entry no trial seed (study seed, k) has
+PART_KINDS = {"full": ("full",), "mem": ("memorized", "random"), "pairs": ("pairs", "random")}
+_PART_IDS = {"full": 0, "pairs": 1, "mem": 2}
+_KIND_IDS = {"full": 0, "memorized": 1, "pairs": 2, "random": 3}
+_PART_PATTERN = re.compile(r"^(full|pairs|mem-(\d+(?:\.\d+)?))$")
+PER_RUN = ("kind", "repeat", "seed", "mask", "test_correct", "test_accuracy", "wall_time",
+           "diverged")
+
+
+class RemovalError(StoreError):
+    """A removal shard is unreadable, incomplete or inconsistent with its siblings."""
+
+
+# ---------------------------------------------------------------- parts and seeds
+
+def threshold_part(threshold: float) -> str:
+    """The part name of a Fig. 2 threshold, e.g. ``mem-0.25`` (plain decimal, no exponent)."""
+    if not 0 <= threshold <= 1:
+        raise ValueError(f"removal threshold {threshold} is outside [0, 1]")
+    text = f"{threshold:.6f}".rstrip("0").rstrip(".")
+    return f"mem-{text}"
+
+
+def parse_part(part: str) -> tuple[str, float]:
+    """(family, threshold) of a part name: ``full``, ``pairs`` or ``mem`` (threshold NaN
+    unless ``mem``)."""
+    match = _PART_PATTERN.match(part)
+    if not match:
+        raise ValueError(f"unknown removal part '{part}'; expected full, pairs or mem-<threshold>")
+    if match.group(2) is None:
+        return match.group(1), math.nan
+    return "mem", float(match.group(2))
+
+
+def removal_seed(study_seed: int, part: str, kind: str, repeat: int) -> int:
+    """A 63-bit seed for repeat ``repeat`` of ``kind`` in ``part``, from SeedSequence entropy
+    (study seed, REMOVAL_STREAM, part, threshold in millionths, kind, repeat)."""
+    family, threshold = parse_part(part)
+    micro = 0 if math.isnan(threshold) else int(round(threshold * 1_000_000))
+    entropy = [study_seed, REMOVAL_STREAM, _PART_IDS[family], micro, _KIND_IDS[kind], repeat]
+    state = np.random.SeedSequence(entropy).generate_state(2, np.uint32)
+    return int((int(state[0]) << 31) ^ int(state[1]))
+
+
+def removal_shards(repeats: int, trials_per_job: int) -> list[tuple[int, int]]:
+    """Half-open repeat ranges [start, stop) of the jobs of one part: a job trains about as many
+    models as a trial shard (``trials_per_job``, two kinds per repeat)."""
+    per_job = max(1, trials_per_job // 2)
+    return [(start, min(start + per_job, repeats)) for start in range(0, repeats, per_job)]
+
+
+# ---------------------------------------------------------------- which examples each run keeps
+
+def memorized_examples(mem: np.ndarray, threshold: float) -> np.ndarray:
+    """(n,) bool: mem~_i >= threshold (Fig. 2). NaN estimates (too few trials in or out) are
+    never counted as memorized."""
+    mem = np.asarray(mem, dtype=np.float64)
+    return np.nan_to_num(mem, nan=-np.inf) >= threshold
+
+
+def random_keep(n: int, count: int, seed: int) -> np.ndarray:
+    """(n,) bool keep-mask with ``count`` examples removed uniformly at random by ``seed``."""
+    if not 0 <= count <= n:
+        raise ValueError(f"cannot remove {count} of {n} examples")
+    keep = np.ones(n, dtype=bool)
+    keep[np.random.default_rng(seed).choice(n, size=count, replace=False)] = False
+    return keep
+
+
+@dataclass(frozen=True)
+class RemovalPlan:
+    """The runs of one part for a range of repeats: their kinds, repeats, seeds and
+    (runs, n) keep-masks (every mask keeps the same number of examples)."""
+
+    part: str
+    threshold: float
+    removed: np.ndarray  # (n,) bool, the examples the targeted kind removes
+    kind: np.ndarray     # (runs,) str
+    repeat: np.ndarray   # (runs,) int64
+    seed: np.ndarray     # (runs,) int64
+    keep: np.ndarray     # (runs, n) bool
+
+
+def plan_part(part: str, study_seed: int, n: int, repeats: Sequence[int],
+              removed: np.ndarray | None = None) -> RemovalPlan:
+    """Runs of ``part`` for ``repeats``, repeat-major (both kinds of a repeat side by side).
+
+    ``removed`` (n,) bool is what the targeted kind removes: mem >= threshold for ``mem-*``
+    (see :func:`memorized_examples`), the pairs' unique training examples for ``pairs``;
+    ignored (nothing removed) for ``full``.
+    """
+    family, threshold = parse_part(part)
+    targeted = np.zeros(n, dtype=bool) if family == "full" else np.asarray(removed, dtype=bool)
+    if targeted.shape != (n,):
+        raise ValueError(f"part {part}: removed has shape {targeted.shape}, expected ({n},)")
+    count = int(targeted.sum())
+    if count >= n:
+        raise ValueError(f"part {part} removes all {n} training examples; nothing is left to "
+                         f"train on (raise the threshold)")
+    kinds, reps, seeds, keeps = [], [], [], []
+    for repeat in repeats:
+        for kind in PART_KINDS[family]:
+            seed = removal_seed(study_seed, part, kind, repeat)
+            keeps.append(random_keep(n, count, seed) if kind == "random" else ~targeted)
+            kinds.append(kind)
+            reps.append(repeat)
+            seeds.append(seed)
+    return RemovalPlan(part=part, threshold=threshold, removed=targeted,
+                       kind=np.array(kinds, dtype=str), repeat=np.array(reps, dtype=np.int64),
+                       seed=np.array(seeds, dtype=np.int64),
+                       keep=np.array(keeps, dtype=bool).reshape(len(kinds), n))
+
+
+def pairs_removed(train_index: np.ndarray, n: int) -> np.ndarray:
+    """(n,) bool: the unique training examples of the high-influence pairs."""
+    removed = np.zeros(n, dtype=bool)
+    removed[np.asarray(train_index, dtype=np.int64)] = True
+    return removed
+
+
+# ---------------------------------------------------------------- training and the shard files
+
+def train_removal(data_path: str | os.PathLike, out_path: str | os.PathLike,
+                  study: Mapping[str, Any], part: str, start: int, stop: int,
+                  estimates_path: str | os.PathLike | None = None,
+                  pairs_path: str | os.PathLike | None = None, progress: bool = True) -> None:
+    """Train repeats [start, stop) of every kind of ``part`` and write one shard atomically.
+
+    ``mem-*`` parts read mem~ from ``estimates_path``; ``pairs`` reads the pairs CSV.
+    """
+    data = load_study_data(data_path)
+    n = len(data.y_train)
+    family, threshold = parse_part(part)
+    removed = None
+    if family == "mem":
+        if estimates_path is None:
+            raise ValueError(f"part {part} needs the estimates (mem~)")
+        removed = memorized_examples(read_estimates(estimates_path).mem, threshold)
+    elif family == "pairs":
+        if pairs_path is None:
+            raise ValueError("part pairs needs the pairs CSV")
+        removed = pairs_removed(pd.read_csv(pairs_path)["train_index"].to_numpy(), n)
+    plan = plan_part(part, study["seed"], n, range(start, stop), removed)
+    log.info("part %s, repeats %d-%d: %d runs (%s) on %d of n=%d examples", part, start,
+             stop - 1, len(plan.kind), ", ".join(PART_KINDS[family]), int(plan.keep[0].sum()), n)
+    results = train_trials(training_data(data), study["arch"], Recipe.from_config(study["train"]),
+                           plan.seed.tolist(), plan.keep, progress=progress)
+    if results.diverged.any():
+        log.warning("%d of %d runs diverged; they are kept, marked and left out of summaries",
+                    int(results.diverged.sum()), len(plan.kind))
+    for kind in PART_KINDS[family]:
+        log.info("%s: mean test accuracy %.4f", kind,
+                 float(results.test_accuracy[plan.kind == kind].mean()))
+    attrs = {"part": part, "threshold": threshold, "removed": int(plan.removed.sum()), "n": n,
+             "n_test": len(data.y_test), "fingerprint": trials_fingerprint(study),
+             "study_config": json.dumps(dict(study))}
+    write_removal(out_path, plan, results.test_correct, results.wall_time, results.diverged,
+                  attrs)
+
+
+def write_removal(path: str | os.PathLike, plan: RemovalPlan, test_correct: np.ndarray,
+                  wall_time: np.ndarray, diverged: np.ndarray, attrs: Mapping[str, Any]) -> None:
+    """Write one removal shard (schema above) atomically."""
+    test_correct = np.asarray(test_correct, dtype=bool)
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
+        h5.create_dataset("kind", data=np.array(plan.kind, dtype="S"))
+        h5.create_dataset("repeat", data=plan.repeat)
+        h5.create_dataset("seed", data=plan.seed)
+        for name, data in (("mask", plan.keep), ("test_correct", test_correct)):
+            h5.create_dataset(name, data=data, compression="gzip", shuffle=True,
+                              chunks=(max(1, min(len(data), 64)), max(1, data.shape[1])))
+        h5.create_dataset("test_accuracy", data=test_correct.mean(axis=1, dtype=np.float64))
+        h5.create_dataset("wall_time", data=np.asarray(wall_time, dtype=np.float64))
+        h5.create_dataset("diverged", data=np.asarray(diverged, dtype=bool))
+        for key, value in {**attrs, "complete": True}.items():
+            h5.attrs[key] = value
+
+
+@dataclass
+class RemovalResults:
+    """Removal runs of one study, from any number of shards and parts."""
+
+    part: np.ndarray           # (r,) str
+    threshold: np.ndarray      # (r,) float64, NaN unless a mem-* part
+    kind: np.ndarray           # (r,) str
+    repeat: np.ndarray         # (r,) int64
+    seed: np.ndarray           # (r,) int64
+    mask: np.ndarray           # (r, n) bool
+    test_correct: np.ndarray   # (r, n_test) bool
+    test_accuracy: np.ndarray  # (r,) float64
+    diverged: np.ndarray       # (r,) bool
+
+    def runs(self, part: str, kind: str) -> np.ndarray:
+        """(r,) bool: the valid (non-diverged) runs of ``kind`` in ``part``."""
+        return (self.part == part) & (self.kind == kind) & ~self.diverged
+
+
+def read_removal(paths: Sequence[str | os.PathLike]) -> RemovalResults:
+    """Read and concatenate removal shards; refuse incomplete files, mixed studies (n, n_test,
+    fingerprint) and runs that occur twice."""
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in
+                                          ("part", "threshold", *PER_RUN)}
+    first: dict[str, Any] | None = None
+    for path in paths:
+        try:
+            h5 = h5py.File(path, "r")
+        except (OSError, ValueError) as err:
+            raise RemovalError(f"{path}: not a readable HDF5 file ({err})") from err
+        with h5:
+            attrs = {key: (value.item() if isinstance(value, np.generic) else value)
+                     for key, value in h5.attrs.items()}
+            if not attrs.get("complete"):
+                raise RemovalError(f"{path}: removal shard is incomplete")
+            missing = [name for name in PER_RUN if name not in h5]
+            if missing:
+                raise RemovalError(f"{path}: missing datasets {missing}")
+            data = {name: h5[name][()] for name in PER_RUN}
+        key = {name: attrs.get(name) for name in ("n", "n_test", "fingerprint")}
+        first = first or key
+        if key != first:
+            raise RemovalError(f"{path}: belongs to another study ({key}, expected {first})")
+        runs = len(data["kind"])
+        if data["mask"].shape != (runs, key["n"]) or \
+                data["test_correct"].shape != (runs, key["n_test"]):
+            raise RemovalError(f"{path}: mask {data['mask'].shape} / test_correct "
+                               f"{data['test_correct'].shape} do not match {runs} runs of "
+                               f"n={key['n']}, n_test={key['n_test']}")
+        data["kind"] = data["kind"].astype(str)
+        parts["part"].append(np.full(runs, attrs["part"], dtype=object))
+        parts["threshold"].append(np.full(runs, float(attrs["threshold"])))
+        for name in PER_RUN:
+            parts[name].append(data[name])
+    if first is None:
+        raise RemovalError("no removal shards to read")
+    merged = {name: np.concatenate(values) for name, values in parts.items()}
+    merged["part"] = merged["part"].astype(str)
+    ids = list(zip(merged["part"], merged["kind"], merged["repeat"].tolist(), strict=True))
+    if len(set(ids)) != len(ids):
+        raise RemovalError("removal runs occur twice (the same part, kind and repeat in two "
+                           "shards)")
+    merged.pop("wall_time")
+    return RemovalResults(**merged)
+
+
+# ---------------------------------------------------------------- summaries
+
+def _mean_std(values: np.ndarray) -> tuple[float, float]:
+    """Mean and sample standard deviation (ddof 1; NaN for fewer than two values)."""
+    values = np.asarray(values, dtype=np.float64)
+    if not len(values):
+        return math.nan, math.nan
+    return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else math.nan
+
+
+CURVE_COLUMNS = ("threshold", "kind", "models", "removed", "fraction_remaining",
+                 "accuracy_mean", "accuracy_std")
+
+
+def removal_curve(results: RemovalResults) -> pd.DataFrame:
+    """Fig. 2's numbers: per threshold and kind (memorized, random) the number of valid models,
+    examples removed, fraction of the training set remaining and test accuracy (mean, std over
+    the models), sorted by threshold; a ``full`` row (threshold NaN) when the baseline ran."""
+    rows = []
+    n = results.mask.shape[1]
+    labels = sorted({(float(t), str(p)) for t, p in zip(results.threshold, results.part,
+                                                         strict=True) if p.startswith("mem-")})
+    for threshold, part in [(math.nan, "full"), *labels]:
+        for kind in PART_KINDS["full" if part == "full" else "mem"]:
+            use = results.runs(part, kind)
+            if not use.any():
+                continue
+            kept = results.mask[use].sum(axis=1)
+            mean, std = _mean_std(results.test_accuracy[use])
+            rows.append({"threshold": threshold, "kind": kind, "models": int(use.sum()),
+                         "removed": int(n - kept[0]), "fraction_remaining": float(kept[0] / n),
+                         "accuracy_mean": mean, "accuracy_std": std})
+    return pd.DataFrame(rows, columns=list(CURVE_COLUMNS))
+
+
+def subset_accuracy(results: RemovalResults, use: np.ndarray, test_index: np.ndarray
+                    ) -> np.ndarray:
+    """Per-run accuracy (runs marked in ``use``) on the test examples ``test_index``; NaN for
+    an empty ``test_index``."""
+    test_index = np.asarray(test_index, dtype=np.int64)
+    if not len(test_index):
+        return np.full(int(np.sum(use)), math.nan)
+    return results.test_correct[use][:, test_index].mean(axis=1, dtype=np.float64)
+
+
+def marginal_utility(results: RemovalResults, pairs_test_index: np.ndarray) -> dict[str, Any]:
+    """Section 3's comparison: the test-accuracy drop from removing the pairs' unique training
+    examples vs the same number at random, and the accuracy on the pairs' test examples before
+    (full training set) and after the removal.
+
+    A drop is the mean accuracy of the ``full`` runs minus each removal run's accuracy; mean
+    and std are over the R removal runs. Accuracies are fractions.
+    """
+    full = results.runs("full", "full")
+    if not full.any():
+        raise ValueError("marginal utility needs the full-training-set runs (part 'full')")
+    baseline = results.test_accuracy[full].mean()
+    out: dict[str, Any] = {"models_full": int(full.sum())}
+    out["accuracy_full_mean"], out["accuracy_full_std"] = _mean_std(results.test_accuracy[full])
+    out["pairs_test_examples"] = int(len(np.unique(pairs_test_index)))
+    before = subset_accuracy(results, full, np.unique(pairs_test_index))
+    out["pairs_accuracy_before_mean"], out["pairs_accuracy_before_std"] = _mean_std(before)
+    for kind in ("pairs", "random"):
+        use = results.runs("pairs", kind)
+        if not use.any():
+            raise ValueError(f"marginal utility needs the '{kind}' runs of part 'pairs'")
+        out[f"removed_{kind}"] = int(results.mask.shape[1] - results.mask[use][0].sum())
+        out[f"models_{kind}"] = int(use.sum())
+        out[f"drop_{kind}_mean"], out[f"drop_{kind}_std"] = \
+            _mean_std(baseline - results.test_accuracy[use])
+        after = subset_accuracy(results, use, np.unique(pairs_test_index))
+        out[f"pairs_accuracy_after_{kind}_mean"], out[f"pairs_accuracy_after_{kind}_std"] = \
+            _mean_std(after)
+    return out
