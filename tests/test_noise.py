@@ -1,0 +1,63 @@
+"""Label noise: mem as a detector of flipped labels, against hand-computed values."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from longtail.noise import (
+    auroc,
+    average_precision,
+    label_noise_metrics,
+    precision_at_k,
+    precision_recall_curve,
+)
+
+
+def test_auroc_counts_winning_pairs_and_half_ties():
+    # flipped .9 and .7 against clean .8 and .6: wins .9>.8, .9>.6, .7>.6; loses .7<.8
+    assert auroc([0.9, 0.8, 0.7, 0.6], [True, False, True, False]) == pytest.approx(0.75)
+    # a tie counts one half: (0.5 + 1) / 2
+    assert auroc([0.5, 0.5, 0.1], [True, False, False]) == pytest.approx(0.75)
+    assert auroc([1, 2, 3], [False, False, True]) == 1.0
+    assert auroc([1, 2, 3], [True, False, False]) == 0.0
+    assert math.isnan(auroc([1, 2], [True, True]))
+
+
+def test_nan_estimates_rank_below_everything():
+    assert auroc([np.nan, 0.2], [True, False]) == 0.0
+    assert precision_at_k([np.nan, 0.2, 0.1], [True, False, False], 1) == 0.0
+
+
+def test_precision_at_k_fills_ties_in_expectation():
+    scores, flipped = [0.9, 0.5, 0.5, 0.1], [True, True, False, False]
+    assert precision_at_k(scores, flipped, 1) == 1.0
+    assert precision_at_k(scores, flipped, 2) == pytest.approx(0.75)  # (1 + 1/2) / 2
+    assert precision_at_k(scores, flipped, 3) == pytest.approx(2 / 3)
+    assert precision_at_k(scores, flipped, 4) == pytest.approx(0.5)
+    with pytest.raises(ValueError):
+        precision_at_k(scores, flipped, 0)
+
+
+def test_precision_recall_curve_and_average_precision():
+    scores, flipped = [0.9, 0.8, 0.8, 0.1], [True, False, True, False]
+    precision, recall, threshold = precision_recall_curve(scores, flipped)
+    np.testing.assert_allclose(precision, [1.0, 2 / 3, 0.5])
+    np.testing.assert_allclose(recall, [0.5, 1.0, 1.0])
+    np.testing.assert_allclose(threshold, [0.9, 0.8, 0.1])
+    assert average_precision(scores, flipped) == pytest.approx(0.5 * 1 + 0.5 * 2 / 3)
+
+
+def test_label_noise_metrics():
+    mem = np.array([0.95, 0.9, 0.1, 0.0, 0.6, np.nan])
+    flipped = np.array([True, True, False, False, False, True])
+    m = label_noise_metrics(mem, flipped)
+    assert m["n_flipped"] == m["k"] == 3 and m["fraction_flipped"] == 0.5
+    assert m["precision_at_k"] == pytest.approx(2 / 3)  # .95, .9 flipped, .6 clean
+    assert m["auroc"] == pytest.approx(6 / 9)           # the NaN one loses to every clean one
+    assert m["mem_flipped_mean"] == pytest.approx(0.925)
+    assert m["n_mem_undefined"] == 1
+    with pytest.raises(ValueError, match="no training label was flipped"):
+        label_noise_metrics(mem, np.zeros(6, bool))
