@@ -1,0 +1,210 @@
+"""Line and histogram figures: Fig. 2 (marginal utility of memorized examples), Fig. C.1 (pairs
+per influence level), the distribution of memorization estimates and the label-noise figure."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from longtail.noise import precision_recall_curve
+from longtail.plots.style import COLORS, TEXT_WIDTH, new_figure, study_colors
+
+KIND_LABELS = {"memorized": "memorized removed (mem ≥ threshold)",
+               "random": "same number removed at random", "full": "full training set"}
+
+
+def _no_data(ax: Axes, text: str) -> None:
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _wrap(title: str, width: int = 58) -> str:
+    """Break a long panel title at ', ' so it fits a narrow column."""
+    lines, line = [], ""
+    for part in title.split(", "):
+        candidate = f"{line}, {part}" if line else part
+        if len(candidate) > width and line:
+            lines.append(line + ",")
+            line = part
+        else:
+            line = candidate
+    return "\n".join([*lines, line])
+
+
+# ---------------------------------------------------------------- Fig. 2
+
+
+def draw_fig2(panels: Sequence[tuple[str, pd.DataFrame]], band: str = "std") -> Figure:
+    """Fig. 2: test accuracy after removing the examples with mem~ >= threshold and after
+    removing as many random examples (mean over the models, shaded +- 1 std or standard error),
+    against the threshold (top), and the fraction of the training set remaining (bottom).
+
+    ``panels`` are (title, :func:`longtail.removal.removal_curve` table) per study; the full
+    training set's accuracy is drawn as a dashed reference when present.
+    """
+    if not panels:
+        raise ValueError("Fig. 2 needs at least one study")
+    fig = new_figure(max(TEXT_WIDTH / 2 + 0.2, 3.4 * len(panels)), 4.0)
+    axes = fig.subplots(2, len(panels), sharex="col", squeeze=False,
+                        gridspec_kw={"height_ratios": [2.2, 1]})
+    for column, (title, curve) in enumerate(panels):
+        top, bottom = axes[0, column], axes[1, column]
+        top.set_title(_wrap(title), fontsize=7.5)
+        for kind in ("memorized", "random"):
+            rows = curve[curve["kind"] == kind].sort_values("threshold")
+            if rows.empty:
+                continue
+            mean = 100 * rows["accuracy_mean"].to_numpy()
+            spread = 100 * rows["accuracy_std"].to_numpy()
+            if band == "se":
+                spread = spread / np.sqrt(rows["models"].to_numpy())
+            x = rows["threshold"].to_numpy()
+            top.plot(x, mean, marker="o", markersize=3.5, color=COLORS[kind],
+                     label=KIND_LABELS[kind])
+            top.fill_between(x, mean - spread, mean + spread, color=COLORS[kind], alpha=0.2,
+                             linewidth=0)
+        full = curve[curve["kind"] == "full"]
+        if not full.empty:
+            mean = 100 * float(full["accuracy_mean"].iloc[0])
+            top.axhline(mean, color=COLORS["full"], linestyle="--", linewidth=1,
+                        label=KIND_LABELS["full"])
+        removal = curve[curve["kind"] == "memorized"].sort_values("threshold")
+        bottom.plot(removal["threshold"], removal["fraction_remaining"], marker="o",
+                    markersize=3.5, color=COLORS["full"])
+        lowest = float(np.min(removal["fraction_remaining"].to_numpy(), initial=1.0))
+        bottom.set_ylim(min(0.9, lowest) - 0.05, 1.02)
+        bottom.set_xlabel("memorization value threshold")
+        if column == 0:
+            top.set_ylabel(f"test accuracy (%)\nmean ± {'std' if band == 'std' else 'SE'}")
+            bottom.set_ylabel("fraction of training\nset remaining")
+    axes[0, 0].legend(loc="lower right", frameon=False)
+    return fig
+
+
+# ---------------------------------------------------------------- Fig. C.1
+
+
+def influence_bins(threshold: float, bin_width: float) -> np.ndarray:
+    """Bin edges from the influence threshold up to 1 in steps of ``bin_width``."""
+    count = max(1, math.ceil(round((1 - threshold) / bin_width, 9)))
+    return threshold + bin_width * np.arange(count + 1)
+
+
+def draw_figC1(panels: Sequence[tuple[str, np.ndarray, float]], bin_width: float = 0.05,
+               log: bool = False) -> Figure:
+    """Fig. C.1: the number of selected high-influence pairs per level of influence.
+
+    ``panels`` are (title, influence of every selected pair, θ_infl) per study.
+    """
+    if not panels:
+        raise ValueError("Fig. C.1 needs at least one study")
+    fig = new_figure(min(TEXT_WIDTH, 3.5 * len(panels)) if len(panels) > 1 else 3.6, 2.7)
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (title, infl, threshold) in zip(axes, panels, strict=True):
+        ax.set_title(_wrap(title, 52), fontsize=7.5)
+        infl = np.asarray(infl, dtype=np.float64)
+        edges = influence_bins(threshold, bin_width)
+        counts, _ = np.histogram(np.clip(infl, edges[0], edges[-1]), bins=edges)
+        ax.bar(edges[:-1], counts, width=np.diff(edges), align="edge", color=COLORS["bars"],
+               edgecolor="white", linewidth=0.5)
+        ax.set_xlabel("influence estimate")
+        ax.set_xlim(edges[0], edges[-1])
+        if log and counts.any():
+            ax.set_yscale("log")
+        if not len(infl):
+            ax.text(0.5, 0.5, f"no pairs with influence ≥ {threshold:g}", ha="center",
+                    va="center", transform=ax.transAxes)
+        ax.text(0.98, 0.95, f"{len(infl):,} pairs", ha="right", va="top",
+                transform=ax.transAxes)
+    axes[0].set_ylabel("number of pairs")
+    return fig
+
+
+# ---------------------------------------------------------------- memorization histogram
+
+
+def draw_mem_hist(panels: Sequence[tuple[str, np.ndarray]], threshold: float,
+                  bins: int = 40, log: bool = True) -> Figure:
+    """The distribution of memorization estimates, one step histogram per study (share of the
+    study's training examples per bin), with θ_mem marked and the share above it."""
+    if not panels:
+        raise ValueError("the memorization histogram needs at least one study")
+    fig = new_figure(TEXT_WIDTH / 2 + 0.6, 2.8)
+    ax = fig.add_subplot()
+    values = [np.asarray(mem, dtype=np.float64) for _, mem in panels]
+    low = min(0.0, *(float(np.nanmin(v)) for v in values if np.isfinite(v).any()))
+    edges = np.linspace(low, 1.0, bins + 1)
+    for color, (label, _), mem in zip(study_colors(len(panels)), panels, values, strict=True):
+        finite = mem[np.isfinite(mem)]
+        share = 100 * np.mean(finite >= threshold) if len(finite) else math.nan
+        weights = np.full(len(finite), 1 / max(len(finite), 1))
+        ax.hist(finite, bins=edges, weights=weights, histtype="step", linewidth=1.4,
+                color=color, label=f"{label}: {share:.1f}% ≥ {threshold:g}")
+    ax.axvline(threshold, color=COLORS["full"], linestyle="--", linewidth=1)
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel("memorization estimate mem~")
+    ax.set_ylabel("share of training examples")
+    ax.legend(loc="upper right", frameon=False)
+    return fig
+
+
+# ---------------------------------------------------------------- label noise
+
+
+@dataclass
+class NoisePanel:
+    """One study of the label-noise figure."""
+
+    title: str
+    mem: np.ndarray
+    flipped: np.ndarray
+    metrics: Mapping[str, Any]
+
+
+def draw_label_noise(panels: Sequence[NoisePanel], bins: int = 40) -> Figure:
+    """Memorization estimates as a detector of flipped labels, one row per study: histograms of
+    mem~ for flipped and clean training examples (left; each normalised to its own count) and
+    the precision-recall curve of flagging examples by mem~ (right) with AUROC, average
+    precision and precision at k = number flipped."""
+    if not panels:
+        raise ValueError("the label-noise figure needs at least one study")
+    fig = new_figure(TEXT_WIDTH, 2.7 * len(panels))
+    axes = fig.subplots(len(panels), 2, squeeze=False)
+    for (left, right), panel in zip(axes, panels, strict=True):
+        mem = np.asarray(panel.mem, dtype=np.float64)
+        flipped = np.asarray(panel.flipped, dtype=bool)
+        finite = np.isfinite(mem)
+        edges = np.linspace(min(0.0, float(np.nanmin(mem))), 1.0, bins + 1)
+        for name, select in (("clean", ~flipped), ("flipped", flipped)):
+            values = mem[select & finite]
+            left.hist(values, bins=edges, weights=np.full(len(values), 1 / max(len(values), 1)),
+                      color=COLORS[name], alpha=0.45, label=f"{name} ({select.sum():,})")
+        left.set_xlabel("memorization estimate mem~")
+        left.set_ylabel("share of examples")
+        left.legend(loc="upper center", frameon=False)
+        left.set_title(_wrap(panel.title, 60), fontsize=7.5, loc="left")
+        precision, recall, _ = precision_recall_curve(mem, flipped)
+        m = panel.metrics
+        right.plot(np.r_[0.0, recall], np.r_[precision[0], precision], color=COLORS["flipped"],
+                   drawstyle="steps-post")
+        right.axhline(m["fraction_flipped"], color=COLORS["full"], linestyle="--", linewidth=1,
+                      label=f"chance ({m['fraction_flipped']:.0%} flipped)")
+        right.plot([m["precision_at_k"]], [m["precision_at_k"]], "o", color=COLORS["flipped"],
+                   markersize=4, label=f"top k = {m['k']:,}: precision {m['precision_at_k']:.2f}")
+        right.set_xlim(0, 1)
+        right.set_ylim(0, 1.02)
+        right.set_xlabel("recall (flipped labels found)")
+        right.set_ylabel("precision")
+        right.text(0.98, 0.55, f"AUROC {m['auroc']:.3f}\nAP {m['average_precision']:.3f}",
+                   ha="right", va="center", transform=right.transAxes)
+        right.legend(loc="lower left", frameon=False)
+    return fig
