@@ -1,0 +1,198 @@
+"""The figure stage: read what a figure needs from each study's results (estimates, pairs,
+removal runs, images), make the paper's selections and draw with :mod:`longtail.plots`, then
+write ``figures/<name>.pdf`` and a PNG beside it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+import pandas as pd
+
+from longtail.estimates import load_influence, read_estimates
+from longtail.noise import label_noise_metrics
+from longtail.plots import (
+    ExampleGrid,
+    NoisePanel,
+    PairPanel,
+    PairRow,
+    draw_fig1,
+    draw_fig2,
+    draw_fig3,
+    draw_figC1,
+    draw_label_noise,
+    draw_mem_hist,
+    examples_near,
+    figure_style,
+    highest_influence,
+    resolve_classes,
+    save_figure,
+    spread_groups,
+    top_influenced,
+)
+from longtail.provenance import read_about, short_title
+from longtail.removal import read_removal, removal_curve
+
+PathLike = str | os.PathLike
+
+
+# ---------------------------------------------------------------- reading study data
+
+
+def read_images(data_path: PathLike, split: str, indices: np.ndarray) -> np.ndarray:
+    """Images ``indices`` of the study's ``split`` (train | test) as stored: (k, H, W, C) uint8.
+    Reads only those rows of ``data.h5``."""
+    indices = np.asarray(indices, dtype=np.int64).reshape(-1)
+    with h5py.File(data_path, "r") as h5:
+        images = h5[f"x_{split}"]
+        if not len(indices):
+            return np.zeros((0, *images.shape[1:]), dtype=np.uint8)
+        unique, inverse = np.unique(indices, return_inverse=True)
+        return np.asarray(images[unique], dtype=np.uint8)[inverse]
+
+
+def read_class_names(data_path: PathLike) -> list[str]:
+    with h5py.File(data_path, "r") as h5:
+        return [str(name) for name in h5["classes"].asstr()[()]]
+
+
+def read_flipped(data_path: PathLike) -> np.ndarray:
+    """(n,) bool: training labels flipped by the study's label noise."""
+    with h5py.File(data_path, "r") as h5:
+        return np.asarray(h5["train_label_flipped"][()], dtype=bool)
+
+
+def by_study(paths: Sequence[PathLike], studies: Sequence[str]) -> dict[str, list[str]]:
+    """Group ``results/{study}/...`` paths by study (a path belongs to the study named by one of
+    its folders)."""
+    groups: dict[str, list[str]] = {study: [] for study in studies}
+    for path in map(str, paths):
+        owners = [study for study in studies if study in Path(path).parts]
+        if len(owners) != 1:
+            raise ValueError(f"{path} belongs to none or several of the studies {list(studies)}")
+        groups[owners[0]].append(path)
+    return groups
+
+
+def _check_studies(figure: str, studies: Sequence[str]) -> None:
+    if not studies:
+        raise ValueError(f"figures.{figure} in the config lists no studies")
+
+
+# ---------------------------------------------------------------- the figures
+
+
+def make_fig1(studies: Sequence[str], estimates: Sequence[PathLike], data: Sequence[PathLike],
+              about: Sequence[PathLike], out_pdf: PathLike, out_png: PathLike,
+              options: Mapping[str, Any]) -> None:
+    """Fig. 1: for the configured classes, training examples with mem~ near each target."""
+    _check_studies("fig1", studies)
+    grids = []
+    for est_path, data_path, about_path in zip(estimates, data, about, strict=True):
+        est, info = read_estimates(est_path), read_about(about_path)
+        names = read_class_names(data_path)
+        classes = resolve_classes(options.get("classes"), names)
+        targets = [float(t) for t in options["targets"]]
+        chosen = examples_near(est.mem, est.train_labels, classes, targets,
+                               options["per_group"], seed=info["seed"])
+        images = read_images(data_path, "train", np.maximum(chosen, 0))
+        values = np.where(chosen >= 0, est.mem[np.maximum(chosen, 0)], np.nan)
+        grids.append(ExampleGrid(short_title(info), [names[c] for c in classes], targets,
+                                 images.reshape(*chosen.shape, *images.shape[1:]), values))
+    with figure_style():
+        save_figure(draw_fig1(grids), out_pdf, out_png)
+
+
+def make_fig2(studies: Sequence[str], removal: Sequence[PathLike], about: Sequence[PathLike],
+              out_pdf: PathLike, out_png: PathLike, options: Mapping[str, Any]) -> pd.DataFrame:
+    """Fig. 2 from the removal runs (parts ``full`` and ``mem-*``) of each study; returns the
+    plotted numbers (one row per study, threshold and kind)."""
+    _check_studies("fig2", studies)
+    shards = by_study(removal, studies)
+    panels, tables = [], []
+    for study, about_path in zip(studies, about, strict=True):
+        curve = removal_curve(read_removal(shards[study]))
+        panels.append((short_title(read_about(about_path)), curve))
+        tables.append(curve.assign(study=study))
+    with figure_style():
+        save_figure(draw_fig2(panels, band=options["band"]), out_pdf, out_png)
+    return pd.concat(tables, ignore_index=True)
+
+
+def fig3_panel(estimates_path: PathLike, pairs_path: PathLike, data_path: PathLike,
+               title: str, groups: int, per_group: int, tests: int) -> PairPanel:
+    """One study's Fig. 3 rows: the paper's evenly spread selection of the pairs' training
+    examples, each with its ``tests`` most influenced same-class test examples."""
+    est = read_estimates(estimates_path)
+    pairs = pd.read_csv(pairs_path)
+    if pairs.empty:
+        return PairPanel(title, [], note="no high-influence pairs were selected")
+    names = read_class_names(data_path)
+    train_index, best = highest_influence(pairs)
+    chosen = spread_groups(train_index, best, groups, per_group)
+    out = []
+    for group in chosen:
+        rows = []
+        train_images = read_images(data_path, "train", group)
+        for i, image in zip(group.tolist(), train_images, strict=True):
+            label = est.train_labels[i]
+            candidates = np.flatnonzero(est.test_labels == label)
+            infl = load_influence(estimates_path, [i], candidates)[0]
+            test_index, values = top_influenced(infl, candidates, tests)
+            rows.append(PairRow(names[label], image, float(est.mem[i]),
+                                read_images(data_path, "test", test_index), values))
+        out.append(rows)
+    return PairPanel(title, out)
+
+
+def make_fig3(studies: Sequence[str], estimates: Sequence[PathLike], pairs: Sequence[PathLike],
+              data: Sequence[PathLike], about: Sequence[PathLike], out_pdf: PathLike,
+              out_png: PathLike, options: Mapping[str, Any]) -> None:
+    """Fig. 3: high-influence pairs, selected as in Section 3 (no cherry-picking)."""
+    _check_studies("fig3", studies)
+    panels = [fig3_panel(e, p, d, short_title(read_about(a)), options["groups"],
+                         options["per_group"], options["tests"])
+              for e, p, d, a in zip(estimates, pairs, data, about, strict=True)]
+    with figure_style():
+        save_figure(draw_fig3(panels, tests=options["tests"]), out_pdf, out_png)
+
+
+def make_figC1(studies: Sequence[str], pairs: Sequence[PathLike], about: Sequence[PathLike],
+               out_pdf: PathLike, out_png: PathLike, options: Mapping[str, Any],
+               infl_threshold: float) -> None:
+    """Fig. C.1: histogram of the number of pairs per influence level."""
+    _check_studies("figC1", studies)
+    panels = [(short_title(read_about(a)), pd.read_csv(p)["infl"].to_numpy(), infl_threshold)
+              for p, a in zip(pairs, about, strict=True)]
+    with figure_style():
+        save_figure(draw_figC1(panels, bin_width=options["bin_width"], log=options["log"]),
+                    out_pdf, out_png)
+
+
+def make_mem_hist(studies: Sequence[str], estimates: Sequence[PathLike], out_pdf: PathLike,
+                  out_png: PathLike, options: Mapping[str, Any], mem_threshold: float) -> None:
+    """The distribution of memorization estimates of each study."""
+    _check_studies("mem_hist", studies)
+    panels = [(study, read_estimates(path).mem)
+              for study, path in zip(studies, estimates, strict=True)]
+    with figure_style():
+        save_figure(draw_mem_hist(panels, mem_threshold, bins=options["bins"],
+                                  log=options["log"]), out_pdf, out_png)
+
+
+def make_label_noise(studies: Sequence[str], estimates: Sequence[PathLike],
+                     data: Sequence[PathLike], about: Sequence[PathLike], out_pdf: PathLike,
+                     out_png: PathLike, options: Mapping[str, Any]) -> None:
+    """mem~ as a detector of flipped labels (studies with label_noise > 0)."""
+    _check_studies("label_noise", studies)
+    panels = []
+    for est_path, data_path, about_path in zip(estimates, data, about, strict=True):
+        mem, flipped = read_estimates(est_path).mem, read_flipped(data_path)
+        panels.append(NoisePanel(short_title(read_about(about_path)), mem, flipped,
+                                 label_noise_metrics(mem, flipped)))
+    with figure_style():
+        save_figure(draw_label_noise(panels, bins=options["bins"]), out_pdf, out_png)

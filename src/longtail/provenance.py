@@ -1,0 +1,94 @@
+"""What was run for a study, in numbers and in words: the figure titles and report captions say
+which data, model, t and m (Algorithm 1) a result comes from and how accurate its models were.
+
+``results/{study}/about.json`` holds the numbers; ``about.rst`` the same as one reStructuredText
+paragraph, included by the report captions (``report/*.rst``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from longtail.store import StoreReader, atomic_path
+
+DATASET_NAMES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10",
+                 "cifar100": "CIFAR-100", "imagenet": "ImageNet"}
+
+
+def describe_study(store_path: str | os.PathLike, name: str, study: Mapping[str, Any]
+                   ) -> dict[str, Any]:
+    """The study's configuration with the accuracies of its t subset-trained models: test
+    accuracy (mean, std over valid trials) and the fit on each model's own subset S_{I_k}."""
+    with StoreReader(store_path) as store:
+        valid = ~store.array("diverged")
+        accuracy = store.array("test_accuracy")[valid]
+        attrs = store.attrs
+        fit_hits = fit_total = 0
+        rows = max(store.chunk_rows, 1)
+        for start in range(0, store.t, rows):
+            block = slice(start, min(start + rows, store.t))
+            keep = valid[block]
+            mask = store.array("mask", block)[keep]
+            fit_hits += int((store.array("train_correct", block)[keep] & mask).sum())
+            fit_total += int(mask.sum())
+    train = study["train"]
+    return {
+        "study": name, "dataset": study["dataset"], "arch": study["arch"],
+        "n": int(attrs["n"]), "n_test": int(attrs["n_test"]), "trials": int(store.t),
+        "valid_trials": int(valid.sum()), "m": int(attrs["subset_size"]),
+        "subset_ratio": float(study["subset_ratio"]), "label_noise": float(study["label_noise"]),
+        "seed": int(study["seed"]),
+        "train": {key: train[key] for key in ("epochs", "batch_size", "lr", "momentum",
+                                              "weight_decay", "schedule") if key in train},
+        "test_accuracy_mean": float(accuracy.mean()) if len(accuracy) else float("nan"),
+        "test_accuracy_std": float(accuracy.std(ddof=1)) if len(accuracy) > 1 else float("nan"),
+        "subset_fit": fit_hits / fit_total if fit_total else float("nan"),
+    }
+
+
+def short_title(about: Mapping[str, Any]) -> str:
+    """One line for a figure panel: study, data, model, n, t, m and test accuracy."""
+    dataset = DATASET_NAMES.get(about["dataset"], about["dataset"])
+    noise = f", {about['label_noise']:.0%} labels flipped" if about["label_noise"] else ""
+    return (f"{about['study']}: {dataset}{noise}, {about['arch'].upper()}, n = {about['n']:,}, "
+            f"t = {about['trials']}, m = {about['m']:,}, "
+            f"test acc. {100 * about['test_accuracy_mean']:.1f}%")
+
+
+def about_rst(about: Mapping[str, Any]) -> str:
+    """A reStructuredText paragraph that says what was run (for the report captions)."""
+    dataset = DATASET_NAMES.get(about["dataset"], about["dataset"])
+    train = about["train"]
+    recipe = ", ".join(f"{key.replace('_', ' ')} {value}" for key, value in train.items())
+    noise = (f" with {about['label_noise']:.0%} of the training labels flipped at random"
+             if about["label_noise"] else "")
+    std = about["test_accuracy_std"]
+    spread = "" if np.isnan(std) else f" +- {100 * std:.1f}"
+    return (f"**{about['study']}**: {dataset}, {about['n']:,} training and {about['n_test']:,} "
+            f"test examples{noise}; model {about['arch']}; t = {about['trials']} models "
+            f"({about['valid_trials']} valid), each trained on a random subset of m = "
+            f"{about['m']:,} examples ({recipe}; seed {about['seed']}). Their test accuracy is "
+            f"{100 * about['test_accuracy_mean']:.1f}{spread}% (mean +- std over the models) and "
+            f"they fit {100 * about['subset_fit']:.1f}% of their own training subsets.\n")
+
+
+def write_about(store_path: str | os.PathLike, name: str, study: Mapping[str, Any],
+                out_json: str | os.PathLike, out_rst: str | os.PathLike) -> dict[str, Any]:
+    """Describe a study and write ``about.json`` and ``about.rst`` atomically."""
+    about = describe_study(store_path, name, study)
+    with atomic_path(out_json) as tmp:
+        tmp.write_text(json.dumps(about, indent=2) + "\n")
+    with atomic_path(out_rst) as tmp:
+        tmp.write_text(about_rst(about))
+    return about
+
+
+def read_about(path: str | os.PathLike) -> dict[str, Any]:
+    """Read ``about.json``."""
+    with open(path) as fh:
+        return json.load(fh)

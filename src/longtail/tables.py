@@ -1,0 +1,350 @@
+"""The paper's Section 3 numbers as tables (CSV, Markdown, LaTeX, HTML), with the paper's own
+numbers for MNIST / CIFAR-100 / ImageNet beside ours, labelled as the paper's.
+
+* ``pairs``: high-influence pairs, unique test examples (and % of the test set), those
+  influenced by a single training example, unique training examples and examples with
+  mem~ >= θ_mem (and % of the training set).
+* ``marginal_utility``: removing the unique training examples of the pairs vs the same number
+  at random (accuracy drop, mean +- std over the R removal models), and the accuracy on the
+  pairs' test examples before and after.
+* ``label_noise`` (beyond the paper): mem~ as a detector of flipped labels.
+
+The CSV holds numbers (fractions, counts) and a ``source`` column; the other formats hold the
+same rows formatted for reading (percentages, mean +- std).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from longtail.estimates import read_estimates
+from longtail.figures import by_study, read_flipped
+from longtail.noise import label_noise_metrics
+from longtail.provenance import DATASET_NAMES
+from longtail.removal import marginal_utility, read_removal
+from longtail.store import atomic_path
+
+OURS = "this run"
+PAPER = "paper"
+PAPER_CITATION = "Feldman & Zhang (2020), Section 3"
+
+# Section 3: "Overall we found 35/1015/1641 pairs in MNIST/CIFAR-100/ImageNet ... The number of
+# unique test examples in these pairs is 33/888/1462 (comprising 0.33%/8.88%/2.92% of the test
+# set). Of those 31/774/1298 are influenced (above the 0.15 threshold) by a single training
+# example ... Removing the 964 unique training examples in these pairs on CIFAR-100"; and
+# "18,099 examples [with memorization estimates above 0.25] using full ResNet50 models".
+PAPER_PAIRS = (
+    {"study": "MNIST", "dataset": "mnist", "model": "", "n": 60000, "n_test": 10000,
+     "trials": 4000, "pairs": 35, "test_examples": 33, "test_single_train": 31},
+    {"study": "CIFAR-100", "dataset": "cifar100", "model": "ResNet50", "n": 50000,
+     "n_test": 10000, "trials": 4000, "pairs": 1015, "test_examples": 888,
+     "test_single_train": 774, "train_examples": 964, "memorized": 18099},
+    {"study": "ImageNet", "dataset": "imagenet", "model": "ResNet50", "n": 1281167,
+     "n_test": 50000, "trials": 2000, "pairs": 1641, "test_examples": 1462,
+     "test_single_train": 1298},
+)
+# Section 3: removing them "reduces the test accuracy by 2.46 +- 0.36%, which is comparable to
+# the effect of removing 11,000 random examples ... the drop in accuracy on the test examples in
+# the high-influence pairs from 72.1 +- 1.3% to 45.4 +- 1.4%".
+PAPER_MARGINAL_UTILITY = (
+    {"study": "CIFAR-100", "dataset": "cifar100", "model": "ResNet50", "n": 50000,
+     "removed_pairs": 964, "drop_pairs_mean": 0.0246, "drop_pairs_std": 0.0036,
+     "pairs_test_examples": 888, "pairs_accuracy_before_mean": 0.721,
+     "pairs_accuracy_before_std": 0.013, "pairs_accuracy_after_pairs_mean": 0.454,
+     "pairs_accuracy_after_pairs_std": 0.014},
+)
+PAPER_MARGINAL_NOTE = ("The paper compares with removing 11,000 random examples (a similar "
+                       "drop), not the same number.")
+
+PAIRS_COLUMNS = ("source", "study", "dataset", "model", "n", "n_test", "trials", "pairs",
+                 "test_examples", "test_examples_pct", "test_single_train", "train_examples",
+                 "memorized", "memorized_pct", "mem_threshold", "infl_threshold")
+MARGINAL_COLUMNS = ("source", "study", "dataset", "model", "n", "models", "removed_pairs",
+                    "accuracy_full_mean", "accuracy_full_std", "drop_pairs_mean",
+                    "drop_pairs_std", "drop_random_mean", "drop_random_std",
+                    "pairs_test_examples", "pairs_accuracy_before_mean",
+                    "pairs_accuracy_before_std", "pairs_accuracy_after_pairs_mean",
+                    "pairs_accuracy_after_pairs_std", "pairs_accuracy_after_random_mean",
+                    "pairs_accuracy_after_random_std")
+NOISE_COLUMNS = ("source", "study", "dataset", "model", "n", "label_noise", "n_flipped",
+                 "auroc", "precision_at_k", "k", "average_precision", "mem_flipped_mean",
+                 "mem_clean_mean")
+
+
+def _study_columns(about: Mapping[str, Any]) -> dict[str, Any]:
+    return {"source": OURS, "study": about["study"], "dataset": about["dataset"],
+            "model": about["arch"], "n": about["n"]}
+
+
+def _pct(count: float, total: float) -> float:
+    return 100.0 * count / total if total else math.nan
+
+
+# ---------------------------------------------------------------- the numbers
+
+
+def pairs_table(summaries: Sequence[Mapping[str, Any]], abouts: Sequence[Mapping[str, Any]],
+                paper: bool = True) -> pd.DataFrame:
+    """One row per study from its pair-selection summary (``summary.json``) and description,
+    then the paper's rows."""
+    rows = []
+    for summary, about in zip(summaries, abouts, strict=True):
+        rows.append({**_study_columns(about), "n_test": summary["n_test"],
+                     "trials": summary["n_trials"], "pairs": summary["n_pairs"],
+                     "test_examples": summary["n_test_examples"],
+                     "test_examples_pct": summary["pct_test_examples"],
+                     "test_single_train": summary["n_test_single_train"],
+                     "train_examples": summary["n_train_examples"],
+                     "memorized": summary["n_memorized"], "memorized_pct": summary["pct_memorized"],
+                     "mem_threshold": summary["mem_threshold"],
+                     "infl_threshold": summary["infl_threshold"]})
+    if paper:
+        for row in PAPER_PAIRS:
+            rows.append({**row, "source": PAPER,
+                         "test_examples_pct": _pct(row["test_examples"], row["n_test"]),
+                         "memorized_pct": _pct(row.get("memorized", math.nan), row["n"]),
+                         "mem_threshold": 0.25, "infl_threshold": 0.15})
+    return pd.DataFrame(rows, columns=list(PAIRS_COLUMNS))
+
+
+def marginal_utility_table(utilities: Sequence[Mapping[str, Any]],
+                           abouts: Sequence[Mapping[str, Any]], paper: bool = True
+                           ) -> pd.DataFrame:
+    """One row per study from :func:`longtail.removal.marginal_utility`, then the paper's."""
+    rows = []
+    for utility, about in zip(utilities, abouts, strict=True):
+        rows.append({**_study_columns(about), "models": utility["models_pairs"],
+                     **{key: utility[key] for key in MARGINAL_COLUMNS[6:]}})
+    if paper:
+        rows += [{**row, "source": PAPER} for row in PAPER_MARGINAL_UTILITY]
+    return pd.DataFrame(rows, columns=list(MARGINAL_COLUMNS))
+
+
+def label_noise_table(metrics: Sequence[Mapping[str, Any]], abouts: Sequence[Mapping[str, Any]]
+                      ) -> pd.DataFrame:
+    """One row per study from :func:`longtail.noise.label_noise_metrics`."""
+    rows = [{**_study_columns(about), "label_noise": about["label_noise"],
+             **{key: m[key] for key in NOISE_COLUMNS[6:]}}
+            for m, about in zip(metrics, abouts, strict=True)]
+    return pd.DataFrame(rows, columns=list(NOISE_COLUMNS))
+
+
+# ---------------------------------------------------------------- formatting
+
+
+def _count(value: Any) -> str:
+    return "—" if value is None or (isinstance(value, float) and math.isnan(value)) \
+        else f"{int(value):,}"
+
+
+def _count_pct(count: Any, pct: Any) -> str:
+    if count is None or (isinstance(count, float) and math.isnan(count)):
+        return "—"
+    return f"{int(count):,} ({pct:.2f}%)"
+
+
+def _pm(mean: Any, std: Any, scale: float = 100.0, digits: int = 1) -> str:
+    """'mean ± std' (in percent by default); '—' when missing, no ± for one model."""
+    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
+        return "—"
+    if std is None or (isinstance(std, float) and math.isnan(std)):
+        return f"{scale * mean:.{digits}f}"
+    return f"{scale * mean:.{digits}f} ± {scale * std:.{digits}f}"
+
+
+def _source(row: Mapping[str, Any]) -> str:
+    return f"{row['study']} ({'paper' if row['source'] == PAPER else 'ours'})"
+
+
+def _dataset(row: Mapping[str, Any]) -> str:
+    return DATASET_NAMES.get(row["dataset"], row["dataset"])
+
+
+def pairs_display(table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`pairs_table` formatted for reading."""
+    theta = table["mem_threshold"].iloc[0] if len(table) else 0.25
+    rows = [{"study": _source(row), "data, model": f"{_dataset(row)}, {row['model'] or '—'}",
+             "n / n_test": f"{int(row['n']):,} / {int(row['n_test']):,}",
+             "t": _count(row["trials"]), "pairs": _count(row["pairs"]),
+             "unique test examples (% of test set)":
+                 _count_pct(row["test_examples"], row["test_examples_pct"]),
+             "of those, influenced by a single training example":
+                 _count(row["test_single_train"]),
+             "unique training examples": _count(row["train_examples"]),
+             f"mem ≥ {theta:g} (% of training set)":
+                 _count_pct(row["memorized"], row["memorized_pct"])}
+            for row in table.to_dict("records")]
+    return pd.DataFrame(rows)
+
+
+def marginal_utility_display(table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`marginal_utility_table` formatted for reading (accuracies in %)."""
+    rows = []
+    for row in table.to_dict("records"):
+        rows.append({
+            "study": _source(row), "data, model": f"{_dataset(row)}, {row['model'] or '—'}",
+            "R": _count(row["models"]), "training examples removed": _count(row["removed_pairs"]),
+            "test acc., full set (%)": _pm(row["accuracy_full_mean"], row["accuracy_full_std"]),
+            "drop, pairs' examples removed (%)": _pm(row["drop_pairs_mean"],
+                                                     row["drop_pairs_std"], digits=2),
+            "drop, as many random removed (%)": _pm(row["drop_random_mean"],
+                                                    row["drop_random_std"], digits=2),
+            "pairs' test examples": _count(row["pairs_test_examples"]),
+            "their acc. before (%)": _pm(row["pairs_accuracy_before_mean"],
+                                         row["pairs_accuracy_before_std"]),
+            "after, pairs' examples removed (%)": _pm(row["pairs_accuracy_after_pairs_mean"],
+                                                      row["pairs_accuracy_after_pairs_std"]),
+            "after, random removed (%)": _pm(row["pairs_accuracy_after_random_mean"],
+                                             row["pairs_accuracy_after_random_std"])})
+    return pd.DataFrame(rows)
+
+
+def label_noise_display(table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`label_noise_table` formatted for reading."""
+    rows = [{"study": row["study"], "data, model": f"{_dataset(row)}, {row['model']}",
+             "n": _count(row["n"]), "labels flipped": f"{_count(row['n_flipped'])} "
+             f"({100 * row['label_noise']:.0f}%)", "AUROC of mem~": f"{row['auroc']:.3f}",
+             "precision at k = flipped": f"{row['precision_at_k']:.3f}",
+             "average precision": f"{row['average_precision']:.3f}",
+             "mean mem~, flipped / clean": f"{row['mem_flipped_mean']:.2f} / "
+                                           f"{row['mem_clean_mean']:.2f}"}
+            for row in table.to_dict("records")]
+    return pd.DataFrame(rows)
+
+
+def to_markdown(display: pd.DataFrame, title: str, notes: Sequence[str] = ()) -> str:
+    """A Markdown (GitHub) table with a title line and notes below."""
+    def cell(value: Any) -> str:
+        return str(value).replace("|", "\\|")
+    header = "| " + " | ".join(cell(c) for c in display.columns) + " |"
+    rule = "|" + "|".join("---" for _ in display.columns) + "|"
+    body = ["| " + " | ".join(cell(v) for v in row) + " |"
+            for row in display.itertuples(index=False)]
+    paragraphs = "\n\n".join(note for note in notes if note)
+    return "\n".join([f"**{title}**", "", header, rule, *body, "", paragraphs]).rstrip() + "\n"
+
+
+_LATEX_ESCAPES = {"&": r"\&", "%": r"\%", "#": r"\#", "_": r"\_", "±": r"$\pm$",
+                  "≥": r"$\geq$", "—": "---", "~": r"\textasciitilde{}", "θ": r"$\theta$"}
+
+
+def _latex(value: Any) -> str:
+    text = str(value)
+    return "".join(_LATEX_ESCAPES.get(ch, ch) for ch in text)
+
+
+def to_latex(display: pd.DataFrame, caption: str, label: str, notes: Sequence[str] = ()) -> str:
+    """A booktabs LaTeX table (``\\usepackage{booktabs}``) with caption and label."""
+    columns = "l" * 2 + "r" * (len(display.columns) - 2)
+    lines = [r"\begin{table}[t]", r"\centering", r"\small",
+             rf"\caption{{{_latex(caption)}}}", rf"\label{{{label}}}",
+             r"\resizebox{\textwidth}{!}{%", rf"\begin{{tabular}}{{{columns}}}", r"\toprule",
+             " & ".join(_latex(c) for c in display.columns) + r" \\", r"\midrule"]
+    lines += [" & ".join(_latex(v) for v in row) + r" \\"
+              for row in display.itertuples(index=False)]
+    lines += [r"\bottomrule", r"\end{tabular}}"]
+    lines += [rf"\par\smallskip\footnotesize {_latex(note)}" for note in notes]
+    lines.append(r"\end{table}")
+    return "\n".join(lines) + "\n"
+
+
+def to_html(display: pd.DataFrame, title: str, notes: Sequence[str] = ()) -> str:
+    """A standalone HTML page with the table (for the Snakemake report)."""
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in display.columns)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
+                   for row in display.itertuples(index=False))
+    notes_html = "".join(f"<p>{html.escape(note)}</p>" for note in notes)
+    style = ("body{font-family:sans-serif;font-size:14px}table{border-collapse:collapse}"
+             "td,th{border-bottom:1px solid #ccc;padding:4px 8px;text-align:right}"
+             "td:first-child,th:first-child{text-align:left}")
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
+            f"</title><style>{style}</style></head><body><h3>{html.escape(title)}</h3>"
+            f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{notes_html}"
+            f"</body></html>\n")
+
+
+def write_table(numbers: pd.DataFrame, display: pd.DataFrame,
+                paths: Mapping[str, str | os.PathLike], title: str, label: str,
+                notes: Sequence[str] = ()) -> None:
+    """Write ``numbers`` as CSV and ``display`` as Markdown, LaTeX and HTML, each atomically
+    (``paths`` keys: csv, md, tex, html)."""
+    texts = {"md": to_markdown(display, title, notes),
+             "tex": to_latex(display, title, label, notes),
+             "html": to_html(display, title, notes)}
+    with atomic_path(paths["csv"]) as tmp:
+        numbers.to_csv(tmp, index=False, float_format="%.6g")
+    for key, text in texts.items():
+        with atomic_path(paths[key]) as tmp:
+            tmp.write_text(text)
+
+
+def paper_note(table: pd.DataFrame) -> str:
+    """The note that says which rows are the paper's."""
+    if not (table["source"] == PAPER).any():
+        return ""
+    return (f"Rows marked (paper) are the numbers reported in {PAPER_CITATION}; '—' where the "
+            f"paper gives none. Rows marked (ours) come from this run.")
+
+
+
+# ---------------------------------------------------------------- the table stage
+
+
+def _read_json(path: str | os.PathLike) -> dict[str, Any]:
+    with open(path) as fh:
+        return json.load(fh)
+
+
+def make_pairs_table(summaries: Sequence[str | os.PathLike], about: Sequence[str | os.PathLike],
+                     paths: Mapping[str, str | os.PathLike]) -> pd.DataFrame:
+    """tables/pairs from each study's ``summary.json`` and ``about.json``."""
+    numbers = pairs_table([_read_json(p) for p in summaries], [_read_json(p) for p in about])
+    write_table(numbers, pairs_display(numbers), paths,
+                "High-influence pairs (mem ≥ θ_mem, infl ≥ θ_infl, same class)", "tab:pairs",
+                [paper_note(numbers)])
+    return numbers
+
+
+def make_marginal_utility_table(studies: Sequence[str], removal: Sequence[str | os.PathLike],
+                                pairs: Sequence[str | os.PathLike],
+                                about: Sequence[str | os.PathLike],
+                                paths: Mapping[str, str | os.PathLike]) -> pd.DataFrame:
+    """tables/marginal_utility from each study's removal runs (parts ``full`` and ``pairs``)
+    and its pairs."""
+    shards = by_study(removal, studies)
+    utilities = [marginal_utility(read_removal(shards[study]),
+                                  pd.read_csv(pairs_path)["test_index"].to_numpy())
+                 for study, pairs_path in zip(studies, pairs, strict=True)]
+    numbers = marginal_utility_table(utilities, [_read_json(p) for p in about])
+    notes = ["Drop: mean test accuracy of R models on the full training set minus the accuracy "
+             "of each of R models trained without the removed examples (mean ± std over those R "
+             "models). Before/after: accuracy on the unique test examples of the pairs.",
+             paper_note(numbers), PAPER_MARGINAL_NOTE]
+    write_table(numbers, marginal_utility_display(numbers), paths,
+                "Marginal utility of the pairs' training examples", "tab:marginal-utility",
+                notes)
+    return numbers
+
+
+def make_label_noise_table(estimates: Sequence[str | os.PathLike],
+                           data: Sequence[str | os.PathLike], about: Sequence[str | os.PathLike],
+                           paths: Mapping[str, str | os.PathLike]) -> pd.DataFrame:
+    """tables/label_noise: mem~ as a detector of the flipped labels of each study."""
+    metrics = [label_noise_metrics(read_estimates(e).mem, read_flipped(d))
+               for e, d in zip(estimates, data, strict=True)]
+    numbers = label_noise_table(metrics, [_read_json(p) for p in about])
+    notes = ["Beyond the paper: training labels flipped at random; mem~ ranks the training "
+             "examples. AUROC: probability that a flipped example has higher mem~ than a clean "
+             "one (ties count one half); precision at k: share of flipped labels among the k "
+             "examples with the highest mem~, k = the number flipped."]
+    write_table(numbers, label_noise_display(numbers), paths,
+                "Memorization estimates as a detector of flipped labels", "tab:label-noise",
+                notes)
+    return numbers
