@@ -109,6 +109,35 @@ def check_config(config: Mapping[str, Any]) -> None:
             if study not in config["studies"]:
                 raise ConfigError(f"figures.{figure} names study '{study}', which is not in "
                                   f"studies (known: {', '.join(config['studies'])})")
+    check_lastlayer_and_compare(config)
+
+
+# What must agree for studies to share their subsets I_k (trial k's subset depends on these).
+SHARED_SUBSET_KEYS = ("dataset", "n_train", "n_test", "label_noise", "seed", "subset_ratio")
+
+
+def check_lastlayer_and_compare(config: Mapping[str, Any]) -> None:
+    """``lastlayer.studies`` and ``compare.groups`` name known studies; a group's studies
+    share data and subsets (every key of SHARED_SUBSET_KEYS), so trial k is the same I_k."""
+    known = config["studies"]
+    named = [("lastlayer.studies", s) for s in config.get("lastlayer", {}).get("studies", [])]
+    groups = config.get("compare", {}).get("groups", {})
+    named += [(f"compare.groups.{group}", s) for group, studies in groups.items()
+              for s in studies]
+    for key, study in named:
+        if study not in known:
+            raise ConfigError(f"{key} names study '{study}', which is not in studies "
+                              f"(known: {', '.join(known)})")
+    for group, studies in groups.items():
+        first = known[studies[0]]
+        for other in studies[1:]:
+            for field in SHARED_SUBSET_KEYS:
+                if known[other].get(field) != first.get(field):
+                    raise ConfigError(
+                        f"compare.groups.{group}: studies {studies[0]} and {other} differ in "
+                        f"{field} ({first.get(field)!r} vs {known[other].get(field)!r}); a group "
+                        f"compares architectures on the same data and subsets, so "
+                        f"{', '.join(SHARED_SUBSET_KEYS)} must agree")
 
 
 def trial_shards(trials: int, trials_per_job: int) -> list[tuple[int, int]]:
