@@ -1,0 +1,455 @@
+"""Last-layer-only estimates (Section 3, "Does the last layer suffice for memorization?").
+
+Train the study's architecture once on the full training set with the study's recipe, take
+the penultimate-layer representation ``body(x)`` of every training and test example, then run
+Algorithm 1 with a fresh linear classifier on the representations as the learning algorithm:
+on the *same* subsets I_k as the full study (trial k's subset depends only on the study seed
+and k), one randomly initialised linear model per trial. Its correctness store has the schema
+of :mod:`longtail.store`, so the estimators and the pair selection run on it unchanged.
+
+The paper (ResNet50 on CIFAR-100) found the linear models as accurate as the full model
+(75.8% vs 75.9%, subset ResNet50s 72.3%) but only 38 examples with mem >= 0.25 against 18,099
+with full models, and 457 high-influence pairs: memorization lives in the representation.
+
+``representations.h5`` layout: ``train`` (n, D) float32, ``test`` (n_test, D) float32,
+``train_labels``, ``test_labels`` (int64), ``full_train_correct`` (n,) bool and
+``full_test_correct`` (n_test,) bool of the full model; attributes ``dataset``, ``arch``,
+``seed`` (of the full model), ``data_hash``, ``fingerprint`` (the study's trials fingerprint),
+``num_classes``, ``train_seconds``, ``extract_seconds``, ``train_accuracy``, ``test_accuracy``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import h5py
+import numpy as np
+import pandas as pd
+import torch
+
+from longtail.compare import agreement, write_csv, write_markdown
+from longtail.config import trials_fingerprint
+from longtail.data import load_study_data
+from longtail.estimates import load_influence, read_estimates
+from longtail.models import Classifier
+from longtail.plots.comparison import INFL_EDGES, LastLayerPanel, draw_figC3
+from longtail.plots.style import figure_style, save_figure
+from longtail.store import (
+    CorrectnessStore,
+    StoreError,
+    StoreReader,
+    TrialResults,
+    atomic_path,
+    write_store,
+)
+from longtail.tables import to_markdown
+from longtail.training import (
+    Normalizer,
+    Recipe,
+    TrainingData,
+    _SingleModelRun,
+    configure_backend,
+    resolve_device,
+    train_trials,
+)
+from longtail.trials import study_attrs, training_data, trial_plan
+
+log = logging.getLogger(__name__)
+
+# Seed stream of the full model. SeedSequence pads its entropy with zero words, so [seed, k]
+# (trial k) equals [seed, k, 0]; a non-zero third word can never equal a trial's entropy.
+FULL_MODEL_STREAM = (0x1A57, 1)
+REPRESENTATION_ARRAYS = ("train", "test", "train_labels", "test_labels", "full_train_correct",
+                         "full_test_correct")
+
+
+def full_model_seed(study_seed: int) -> int:
+    """Seed of the one model trained on all n examples (distinct from every trial seed)."""
+    state = np.random.SeedSequence([study_seed, *FULL_MODEL_STREAM]).generate_state(2, np.uint32)
+    return int((int(state[0]) << 31) ^ int(state[1]))
+
+
+@dataclass
+class Representations:
+    """Penultimate-layer representations of a study's examples under its full model."""
+
+    train: np.ndarray                # (n, D) float32
+    test: np.ndarray                 # (n_test, D) float32
+    train_labels: np.ndarray         # (n,) int64
+    test_labels: np.ndarray          # (n_test,) int64
+    full_train_correct: np.ndarray   # (n,) bool, the full model on its own training set
+    full_test_correct: np.ndarray    # (n_test,) bool
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+    def training_data(self) -> TrainingData:
+        """The representations as a training set for ``arch = linear`` ((N, D) -> (N, D, 1, 1))."""
+        return TrainingData.from_arrays(self.train, self.train_labels, self.test,
+                                        self.test_labels, int(self.attrs["num_classes"]))
+
+
+# ----------------------------------------------------------------- the full model
+
+@dataclass
+class FullModel:
+    """A model trained once on all n examples, with what extraction needs to reproduce its
+    inputs (the training set's normalisation and memory format)."""
+
+    model: Classifier
+    normalize: Normalizer
+    memory_format: torch.memory_format
+    train_correct: np.ndarray
+    test_correct: np.ndarray
+    seconds: float
+
+
+def train_full_model(data: TrainingData, arch: str, recipe: Recipe, seed: int) -> FullModel:
+    """Train ``arch`` once on the whole training set (I = [n]) with the study's recipe.
+
+    This is the training loop every trial of the study runs (one model of training's loop
+    path), so the representation comes from the study's own learning algorithm A.
+    """
+    device = resolve_device(recipe.device)
+    configure_backend(recipe, device)
+    data = data.to(device)
+    began = time.perf_counter()
+    run = _SingleModelRun(data, arch, recipe, seed, np.ones(len(data.y_train), bool), device,
+                          Normalizer(data.x_train))
+    run.model.train()
+    for step, batch in enumerate(run.batches()):
+        run.step(step, batch)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    seconds = time.perf_counter() - began
+    train_correct, test_correct, failed = run.finish()
+    if failed:
+        raise RuntimeError(f"the full {arch} model diverged (non-finite loss or weights); "
+                           f"its representation is unusable (lower train.lr)")
+    return FullModel(run.model, run.normalize, run.memory_format, train_correct, test_correct,
+                     seconds)
+
+
+@torch.no_grad()
+def penultimate(model: Classifier, normalize: Normalizer, x: torch.Tensor,
+                memory_format: torch.memory_format = torch.contiguous_format,
+                chunk: int = 2048) -> np.ndarray:
+    """(N, D) float32 penultimate-layer representation ``model.body(x)`` (eval mode, fp32)."""
+    model.eval()
+    parts = [model.body(normalize(xs).contiguous(memory_format=memory_format)).float().flatten(1)
+             for xs in x.split(chunk)]
+    return torch.cat(parts).cpu().numpy().astype(np.float32, copy=False)
+
+
+def extract(full: FullModel, data: TrainingData) -> tuple[np.ndarray, np.ndarray]:
+    """Representations of every training and test example under the full model."""
+    device = next(full.model.parameters()).device
+    return tuple(penultimate(full.model, full.normalize, x.to(device), full.memory_format)
+                 for x in (data.x_train, data.x_test))
+
+
+# ----------------------------------------------------------------- representations.h5
+
+def write_representations(path: str | os.PathLike, reps: Representations) -> None:
+    """Write ``representations.h5`` (layout in the module docstring) atomically."""
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
+        for name in REPRESENTATION_ARRAYS:
+            h5.create_dataset(name, data=getattr(reps, name))
+        for key, value in reps.attrs.items():
+            h5.attrs[key] = value
+
+
+def read_representations(path: str | os.PathLike) -> Representations:
+    """Read ``representations.h5``; StoreError naming the file if it is unreadable."""
+    try:
+        with h5py.File(path, "r") as h5:
+            arrays = {name: h5[name][()] for name in REPRESENTATION_ARRAYS}
+            attrs = {key: value.item() if isinstance(value, np.generic) else value
+                     for key, value in h5.attrs.items()}
+    except (OSError, KeyError, ValueError) as err:
+        raise StoreError(f"{path}: not a readable representations file ({err})") from err
+    reps = Representations(**arrays, attrs=attrs)
+    if len(reps.train) != len(reps.train_labels) or len(reps.test) != len(reps.test_labels):
+        raise StoreError(f"{path}: representations and labels differ in length")
+    return reps
+
+
+def extract_representations(data_path: str | os.PathLike, out_path: str | os.PathLike,
+                            study: Mapping[str, Any]) -> Representations:
+    """Stage: train the study's architecture on all of its training data with its recipe and
+    write the penultimate representations of its training and test examples."""
+    data = load_study_data(data_path)
+    examples = training_data(data)
+    recipe = Recipe.from_config(study["train"])
+    seed = full_model_seed(study["seed"])
+    log.info("training the full %s on all n=%d examples (%d epochs)", study["arch"],
+             len(data.y_train), recipe.epochs)
+    full = train_full_model(examples, study["arch"], recipe, seed)
+    began = time.perf_counter()
+    train, test = extract(full, examples)
+    extract_seconds = time.perf_counter() - began
+    reps = Representations(
+        train=train, test=test, train_labels=np.asarray(data.y_train, np.int64),
+        test_labels=np.asarray(data.y_test, np.int64), full_train_correct=full.train_correct,
+        full_test_correct=full.test_correct,
+        attrs={"dataset": study["dataset"], "arch": study["arch"], "seed": seed,
+               "data_hash": data.data_hash, "fingerprint": trials_fingerprint(study),
+               "num_classes": len(data.classes), "train_seconds": full.seconds,
+               "extract_seconds": extract_seconds,
+               "train_accuracy": float(full.train_correct.mean()),
+               "test_accuracy": float(full.test_correct.mean())})
+    log.info("full model: %.1f s, train accuracy %.4f, test accuracy %.4f; representation "
+             "D = %d (%.1f s)", full.seconds, reps.attrs["train_accuracy"],
+             reps.attrs["test_accuracy"], train.shape[1], extract_seconds)
+    write_representations(out_path, reps)
+    return reps
+
+
+# ----------------------------------------------------------------- linear trials
+
+def lastlayer_fingerprint(study: Mapping[str, Any], linear_train: Mapping[str, Any]) -> str:
+    """Hash of what determines the linear trials: the study's trials fingerprint (data,
+    architecture and recipe of the representation, subsets) and the linear models' recipe."""
+    recipe = {k: v for k, v in linear_train.items() if k not in ("threads", "device")}
+    text = json.dumps({"study": trials_fingerprint(study), "linear": recipe}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def linear_trials(reps: Representations, study: Mapping[str, Any], recipe: Recipe,
+                  trials: list[int], progress: bool = True) -> TrialResults:
+    """Algorithm 1, lines 1-3, with a fresh linear classifier on the representations as A:
+    trial k trains on the same subset I_k (and from the same seed) as the study's trial k."""
+    seeds, masks = trial_plan(study, len(reps.train_labels), trials)
+    return train_trials(reps.training_data(), "linear", recipe, seeds, masks, trial_ids=trials,
+                        progress=progress)
+
+
+def train_lastlayer(data_path: str | os.PathLike, reps_path: str | os.PathLike,
+                    out_path: str | os.PathLike, study: Mapping[str, Any],
+                    linear_train: Mapping[str, Any], progress: bool = True) -> None:
+    """Stage: all t linear trials of a study on its representations -> a correctness store
+    (``arch = linear``, attribute ``representation_arch``) in the schema of longtail.store."""
+    data = load_study_data(data_path)
+    reps = read_representations(reps_path)
+    if reps.attrs.get("data_hash") != data.data_hash or \
+            reps.attrs.get("fingerprint") != trials_fingerprint(study):
+        raise StoreError(f"{reps_path} was extracted for other data or another recipe than "
+                         f"{data_path} and this study; re-extract it")
+    recipe = Recipe.from_config(linear_train)
+    trials = list(range(study["trials"]))
+    log.info("training %d linear models on %d-dimensional representations of %s (%s)",
+             len(trials), reps.train.shape[1], study["dataset"], study["arch"])
+    results = linear_trials(reps, study, recipe, trials, progress=progress)
+    log.info("linear models: mean test accuracy %.4f, %.4f s per model, %d diverged",
+             float(results.test_accuracy.mean()), float(results.wall_time.mean()),
+             int(results.diverged.sum()))
+    attrs = {**study_attrs(study, data), "arch": "linear", "representation_arch": study["arch"],
+             "fingerprint": lastlayer_fingerprint(study, linear_train), "trials": len(trials)}
+    write_store(out_path, CorrectnessStore(
+        trials=results, train_labels=data.y_train, test_labels=data.y_test,
+        train_source_index=data.train_source_index, test_source_index=data.test_source_index,
+        train_label_flipped=data.train_label_flipped, attrs=attrs))
+
+
+# ----------------------------------------------------------------- the comparison
+
+def _trial_times(store_path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """(test accuracy, wall time) of the valid trials of a store."""
+    with StoreReader(store_path) as store:
+        valid = ~store.array("diverged")
+        return store.array("test_accuracy")[valid], store.array("wall_time")[valid]
+
+
+@dataclass(frozen=True)
+class LastLayerInputs:
+    """One study's outputs that the last-layer summary compares: ``full_*`` from the study's
+    own subset models, ``linear_*`` from the linear models on the representation."""
+
+    representations: str | os.PathLike
+    full_store: str | os.PathLike
+    full_estimates: str | os.PathLike
+    full_pairs: str | os.PathLike
+    linear_store: str | os.PathLike
+    linear_estimates: str | os.PathLike
+    linear_pairs: str | os.PathLike
+
+
+def lastlayer_summary(study: str, paths: LastLayerInputs, mem_threshold: float,
+                      infl_threshold: float) -> dict[str, Any]:
+    """The numbers Section 3 reports for the last-layer-only estimator, beside the full study:
+    test accuracy of the full model, of the linear models and of the subset models; examples
+    with mem >= ``mem_threshold`` and high-influence pairs under each, with their agreement;
+    and the training time per model of each (the paper's speed-up, 720x for ResNet50)."""
+    reps = read_representations(paths.representations)
+    full_acc, full_time = _trial_times(paths.full_store)
+    linear_acc, linear_time = _trial_times(paths.linear_store)
+    full_mem = read_estimates(paths.full_estimates).mem
+    linear_mem = read_estimates(paths.linear_estimates).mem
+    agree = agreement(full_mem, linear_mem, pd.read_csv(paths.full_pairs),
+                      pd.read_csv(paths.linear_pairs), mem_threshold, infl_threshold)
+    representation_seconds = float(reps.attrs["train_seconds"] + reps.attrs["extract_seconds"])
+    lastlayer_total = representation_seconds + float(linear_time.sum())
+    return {
+        "study": study, "arch": str(reps.attrs["arch"]), "trials": len(full_acc),
+        "linear_trials": len(linear_acc), "representation_dim": int(reps.train.shape[1]),
+        "full_model_test_accuracy": float(reps.attrs["test_accuracy"]),
+        "full_model_train_accuracy": float(reps.attrs["train_accuracy"]),
+        "subset_models_test_accuracy": float(full_acc.mean()),
+        "subset_models_test_accuracy_sd": float(full_acc.std(ddof=1)),
+        "linear_models_test_accuracy": float(linear_acc.mean()),
+        "linear_models_test_accuracy_sd": float(linear_acc.std(ddof=1)),
+        "mem_threshold": float(mem_threshold),
+        "memorized_subset_models": agree["memorized_a"],
+        "memorized_linear_models": agree["memorized_b"],
+        "memorized_both": agree["memorized_both"],
+        "infl_threshold": float(infl_threshold),
+        "pairs_subset_models": agree["pairs_a"], "pairs_linear_models": agree["pairs_b"],
+        "pairs_both": agree["pairs_both"], "jaccard_pairs": agree["jaccard_pairs"],
+        "mem_pearson": agree["pearson"], "mem_spearman": agree["spearman"],
+        "seconds_per_subset_model": float(full_time.mean()),
+        "seconds_per_linear_model": float(linear_time.mean()),
+        "speed_ratio": float(full_time.mean() / linear_time.mean()),
+        "representation_seconds": representation_seconds,
+        "total_seconds_subset_models": float(full_time.sum()),
+        "total_seconds_lastlayer": lastlayer_total,
+        "total_speed_ratio": float(full_time.sum() / lastlayer_total),
+    }
+
+
+MARKDOWN_ROWS = {
+    "full_model_test_accuracy": "test accuracy, full model (all n examples)",
+    "subset_models_test_accuracy": "test accuracy, subset models",
+    "linear_models_test_accuracy": "test accuracy, linear models on the representation",
+    "memorized_subset_models": "examples with mem~ ≥ {mem}, subset models",
+    "memorized_linear_models": "examples with mem~ ≥ {mem}, linear models",
+    "memorized_both": "examples with mem~ ≥ {mem}, both",
+    "mem_pearson": "Pearson correlation of mem~",
+    "mem_spearman": "Spearman correlation of mem~",
+    "pairs_subset_models": "high-influence pairs, subset models",
+    "pairs_linear_models": "high-influence pairs, linear models",
+    "pairs_both": "high-influence pairs, both",
+    "seconds_per_subset_model": "seconds per subset model",
+    "seconds_per_linear_model": "seconds per linear model",
+    "speed_ratio": "speed-up per model (subset / linear)",
+    "representation_seconds": "seconds for the representation (train once + extract)",
+    "total_speed_ratio": "speed-up overall (subset models / representation + linear models)",
+}
+# Section 3 (CIFAR-100, ResNet50, t = 4000): "the 4,000 linear models ... achieve 75.8 +- 0.1%
+# ... the ResNet50 model trained on the full training set ... 75.9% ... the 4,000 ResNet50
+# models trained on 70% training data achieve only 72.3 +- 0.3% ... only 38 training examples
+# with memorization estimates above 0.25 using linear models, compared with 18,099 ... we still
+# found 457 high-influence pairs"; "This reduces the training time by a factor of 720"; 1015
+# pairs with full models.
+PAPER_LASTLAYER = {
+    "full_model_test_accuracy": "75.9%", "subset_models_test_accuracy": "72.3% ± 0.3",
+    "linear_models_test_accuracy": "75.8% ± 0.1", "memorized_subset_models": "18099",
+    "memorized_linear_models": "38", "pairs_subset_models": "1015",
+    "pairs_linear_models": "457", "speed_ratio": "720x",
+}
+PAPER_COLUMN = "paper (CIFAR-100, ResNet50)"
+
+
+def tabulate_lastlayer(rows: list[dict[str, Any]], out_csv: str | os.PathLike,
+                       out_md: str | os.PathLike) -> pd.DataFrame:
+    """``tables/lastlayer.csv`` (one row per study) and ``tables/lastlayer.md`` (one column
+    per study and the paper's numbers, one row per reported number)."""
+    table = pd.DataFrame(rows)
+    write_csv(table, out_csv)
+    mem, infl = table["mem_threshold"].iloc[0], table["infl_threshold"].iloc[0]
+    shown = pd.DataFrame({"": [label.format(mem=f"{mem:g}") for label in MARKDOWN_ROWS.values()],
+                          **{row["study"]: [_cell(key, row) for key in MARKDOWN_ROWS]
+                             for row in rows},
+                          PAPER_COLUMN: [PAPER_LASTLAYER.get(key, "—") for key in MARKDOWN_ROWS]})
+    notes = [
+        "The study's architecture trained once on all training examples with the study's "
+        "recipe; per trial a fresh linear classifier on its penultimate representation, on the "
+        "same subsets I_k as the study's own models. Accuracies: mean ± std over the trials.",
+        f"Pairs: mem~ ≥ {mem:g}, infl~ ≥ {infl:g}, y_i = y'_j (Section 2). Times are wall-clock "
+        "seconds per model as trained here (models trained together as a batch share its "
+        "time); the overall speed-up charges the representation to the last-layer estimator.",
+        f"The {PAPER_COLUMN} column quotes Section 3 of Feldman & Zhang (2020); '—' where it "
+        "gives no number."]
+    write_markdown(to_markdown(shown, "Last-layer-only estimates (Section 3, \"Does the last "
+                                      "layer suffice for memorization?\")", notes), out_md)
+    return table
+
+
+def _cell(key: str, row: Mapping[str, Any]) -> str:
+    value = row[key]
+    if key.endswith("_accuracy") and f"{key}_sd" in row:
+        return f"{100 * value:.2f}% ± {100 * row[key + '_sd']:.2f}"
+    if key.endswith("_accuracy"):
+        return f"{100 * value:.2f}%"
+    if key.endswith("ratio"):
+        return f"{value:.1f}x"
+    if isinstance(value, float):
+        return f"{value:.3f}" if "pearson" in key or "spearman" in key else f"{value:.3g}"
+    return str(value)
+
+
+# ----------------------------------------------------------------- Fig. C.3 data
+
+def same_class_influence_pairs(full_estimates: str | os.PathLike,
+                               linear_estimates: str | os.PathLike
+                               ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(infl_full, infl_linear) of every same-class pair (y_i = y'_j) estimated in both
+    files, one class or row block at a time; pairs undefined in either are left out."""
+    from longtail.estimates import iter_influence
+
+    full = read_estimates(full_estimates)
+    linear = read_estimates(linear_estimates)
+    if not (np.array_equal(full.train_source_index, linear.train_source_index)
+            and np.array_equal(full.test_source_index, linear.test_source_index)):
+        raise StoreError(f"{full_estimates} and {linear_estimates} estimate different examples")
+    for block in iter_influence(full_estimates):
+        other = load_influence(linear_estimates, block.train_index, block.test_index)
+        same = full.train_labels[block.train_index, None] == \
+            full.test_labels[None, block.test_index]
+        keep = same & np.isfinite(block.infl) & np.isfinite(other)
+        yield block.infl[keep], other[keep]
+
+
+def joint_histogram(pairs: Iterator[tuple[np.ndarray, np.ndarray]], edges: np.ndarray
+                    ) -> np.ndarray:
+    """Counts (len(edges) - 1, len(edges) - 1) of (x, y) values in the square bins ``edges``,
+    accumulated over blocks; values outside [edges[0], edges[-1]] are clipped in."""
+    counts = np.zeros((len(edges) - 1, len(edges) - 1), np.int64)
+    for x, y in pairs:
+        x = np.clip(x, edges[0], edges[-1])
+        y = np.clip(y, edges[0], edges[-1])
+        counts += np.histogram2d(x, y, bins=(edges, edges))[0].astype(np.int64)
+    return counts
+
+
+def tabulate_lastlayer_files(studies: list[str], files: Mapping[str, list[str]],
+                             mem_threshold: float, infl_threshold: float,
+                             out_csv: str | os.PathLike, out_md: str | os.PathLike
+                             ) -> pd.DataFrame:
+    """Stage: ``files[field]`` lists, per study in ``studies``, the file of each
+    :class:`LastLayerInputs` field; summarise every study and write the tables."""
+    rows = []
+    for k, study in enumerate(studies):
+        paths = LastLayerInputs(**{name: files[name][k]
+                                   for name in LastLayerInputs.__dataclass_fields__})
+        rows.append(lastlayer_summary(study, paths, mem_threshold, infl_threshold))
+    return tabulate_lastlayer(rows, out_csv, out_md)
+
+
+def make_figC3(studies: list[str], full_estimates: list[str], linear_estimates: list[str],
+               table_csv: str | os.PathLike, out_pdf: str | os.PathLike,
+               out_png: str | os.PathLike) -> None:
+    """Stage: Fig. C.3 from both estimates of every study and ``tables/lastlayer.csv``."""
+    table = pd.read_csv(table_csv).set_index("study")
+    panels = []
+    for study, full, linear in zip(studies, full_estimates, linear_estimates, strict=True):
+        infl = joint_histogram(same_class_influence_pairs(full, linear), INFL_EDGES)
+        panels.append(LastLayerPanel(study, read_estimates(full).mem,
+                                     read_estimates(linear).mem, infl,
+                                     table.loc[study].to_dict()))
+    with figure_style():
+        save_figure(draw_figC3(panels), out_pdf, out_png)
