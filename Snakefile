@@ -14,6 +14,8 @@ include: "rules/data.smk"
 include: "rules/train.smk"
 include: "rules/store.smk"
 include: "rules/estimate.smk"
+include: "rules/lastlayer.smk"
+include: "rules/compare.smk"
 
 
 # Rules too light to submit to a cluster run on the submitting host.

@@ -91,6 +91,55 @@ def get_study_seed(wildcards):
     return study_config(wildcards)["seed"]
 
 
+# Last-layer-only estimates (rules/lastlayer.smk) and cross-architecture groups (compare.smk).
+LASTLAYER_STUDIES = config["lastlayer"]["studies"]
+COMPARE_GROUPS = list(config["compare"]["groups"])
+
+
+def get_lastlayer_study(wildcards):
+    """What determines the linear trials of a study: its trials' parameters and t."""
+    return canonical(
+        {**get_training_params(wildcards), "trials": study_config(wildcards)["trials"]}
+    )
+
+
+def get_lastlayer_train(wildcards):
+    return canonical(config["lastlayer"]["train"])
+
+
+def get_lastlayer_threads(wildcards):
+    return config["lastlayer"]["train"]["threads"]
+
+
+def get_group_studies(wildcards):
+    return config["compare"]["groups"][wildcards.group]
+
+
+def get_group_stores(wildcards):
+    return [f"results/{study}/correctness.h5" for study in get_group_studies(wildcards)]
+
+
+def get_group_seed(wildcards):
+    """The split of the common trials into halves is seeded by the (shared) study seed."""
+    return config["studies"][get_group_studies(wildcards)[0]]["seed"]
+
+
+def get_group_min_out_trials(wildcards):
+    return min(config["studies"][s]["min_out_trials"] for s in get_group_studies(wildcards))
+
+
+def get_comparison_outputs():
+    """Tables and figures of the last-layer and cross-architecture experiments, if configured."""
+    outputs = []
+    if LASTLAYER_STUDIES:
+        outputs += ["tables/lastlayer.md", "figures/figC3.pdf"]
+    if COMPARE_GROUPS:
+        outputs += ["tables/arch_comparison.md", "figures/arch_comparison.pdf"]
+    return outputs
+
+
 def get_final_output():
     per_study = ["pairs.csv", "summary.json", "consistency.csv"]
-    return [f"results/{study}/{name}" for study in config["studies"] for name in per_study]
+    return [
+        f"results/{study}/{name}" for study in config["studies"] for name in per_study
+    ] + get_comparison_outputs()

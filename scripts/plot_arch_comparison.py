@@ -1,0 +1,13 @@
+"""Snakemake adapter: the cross-architecture comparison figure (Sec. C)."""
+
+from longtail.compare import make_arch_comparison
+from longtail.workflow import log_to
+
+with log_to(snakemake.log[0]):
+    make_arch_comparison(
+        list(snakemake.input.stats),
+        list(snakemake.input.curves),
+        list(snakemake.input.mem),
+        snakemake.output.pdf,
+        snakemake.output.png,
+    )
