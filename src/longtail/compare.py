@@ -30,8 +30,6 @@ from scipy import stats
 
 from longtail.estimate import DEFAULT_MIN_TRIALS
 from longtail.estimates import Estimates, compute_estimates
-from longtail.plots.comparison import ArchPanel, draw_arch_comparison
-from longtail.plots.style import figure_style, save_figure
 from longtail.select import (
     DEFAULT_CONSISTENCY_THRESHOLDS,
     DEFAULT_INFL_THRESHOLD,
@@ -41,7 +39,6 @@ from longtail.select import (
     split_trials,
 )
 from longtail.store import StoreError, StoreReader, atomic_path
-from longtail.tables import to_markdown
 
 MEM_CURVE_THRESHOLDS = tuple(np.round(np.arange(0.05, 0.951, 0.05), 2).tolist())
 STAT_COLUMNS = ("group", "comparison", "study_a", "study_b", "arch_a", "arch_b", "trials_a",
@@ -301,6 +298,8 @@ def write_markdown(text: str, path: str | os.PathLike) -> None:
 def tabulate_comparisons(stats_csvs: Sequence[str | os.PathLike], out_csv: str | os.PathLike,
                          out_md: str | os.PathLike) -> pd.DataFrame:
     """Concatenate the groups' statistics into ``tables/arch_comparison.{csv,md}``."""
+    from longtail.tables import to_markdown  # drawing and table modules load only here
+
     table = pd.concat([pd.read_csv(path) for path in stats_csvs], ignore_index=True)
     write_csv(table, out_csv)
     shown = pd.DataFrame({
@@ -333,6 +332,9 @@ def make_arch_comparison(stats_csvs: Sequence[str | os.PathLike],
                          mem_csvs: Sequence[str | os.PathLike], out_pdf: str | os.PathLike,
                          out_png: str | os.PathLike) -> None:
     """Stage: the cross-architecture figure, one row per pair of studies of every group."""
+    from longtail.plots.comparison import ArchPanel, draw_arch_comparison
+    from longtail.plots.style import figure_style, save_figure
+
     panels = []
     for stats_csv, curves_csv, mem_csv in zip(stats_csvs, curves_csvs, mem_csvs, strict=True):
         stats_table, curves, mem = (pd.read_csv(p) for p in (stats_csv, curves_csv, mem_csv))

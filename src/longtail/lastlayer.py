@@ -39,8 +39,6 @@ from longtail.config import trials_fingerprint
 from longtail.data import load_study_data
 from longtail.estimates import load_influence, read_estimates
 from longtail.models import Classifier
-from longtail.plots.comparison import INFL_EDGES, LastLayerPanel, draw_figC3
-from longtail.plots.style import figure_style, save_figure
 from longtail.store import (
     CorrectnessStore,
     StoreError,
@@ -49,7 +47,6 @@ from longtail.store import (
     atomic_path,
     write_store,
 )
-from longtail.tables import to_markdown
 from longtail.training import (
     Normalizer,
     Recipe,
@@ -358,6 +355,8 @@ def tabulate_lastlayer(rows: list[dict[str, Any]], out_csv: str | os.PathLike,
                        out_md: str | os.PathLike) -> pd.DataFrame:
     """``tables/lastlayer.csv`` (one row per study) and ``tables/lastlayer.md`` (one column
     per study and the paper's numbers, one row per reported number)."""
+    from longtail.tables import to_markdown  # not imported by the training stages
+
     table = pd.DataFrame(rows)
     write_csv(table, out_csv)
     mem, infl = table["mem_threshold"].iloc[0], table["infl_threshold"].iloc[0]
@@ -444,6 +443,9 @@ def make_figC3(studies: list[str], full_estimates: list[str], linear_estimates: 
                table_csv: str | os.PathLike, out_pdf: str | os.PathLike,
                out_png: str | os.PathLike) -> None:
     """Stage: Fig. C.3 from both estimates of every study and ``tables/lastlayer.csv``."""
+    from longtail.plots.comparison import INFL_EDGES, LastLayerPanel, draw_figC3
+    from longtail.plots.style import figure_style, save_figure
+
     table = pd.read_csv(table_csv).set_index("study")
     panels = []
     for study, full, linear in zip(studies, full_estimates, linear_estimates, strict=True):

@@ -35,12 +35,13 @@ def _joint(ax: Axes, counts: np.ndarray, edges: np.ndarray, xlabel: str, ylabel:
     shown = np.ma.masked_equal(counts.T.astype(float), 0)
     mesh = ax.pcolormesh(edges, edges, shown, cmap="viridis", rasterized=True,
                          norm=LogNorm(vmin=1, vmax=max(int(counts.max()), 2)))
-    ax.figure.colorbar(mesh, ax=ax, label="count", shrink=0.85)
+    cax = ax.inset_axes((1.03, 0.0, 0.04, 1.0))  # as tall as the (square) axes
+    ax.figure.colorbar(mesh, cax=cax, label="examples" if "mem" in xlabel else "pairs")
     ax.plot(edges[[0, -1]], edges[[0, -1]], color=COLORS["full"], lw=0.6)
     ax.axvline(threshold, color=COLORS["pairs"], ls="--", lw=0.8)
     ax.axhline(threshold, color=COLORS["pairs"], ls="--", lw=0.8)
     ax.set(xlabel=xlabel, ylabel=ylabel, xlim=edges[[0, -1]], ylim=edges[[0, -1]])
-    ax.set_aspect("equal")
+    ax.set_box_aspect(1)
     ax.grid(False)
 
 
@@ -66,22 +67,22 @@ def draw_figC3(panels: Sequence[LastLayerPanel]) -> Figure:
     mem (full) vs mem (linear), same-class infl vs infl, and the two distributions of mem."""
     if not panels:
         raise ValueError("Fig. C.3 needs at least one study")
-    fig = new_figure(TEXT_WIDTH + 1.0, 2.6 * len(panels))
+    fig = new_figure(TEXT_WIDTH + 1.0, 3.0 * len(panels))
     axes = fig.subplots(len(panels), 3, squeeze=False)
     for row, panel in zip(axes, panels, strict=True):
         s = panel.summary
         mem_t, infl_t = s["mem_threshold"], s["infl_threshold"]
         _joint(row[0], joint_counts(panel.mem_full, panel.mem_linear, MEM_EDGES), MEM_EDGES,
                "mem~, full models", "mem~, linear models", mem_t)
-        row[0].set_title(f"{panel.study}: memorization")
-        _note(row[0], f"mem~ ≥ {mem_t:g}: full {s['memorized_subset_models']}, linear "
-                      f"{s['memorized_linear_models']}, both {s['memorized_both']}\n"
-                      f"Pearson {s['mem_pearson']:.2f}, Spearman {s['mem_spearman']:.2f}")
+        row[0].set_title(f"{panel.study}: memorization\nmem~ ≥ {mem_t:g}: full "
+                         f"{s['memorized_subset_models']}, linear "
+                         f"{s['memorized_linear_models']}, both {s['memorized_both']}")
+        _note(row[0], f"Pearson {s['mem_pearson']:.2f}\nSpearman {s['mem_spearman']:.2f}")
         _joint(row[1], panel.infl_counts, INFL_EDGES, "infl~, full models",
                "infl~, linear models", infl_t)
-        row[1].set_title(f"same-class influence ({int(panel.infl_counts.sum()):,} pairs)")
-        _note(row[1], f"selected pairs: full {s['pairs_subset_models']}, linear "
-                      f"{s['pairs_linear_models']}, both {s['pairs_both']}")
+        row[1].set_title(f"influence, {int(panel.infl_counts.sum()):,} same-class pairs\n"
+                         f"selected: full {s['pairs_subset_models']}, linear "
+                         f"{s['pairs_linear_models']}, both {s['pairs_both']}")
         bins = MEM_EDGES
         for mem, label, color in ((panel.mem_full, "full models", COLORS["memorized"]),
                                   (panel.mem_linear, "linear models", COLORS["random"])):
@@ -89,9 +90,10 @@ def draw_figC3(panels: Sequence[LastLayerPanel]) -> Figure:
             row[2].hist(values, bins=bins, histtype="step", color=color, label=label)
         row[2].axvline(mem_t, color=COLORS["full"], ls="--", lw=0.8)
         row[2].set(yscale="log", xlabel="mem~", ylabel="training examples")
+        row[2].set_box_aspect(1)
         row[2].set_title(f"test accuracy: full model {100 * s['full_model_test_accuracy']:.1f}%"
-                         f", subset {100 * s['subset_models_test_accuracy']:.1f}%, linear "
-                         f"{100 * s['linear_models_test_accuracy']:.1f}%", fontsize=7)
+                         f"\nsubset models {100 * s['subset_models_test_accuracy']:.1f}%, "
+                         f"linear {100 * s['linear_models_test_accuracy']:.1f}%")
         row[2].legend(frameon=False, loc="upper right")
     return fig
 
@@ -112,6 +114,7 @@ def _curves(ax: Axes, curves: pd.DataFrame, selection: str, xlabel: str,
                 markersize=2.5, label=comparison)
     ax.axvline(threshold, color=COLORS["full"], ls="--", lw=0.8)
     ax.set(xlabel=xlabel, ylabel="Jaccard similarity", ylim=(0, 1.02))
+    ax.set_box_aspect(1)
     ax.legend(frameon=False, fontsize=6.5)
 
 
@@ -135,20 +138,23 @@ def draw_arch_comparison(panels: Sequence[ArchPanel]) -> Figure:
     sets and of the high-influence pair sets over thresholds beside the split-half baselines."""
     if not panels:
         raise ValueError("the comparison figure needs at least one pair of studies")
-    fig = new_figure(TEXT_WIDTH + 1.0, 2.6 * len(panels))
+    fig = new_figure(TEXT_WIDTH + 1.0, 3.0 * len(panels))
     axes = fig.subplots(len(panels), 3, squeeze=False)
     for row, panel in zip(axes, panels, strict=True):
         s = panel.stats
         mem_t = s["mem_threshold"]
         _joint(row[0], joint_counts(panel.mem_a, panel.mem_b, MEM_EDGES), MEM_EDGES,
                f"mem~, {panel.study_a}", f"mem~, {panel.study_b}", mem_t)
-        row[0].set_title(f"{panel.group}: {int(s['trials_a'])} common trials", fontsize=7.5)
-        _note(row[0], f"Pearson {s['pearson']:.2f}, Spearman {s['spearman']:.2f}\n"
-                      f"mem~ ≥ {mem_t:g}: {int(s['memorized_a'])} / {int(s['memorized_b'])}, "
-                      f"both {int(s['memorized_both'])}")
+        row[0].set_title(f"{panel.group}: {int(s['trials_a'])} common trials (same I_k)\n"
+                         f"mem~ ≥ {mem_t:g}: {int(s['memorized_a'])} / "
+                         f"{int(s['memorized_b'])}, both {int(s['memorized_both'])}")
+        _note(row[0], f"Pearson {s['pearson']:.2f}\nSpearman {s['spearman']:.2f}")
         _curves(row[1], panel.curves, "memorized", "mem~ threshold", mem_t)
-        row[1].set_title("memorized sets {i: mem~ ≥ threshold}")
+        row[1].set_title(f"memorized sets {{i: mem~ ≥ threshold}}\nJaccard at {mem_t:g}: "
+                         f"{s['jaccard_memorized']:.2f}")
         _curves(row[2], panel.curves, "pairs", f"infl~ threshold (mem~ ≥ {mem_t:g})",
                 s["infl_threshold"])
-        row[2].set_title("high-influence pair sets")
+        row[2].set_title(f"high-influence pair sets\nJaccard at {s['infl_threshold']:g}: "
+                         f"{s['jaccard_pairs']:.2f} ({int(s['pairs_a'])} / "
+                         f"{int(s['pairs_b'])} pairs)")
     return fig
