@@ -3,6 +3,8 @@ comparison with a tiny CNN study on the same data and subsets (Sec. C)."""
 
 from __future__ import annotations
 
+import json
+import runpy
 import shutil
 from pathlib import Path
 
@@ -10,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import changed_config, planned_jobs, snakemake
+from conftest import TINY, changed_config, planned_jobs, snakemake
 
 from longtail.estimates import read_estimates
 from longtail.lastlayer import read_representations
@@ -122,3 +124,16 @@ def test_a_new_linear_recipe_retrains_only_the_linear_models(two_archs: Path) ->
     for rule in ("extract_representations", "train_trial_shard", "estimate_memorization",
                  "compare_architectures", "plot_arch_comparison"):
         assert rule not in jobs  # nor is the finished comparison redone
+
+
+def test_side_by_side_speed_benchmark(tiny_study: Path, capsys: pytest.CaptureFixture,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "lastlayer_speed.py"
+    monkeypatch.setattr("sys.argv", [str(script), "--study", "tiny", "--config", str(TINY),
+                                     "--workdir", str(tiny_study), "--rounds", "1"])
+    runpy.run_path(str(script), run_name="__main__")
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (line["subset_models"], line["linear_models"]) == (16, 32)  # the two ensemble sizes
+    assert line["method"] == "batched" and line["representation_dim"] == 256
+    assert line["speed_ratio"] == pytest.approx(
+        line["seconds_per_subset_model"] / line["seconds_per_linear_model"])

@@ -16,8 +16,10 @@ from matplotlib.figure import Figure
 
 from longtail.plots.style import COLORS, TEXT_WIDTH, new_figure, study_colors
 
-MEM_EDGES = np.linspace(-0.3, 1.0, 53)
-INFL_EDGES = np.linspace(-0.4, 1.0, 57)
+# Bins of width 0.025 centred on multiples of 0.025, so the common estimates 0 and 1 fall in
+# the middle of a bin rather than on an edge.
+MEM_EDGES = (np.arange(-12, 42) - 0.5) * 0.025
+INFL_EDGES = (np.arange(-16, 42) - 0.5) * 0.025
 ACROSS = {"same trials": (COLORS["pairs"], "-"), "across halves": (COLORS["random"], "--")}
 
 
