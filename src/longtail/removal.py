@@ -58,11 +58,7 @@ import numpy as np
 import pandas as pd
 
 from longtail.config import trials_fingerprint
-from longtail.data import load_study_data
-from longtail.estimates import read_estimates
 from longtail.store import StoreError, atomic_path
-from longtail.training import Recipe, train_trials
-from longtail.trials import training_data
 
 log = logging.getLogger(__name__)
 
@@ -196,6 +192,13 @@ def train_removal(data_path: str | os.PathLike, out_path: str | os.PathLike,
 
     ``mem-*`` parts read mem~ from ``estimates_path``; ``pairs`` reads the pairs CSV.
     """
+    # Imported here, not at the top: the workflow's rule files import this module for part
+    # names and shard ranges on every start and must not pay for torch and torchvision.
+    from longtail.data import load_study_data
+    from longtail.estimates import read_estimates
+    from longtail.training import Recipe, train_trials
+    from longtail.trials import training_data
+
     data = load_study_data(data_path)
     n = len(data.y_train)
     family, threshold = parse_part(part)
