@@ -53,6 +53,8 @@ def test_pairs_table_ours_then_the_papers():
     assert shown.iloc[0]["unique test examples (% of test set)"] == "10 (5.00%)"
     assert shown.iloc[2]["mem ≥ 0.25 (% of training set)"] == "18,099 (36.20%)"
     assert shown.iloc[1]["unique training examples"] == "—"
+    assert shown.iloc[0]["data, model"] == "Fashion-MNIST, MLP"
+    assert shown.iloc[1]["data, model"] == "MNIST, —"
     assert len(pairs_table([SUMMARY], [ABOUT], paper=False)) == 1
 
 

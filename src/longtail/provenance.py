@@ -18,6 +18,8 @@ from longtail.store import StoreReader, atomic_path
 
 DATASET_NAMES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10",
                  "cifar100": "CIFAR-100", "imagenet": "ImageNet"}
+ARCH_NAMES = {"mlp": "MLP", "cnn": "CNN", "resnet9": "ResNet-9", "resnet18": "ResNet-18",
+              "resnet50": "ResNet50", "inception": "Inception", "linear": "linear"}
 
 
 def describe_study(store_path: str | os.PathLike, name: str, study: Mapping[str, Any]
@@ -55,7 +57,8 @@ def short_title(about: Mapping[str, Any]) -> str:
     """One line for a figure panel: study, data, model, n, t, m and test accuracy."""
     dataset = DATASET_NAMES.get(about["dataset"], about["dataset"])
     noise = f", {about['label_noise']:.0%} labels flipped" if about["label_noise"] else ""
-    return (f"{about['study']}: {dataset}{noise}, {about['arch'].upper()}, n = {about['n']:,}, "
+    model = ARCH_NAMES.get(about["arch"], about["arch"])
+    return (f"{about['study']}: {dataset}{noise}, {model}, n = {about['n']:,}, "
             f"t = {about['trials']}, m = {about['m']:,}, "
             f"test acc. {100 * about['test_accuracy_mean']:.1f}%")
 
@@ -70,7 +73,8 @@ def about_rst(about: Mapping[str, Any]) -> str:
     std = about["test_accuracy_std"]
     spread = "" if np.isnan(std) else f" +- {100 * std:.1f}"
     return (f"**{about['study']}**: {dataset}, {about['n']:,} training and {about['n_test']:,} "
-            f"test examples{noise}; model {about['arch']}; t = {about['trials']} models "
+            f"test examples{noise}; model {ARCH_NAMES.get(about['arch'], about['arch'])}; "
+            f"t = {about['trials']} models "
             f"({about['valid_trials']} valid), each trained on a random subset of m = "
             f"{about['m']:,} examples ({recipe}; seed {about['seed']}). Their test accuracy is "
             f"{100 * about['test_accuracy_mean']:.1f}{spread}% (mean +- std over the models) and "

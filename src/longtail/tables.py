@@ -27,7 +27,7 @@ import pandas as pd
 from longtail.estimates import read_estimates
 from longtail.figures import by_study, read_flipped
 from longtail.noise import label_noise_metrics
-from longtail.provenance import DATASET_NAMES
+from longtail.provenance import ARCH_NAMES, DATASET_NAMES
 from longtail.removal import marginal_utility, read_removal
 from longtail.store import atomic_path
 
@@ -163,14 +163,15 @@ def _source(row: Mapping[str, Any]) -> str:
     return f"{row['study']} ({'paper' if row['source'] == PAPER else 'ours'})"
 
 
-def _dataset(row: Mapping[str, Any]) -> str:
-    return DATASET_NAMES.get(row["dataset"], row["dataset"])
+def _data_model(row: Mapping[str, Any]) -> str:
+    model = ARCH_NAMES.get(row["model"], row["model"]) or "—"
+    return f"{DATASET_NAMES.get(row['dataset'], row['dataset'])}, {model}"
 
 
 def pairs_display(table: pd.DataFrame) -> pd.DataFrame:
     """:func:`pairs_table` formatted for reading."""
     theta = table["mem_threshold"].iloc[0] if len(table) else 0.25
-    rows = [{"study": _source(row), "data, model": f"{_dataset(row)}, {row['model'] or '—'}",
+    rows = [{"study": _source(row), "data, model": _data_model(row),
              "n / n_test": f"{int(row['n']):,} / {int(row['n_test']):,}",
              "t": _count(row["trials"]), "pairs": _count(row["pairs"]),
              "unique test examples (% of test set)":
@@ -189,7 +190,7 @@ def marginal_utility_display(table: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for row in table.to_dict("records"):
         rows.append({
-            "study": _source(row), "data, model": f"{_dataset(row)}, {row['model'] or '—'}",
+            "study": _source(row), "data, model": _data_model(row),
             "R": _count(row["models"]), "training examples removed": _count(row["removed_pairs"]),
             "test acc., full set (%)": _pm(row["accuracy_full_mean"], row["accuracy_full_std"]),
             "drop, pairs' examples removed (%)": _pm(row["drop_pairs_mean"],
@@ -208,7 +209,7 @@ def marginal_utility_display(table: pd.DataFrame) -> pd.DataFrame:
 
 def label_noise_display(table: pd.DataFrame) -> pd.DataFrame:
     """:func:`label_noise_table` formatted for reading."""
-    rows = [{"study": row["study"], "data, model": f"{_dataset(row)}, {row['model']}",
+    rows = [{"study": row["study"], "data, model": _data_model(row),
              "n": _count(row["n"]), "labels flipped": f"{_count(row['n_flipped'])} "
              f"({100 * row['label_noise']:.0f}%)", "AUROC of mem~": f"{row['auroc']:.3f}",
              "precision at k = flipped": f"{row['precision_at_k']:.3f}",
