@@ -9,11 +9,17 @@ min_version("9.0")
 configfile: "config.yaml"
 
 
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/train.smk"
 include: "rules/store.smk"
 include: "rules/estimate.smk"
+include: "rules/removal.smk"
+include: "rules/figures.smk"
+include: "rules/tables.smk"
 include: "rules/lastlayer.smk"
 include: "rules/compare.smk"
 

@@ -11,6 +11,7 @@ from longtail.config import (
     trial_shards,
     trials_fingerprint,
 )
+from longtail.removal import removal_shards, threshold_part
 
 SCHEMA = "../schemas/config.schema.yaml"
 
@@ -83,6 +84,12 @@ def get_training_threads(wildcards):
     return study_config(wildcards)["train"]["threads"]
 
 
+def get_store_params(wildcards):
+    """The study as the correctness store records it; `removal` is left out, so a change of
+    Fig. 2's thresholds or repeats re-aggregates and re-estimates nothing."""
+    return {key: value for key, value in study_config(wildcards).items() if key != "removal"}
+
+
 def get_min_out_trials(wildcards):
     return study_config(wildcards)["min_out_trials"]
 
@@ -138,8 +145,85 @@ def get_comparison_outputs():
     return outputs
 
 
+# The paper's figures and tables (rules/removal.smk, figures.smk, tables.smk): config
+# `figures`/`tables` name the studies each one draws, `plots` holds each figure's options.
+FIGURE_FORMATS = ("pdf", "png")
+TABLE_FORMATS = ("csv", "md", "tex", "html")
+
+
+def figure_studies(figure):
+    return config["figures"].get(figure, [])
+
+
+def table_studies(table):
+    return config["tables"].get(table, [])
+
+
+def per_study(studies, name):
+    """results/{study}/<name> for each of the studies."""
+    return [f"results/{study}/{name}" for study in studies]
+
+
+def removal_shard_files(studies, families):
+    """Removal shards of the studies for the part families: `full` (the baseline), `mem`
+    (one part per Fig. 2 threshold) and `pairs` (the pairs' training examples)."""
+    paths = []
+    for name in studies:
+        study = canonical(config["studies"][name])
+        removal = study["removal"]
+        parts = ["full"] if "full" in families else []
+        if "mem" in families:
+            parts += [threshold_part(threshold) for threshold in removal["thresholds"]]
+        if "pairs" in families:
+            parts.append("pairs")
+        paths += [
+            f"results/{name}/removal/{part}/{start}-{stop}.h5"
+            for part in parts
+            for start, stop in removal_shards(removal["repeats"], study["trials_per_job"])
+        ]
+    return paths
+
+
+def get_removal_input(wildcards):
+    """data.h5, plus the estimates (mem) for a Fig. 2 threshold part or the pairs for `pairs`."""
+    inputs = {"data": f"results/{wildcards.study}/data.h5"}
+    if wildcards.part.startswith("mem-"):
+        inputs["estimates"] = f"results/{wildcards.study}/estimates.h5"
+    elif wildcards.part == "pairs":
+        inputs["pairs"] = f"results/{wildcards.study}/pairs.csv"
+    return inputs
+
+
+def get_description_params(wildcards):
+    """What `about.json` reports: the trials' parameters and t (not removal or plot options)."""
+    return canonical(
+        {**get_training_params(wildcards), "trials": study_config(wildcards)["trials"]}
+    )
+
+
+def get_plot_options(figure):
+    return canonical(config["plots"][figure])
+
+
+def get_figure_outputs():
+    """Every configured figure (PDF and PNG) and table (CSV, Markdown, LaTeX, HTML)."""
+    outputs = []
+    for figure, studies in config["figures"].items():
+        outputs += [f"figures/{figure}.{ext}" for ext in FIGURE_FORMATS if studies]
+    for table, studies in config["tables"].items():
+        outputs += [f"tables/{table}.{ext}" for ext in TABLE_FORMATS if studies]
+    return outputs
+
+
+def get_docs_figures():
+    """The README's copies of the configured figures (target `docs`)."""
+    return [f"docs/figures/{figure}.png" for figure, studies in config["figures"].items() if studies]
+
+
 def get_final_output():
     per_study = ["pairs.csv", "summary.json", "consistency.csv"]
-    return [
-        f"results/{study}/{name}" for study in config["studies"] for name in per_study
-    ] + get_comparison_outputs()
+    return (
+        [f"results/{study}/{name}" for study in config["studies"] for name in per_study]
+        + get_comparison_outputs()
+        + get_figure_outputs()
+    )

@@ -7,7 +7,7 @@ rule aggregate_correctness:
     log:
         "logs/{study}/aggregate_correctness.log",
     params:
-        study=study_config,
+        study=get_store_params,
     conda:
         "../environment.yml"
     script:

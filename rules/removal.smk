@@ -1,0 +1,24 @@
+# Marginal utility of memorized examples (Section 3): models retrained on the training set
+# without the examples with mem >= threshold (Fig. 2), without as many random examples, on the
+# full set, and without the pairs' training examples (tables/marginal_utility). One job trains
+# a range of repeats of every kind of one part, batched like the trials.
+
+
+rule train_removal_shard:
+    input:
+        unpack(get_removal_input),
+    output:
+        "results/{study}/removal/{part}/{start}-{stop}.h5",
+    log:
+        "logs/{study}/removal/{part}/{start}-{stop}.log",
+    benchmark:
+        "results/{study}/benchmarks/removal_{part}_{start}-{stop}.tsv"
+    wildcard_constraints:
+        part=r"full|pairs|mem-\d+(\.\d+)?",
+    params:
+        study=get_training_params,
+    threads: get_training_threads
+    conda:
+        "../environment.yml"
+    script:
+        "../scripts/train_removal_shard.py"

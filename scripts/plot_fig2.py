@@ -1,0 +1,14 @@
+"""Snakemake adapter: removal runs -> figures/fig2.pdf (Fig. 2) and its numbers as CSV."""
+
+import logging
+
+from longtail.figures import make_fig2
+from longtail.store import atomic_path
+from longtail.workflow import log_to
+
+with log_to(snakemake.log[0]):
+    numbers = make_fig2(snakemake.params.studies, snakemake.input.removal, snakemake.input.about,
+                        snakemake.output.pdf, snakemake.output.png, snakemake.params.options)
+    logging.info("Fig. 2 numbers:\n%s", numbers.to_string())
+    with atomic_path(snakemake.output.csv) as tmp:
+        numbers.to_csv(tmp, index=False, float_format="%.6g")

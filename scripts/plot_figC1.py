@@ -1,0 +1,9 @@
+"""Snakemake adapter: pairs -> figures/figC1.pdf (Fig. C.1, pairs per influence level)."""
+
+from longtail.figures import make_figC1
+from longtail.workflow import log_to
+
+with log_to(snakemake.log[0]):
+    make_figC1(snakemake.params.studies, snakemake.input.pairs, snakemake.input.about,
+               snakemake.output.pdf, snakemake.output.png, snakemake.params.options,
+               snakemake.params.infl_threshold)
