@@ -24,6 +24,8 @@ dataset                     shape, dtype         meaning
 Attributes: ``dataset``, ``arch``, ``n``, ``n_test``, ``subset_size``, ``fingerprint`` (hash of
 everything that determines the trials) and ``study_config`` (JSON).
 A shard holds the per-trial datasets for a contiguous range of trial ids and the same attributes.
+Every non-empty dataset carries HDF5's Fletcher-32 checksum per chunk, so a changed byte is
+refused on read instead of read as a different trial id, seed or divergence flag.
 """
 
 from __future__ import annotations
@@ -150,7 +152,11 @@ def _read_attrs(h5: h5py.File) -> dict[str, Any]:
         if isinstance(value, np.generic):
             value = value.item()
         if key == "study_config" and isinstance(value, str):
-            value = json.loads(value)
+            try:
+                value = json.loads(value)
+            except ValueError as err:
+                raise StoreError(f"{h5.filename}: attribute 'study_config' is not JSON ({err}); "
+                                 f"the file is corrupt") from err
         out[key] = value
     return out
 
@@ -160,9 +166,9 @@ def _write_array(h5: h5py.File, name: str, data: np.ndarray) -> None:
     if data.ndim == 2 and data.size:
         chunks = (min(len(data), 64), min(data.shape[1], 16384))
         h5.create_dataset(name, data=data, chunks=chunks, compression="gzip",
-                          compression_opts=4, shuffle=True)
+                          compression_opts=4, shuffle=True, fletcher32=True)
     else:
-        h5.create_dataset(name, data=data)
+        h5.create_dataset(name, data=data, fletcher32=bool(data.size))
 
 
 def write_shard(path: str | os.PathLike, results: TrialResults, attrs: dict[str, Any]) -> None:
@@ -216,14 +222,27 @@ def read_shard(path: str | os.PathLike) -> tuple[TrialResults, dict[str, Any]]:
     return results, attrs
 
 
-def aggregate_shards(shard_paths: Sequence[str | os.PathLike], fingerprint: str) -> TrialResults:
-    """Concatenate shards in trial order; refuse foreign, overlapping or duplicate trials."""
+def aggregate_shards(shard_paths: Sequence[str | os.PathLike], fingerprint: str,
+                     data_hash: str | None = None) -> TrialResults:
+    """Concatenate shards in trial order; refuse foreign, overlapping or duplicate trials, and
+    (given ``data_hash``) shards trained on another data file of the same config."""
     parts, seen = [], {}
+    first: tuple[str | os.PathLike, tuple[int, int]] | None = None  # path and (n, n_test)
     for path in shard_paths:
         results, attrs = read_shard(path)
         if attrs["fingerprint"] != fingerprint:
             raise StoreError(f"{path}: shard belongs to another dataset/config (fingerprint "
                              f"{attrs['fingerprint']}, this study has {fingerprint})")
+        if data_hash is not None and attrs.get("data_hash", data_hash) != data_hash:
+            raise StoreError(f"{path}: shard was trained on other data (data_hash "
+                             f"{attrs['data_hash']}, this study's data file has {data_hash}); "
+                             f"delete it to retrain")
+        shape = (attrs["n"], attrs["n_test"])
+        if first is None:
+            first = (path, shape)
+        elif shape != first[1]:
+            raise StoreError(f"{path}: arrays cover n={shape[0]}, n_test={shape[1]} but "
+                             f"{first[0]} has n={first[1][0]}, n_test={first[1][1]}")
         for k in results.trial.tolist():
             if k in seen:
                 raise StoreError(f"{path}: trial {k} is also in {seen[k]} (duplicate trial id)")

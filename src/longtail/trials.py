@@ -69,7 +69,7 @@ def aggregate(data_path: str | os.PathLike, shard_paths: Sequence[str | os.PathL
     """Build ``correctness.h5`` from a study's shards; refuse shards of another config."""
     data = load_study_data(data_path)
     attrs = study_attrs(study, data)
-    trials = aggregate_shards(shard_paths, attrs["fingerprint"])
+    trials = aggregate_shards(shard_paths, attrs["fingerprint"], attrs["data_hash"])
     expected = np.arange(study["trials"])
     if not np.array_equal(trials.trial, expected):
         missing = sorted(set(expected.tolist()) - set(trials.trial.tolist()))[:10]
