@@ -140,8 +140,9 @@ def test_label_noise_figure_from_files(tmp_path):
     study = _noise_study(tmp_path)
     make_label_noise(["toy"], [study / "estimates.h5"], [study / "data.h5"],
                      [study / "about.json"], tmp_path / "noise.pdf", tmp_path / "noise.png",
-                     {"bins": 10})
+                     {"bins": 10, "log": True})
     assert (tmp_path / "noise.pdf").read_bytes().startswith(b"%PDF")
     assert (tmp_path / "noise.png").read_bytes().startswith(b"\x89PNG")
     with pytest.raises(ValueError, match="lists no studies"):
-        make_label_noise([], [], [], [], tmp_path / "x.pdf", tmp_path / "x.png", {"bins": 10})
+        make_label_noise([], [], [], [], tmp_path / "x.pdf", tmp_path / "x.png",
+                         {"bins": 10, "log": True})

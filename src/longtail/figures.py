@@ -195,4 +195,5 @@ def make_label_noise(studies: Sequence[str], estimates: Sequence[PathLike],
         panels.append(NoisePanel(short_title(read_about(about_path)), mem, flipped,
                                  label_noise_metrics(mem, flipped)))
     with figure_style():
-        save_figure(draw_label_noise(panels, bins=options["bins"]), out_pdf, out_png)
+        save_figure(draw_label_noise(panels, bins=options["bins"], log=options["log"]),
+                    out_pdf, out_png)

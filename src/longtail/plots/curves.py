@@ -113,12 +113,17 @@ def draw_figC1(panels: Sequence[tuple[str, np.ndarray, float]], bin_width: float
         infl = np.asarray(infl, dtype=np.float64)
         edges = influence_bins(threshold, bin_width)
         counts, _ = np.histogram(np.clip(infl, edges[0], edges[-1]), bins=edges)
-        ax.bar(edges[:-1], counts, width=np.diff(edges), align="edge", color=COLORS["bars"],
-               edgecolor="white", linewidth=0.5)
+        bars = ax.bar(edges[:-1], counts, width=np.diff(edges), align="edge",
+                      color=COLORS["bars"], edgecolor="white", linewidth=0.5)
+        ax.bar_label(bars, labels=[f"{c:,}" if c else "" for c in counts], fontsize=6.5,
+                     padding=1)
         ax.set_xlabel("influence estimate")
         ax.set_xlim(edges[0], edges[-1])
         if log and counts.any():
             ax.set_yscale("log")
+            ax.set_ylim(0.8, 3 * counts.max())
+        elif counts.any():
+            ax.set_ylim(0, 1.12 * counts.max())  # room for the count above the tallest bar
         if not len(infl):
             ax.text(0.5, 0.5, f"no pairs with influence ≥ {threshold:g}", ha="center",
                     va="center", transform=ax.transAxes)
@@ -170,9 +175,10 @@ class NoisePanel:
     metrics: Mapping[str, Any]
 
 
-def draw_label_noise(panels: Sequence[NoisePanel], bins: int = 40) -> Figure:
+def draw_label_noise(panels: Sequence[NoisePanel], bins: int = 40, log: bool = True) -> Figure:
     """Memorization estimates as a detector of flipped labels, one row per study: histograms of
-    mem~ for flipped and clean training examples (left; each normalised to its own count) and
+    mem~ for flipped and clean training examples (left; each normalised to its own count, on a
+    logarithmic axis by default) and
     the precision-recall curve of flagging examples by mem~ (right) with AUROC, average
     precision and precision at k = number flipped."""
     if not panels:
@@ -188,6 +194,8 @@ def draw_label_noise(panels: Sequence[NoisePanel], bins: int = 40) -> Figure:
             values = mem[select & finite]
             left.hist(values, bins=edges, weights=np.full(len(values), 1 / max(len(values), 1)),
                       color=COLORS[name], alpha=0.45, label=f"{name} ({select.sum():,})")
+        if log:
+            left.set_yscale("log")
         left.set_xlabel("memorization estimate mem~")
         left.set_ylabel("share of examples")
         left.legend(loc="upper center", frameon=False)
@@ -206,5 +214,5 @@ def draw_label_noise(panels: Sequence[NoisePanel], bins: int = 40) -> Figure:
         right.set_ylabel("precision")
         right.text(0.98, 0.55, f"AUROC {m['auroc']:.3f}\nAP {m['average_precision']:.3f}",
                    ha="right", va="center", transform=right.transAxes)
-        right.legend(loc="lower left", frameon=False)
+        right.legend(loc="upper right", frameon=False)
     return fig
