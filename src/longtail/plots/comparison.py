@@ -100,8 +100,8 @@ def draw_figC3(panels: Sequence[LastLayerPanel]) -> Figure:
     return fig
 
 
-def _curves(ax: Axes, curves: pd.DataFrame, selection: str, xlabel: str,
-            threshold: float) -> None:
+def _curves(ax: Axes, curves: pd.DataFrame, selection: str, xlabel: str, threshold: float,
+            legend: bool) -> None:
     """Jaccard similarity against the threshold: across architectures (same trials; disjoint
     halves) and the within-study split-half baselines (dotted)."""
     part = curves[curves["selection"] == selection]
@@ -117,7 +117,8 @@ def _curves(ax: Axes, curves: pd.DataFrame, selection: str, xlabel: str,
     ax.axvline(threshold, color=COLORS["full"], ls="--", lw=0.8)
     ax.set(xlabel=xlabel, ylabel="Jaccard similarity", ylim=(0, 1.02))
     ax.set_box_aspect(1)
-    ax.legend(frameon=False, fontsize=6.5)
+    if legend:  # beside the row's last panel, clear of the curves
+        ax.legend(frameon=False, fontsize=6.5, loc="upper left", bbox_to_anchor=(1.02, 1.0))
 
 
 @dataclass
@@ -140,7 +141,7 @@ def draw_arch_comparison(panels: Sequence[ArchPanel]) -> Figure:
     sets and of the high-influence pair sets over thresholds beside the split-half baselines."""
     if not panels:
         raise ValueError("the comparison figure needs at least one pair of studies")
-    fig = new_figure(TEXT_WIDTH + 1.0, 3.0 * len(panels))
+    fig = new_figure(TEXT_WIDTH + 2.0, 3.0 * len(panels))
     axes = fig.subplots(len(panels), 3, squeeze=False)
     for row, panel in zip(axes, panels, strict=True):
         s = panel.stats
@@ -151,11 +152,11 @@ def draw_arch_comparison(panels: Sequence[ArchPanel]) -> Figure:
                          f"mem~ ≥ {mem_t:g}: {int(s['memorized_a'])} / "
                          f"{int(s['memorized_b'])}, both {int(s['memorized_both'])}")
         _note(row[0], f"Pearson {s['pearson']:.2f}\nSpearman {s['spearman']:.2f}")
-        _curves(row[1], panel.curves, "memorized", "mem~ threshold", mem_t)
+        _curves(row[1], panel.curves, "memorized", "mem~ threshold", mem_t, legend=False)
         row[1].set_title(f"memorized sets {{i: mem~ ≥ threshold}}\nJaccard at {mem_t:g}: "
                          f"{s['jaccard_memorized']:.2f}")
         _curves(row[2], panel.curves, "pairs", f"infl~ threshold (mem~ ≥ {mem_t:g})",
-                s["infl_threshold"])
+                s["infl_threshold"], legend=True)
         row[2].set_title(f"high-influence pair sets\nJaccard at {s['infl_threshold']:g}: "
                          f"{s['jaccard_pairs']:.2f} ({int(s['pairs_a'])} / "
                          f"{int(s['pairs_b'])} pairs)")
