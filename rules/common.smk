@@ -6,6 +6,7 @@ from longtail.config import (
     ConfigError,
     canonical,
     check_config,
+    check_data_paths,
     data_fingerprint,
     schema_errors,
     trial_shards,
@@ -25,6 +26,7 @@ validate(config, schema=SCHEMA)
 check_config(config)
 
 DATA_DIR = config["data"]["dir"]
+check_data_paths(config, DATA_DIR)
 
 
 wildcard_constraints:

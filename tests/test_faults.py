@@ -30,6 +30,7 @@ import pytest
 from longtail import estimates as estimates_module
 from longtail import select as select_module
 from longtail import store as store_module
+from longtail.config import ConfigError, check_data_paths
 from longtail.data import load_study_data, make_study_data
 from longtail.data import study as study_module
 from longtail.estimates import compute_estimates, estimate_store, write_estimates
@@ -294,9 +295,43 @@ def test_full_disk_fails_clearly_and_keeps_the_earlier_file(trained, tmp_path, m
     with pytest.raises(OSError) as err:
         write(trained, out)
     assert err.value.errno == errno.ENOSPC
-    assert "No space left on device" in str(err.value)
+    assert str(err.value) == f"[Errno 28] No space left on device: '{out}'"
     assert out.read_bytes() == b"the earlier result"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["result.out"]
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs Linux's /dev/full")
+def test_full_disk_in_the_command_line_is_one_line_and_exit_2(trained, tmp_path, monkeypatch,
+                                                              capsys):
+    from longtail.cli import main
+
+    real = store_module.atomic_path
+    monkeypatch.setattr(estimates_module, "atomic_path", lambda path: onto_full_disk(real, path))
+    out = tmp_path / "estimates.h5"
+    assert main(["estimate", str(trained / "correctness.h5"), str(out),
+                 "--min-out-trials", "1"]) == 2
+    assert capsys.readouterr().err == \
+        f"longtail estimate: error: {out}: No space left on device\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+# ----------------------------------------------------------------- configuration
+
+def test_imagenet_root_must_exist_until_the_cache_is_built(tmp_path):
+    """(Through `snakemake`: test_faults_workflow.py::test_bad_configs_stop_before_any_job.)"""
+    config = {"studies": {"s": {"dataset": "imagenet"}},
+              "data": {"imagenet_root": str(tmp_path / "ILSVRC2012")}}
+    with pytest.raises(ConfigError, match=r"^data\.imagenet_root = '.*ILSVRC2012' is not a "
+                                          r"folder \(needed to build .*imagenet\.h5\); allowed:"):
+        check_data_paths(config, tmp_path / "resources")
+    (tmp_path / "resources").mkdir()
+    (tmp_path / "resources" / "imagenet.h5").touch()  # built: the archives are not read again
+    check_data_paths(config, tmp_path / "resources")
+    (tmp_path / "resources" / "imagenet.h5").unlink()
+    (tmp_path / "ILSVRC2012").mkdir()
+    check_data_paths(config, tmp_path / "resources")
+    check_data_paths({"studies": {"s": {"dataset": "mnist"}}, "data": {"imagenet_root": "/no"}},
+                     tmp_path / "resources")
 
 
 # ----------------------------------------------------------------- determinism

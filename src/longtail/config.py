@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 # (train, test) sizes of the original splits; n_train / n_test may not exceed them.
@@ -110,6 +112,18 @@ def check_config(config: Mapping[str, Any]) -> None:
                 raise ConfigError(f"figures.{figure} names study '{study}', which is not in "
                                   f"studies (known: {', '.join(config['studies'])})")
     check_lastlayer_and_compare(config)
+
+
+def check_data_paths(config: Mapping[str, Any], data_dir: str | os.PathLike) -> None:
+    """Refuse, before any job runs, a ``data.imagenet_root`` that is not a folder while an
+    ImageNet study still needs its cache (``<data_dir>/imagenet.h5``) built from it."""
+    root = config.get("data", {}).get("imagenet_root")
+    cache = Path(data_dir) / "imagenet.h5"
+    imagenet = any(study["dataset"] == "imagenet" for study in config["studies"].values())
+    if imagenet and root and not Path(root).is_dir() and not cache.exists():
+        raise ConfigError(f"data.imagenet_root = {root!r} is not a folder (needed to build "
+                          f"{cache}); allowed: the folder with ILSVRC2012_img_train.tar, "
+                          f"ILSVRC2012_img_val.tar and ILSVRC2012_devkit_t12.tar.gz")
 
 
 # What must agree for studies to share their subsets I_k (trial k's subset depends on these).

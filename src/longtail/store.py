@@ -30,6 +30,7 @@ refused on read instead of read as a different trial id, seed or divergence flag
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from collections.abc import Iterator, Sequence
@@ -53,6 +54,10 @@ _DTYPES = {
     "train_source_index": np.int64, "test_source_index": np.int64,
     "train_label_flipped": np.bool_,
 }
+
+
+# Errors only a write gives (disk full, quota exceeded, read-only file system).
+_WRITE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
 
 
 class StoreError(ValueError):
@@ -125,7 +130,9 @@ class CorrectnessStore:
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary sibling of ``path``; rename it onto ``path`` only on success.
 
-    A killed writer leaves at most a ``*.tmp`` file, never a file that looks complete.
+    A killed writer leaves at most a ``*.tmp`` file, never a file that looks complete. A full
+    or read-only file system is reported as ``OSError`` naming ``path`` (HDF5's own message,
+    which names the temporary file, is chained to it).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -135,6 +142,10 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+    except OSError as err:
+        if err.errno in _WRITE_ERRNOS and err.filename in (None, str(tmp)):
+            raise OSError(err.errno, os.strerror(err.errno), str(path)) from err
+        raise
     finally:
         tmp.unlink(missing_ok=True)
 
