@@ -67,6 +67,16 @@ def make_data(path: Path, seed: int = 0) -> Path:
     return path
 
 
+@pytest.fixture(scope="module", autouse=True)
+def keep_torch_threads():
+    """Training here sets torch's thread count to the recipe's (1); later modules keep theirs."""
+    import torch
+
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> Path:
     """data.h5, two shards trained by the real training stage, correctness.h5, estimates.h5."""
