@@ -237,7 +237,7 @@ KILLED_WRITER = textwrap.dedent("""
         print("writing", flush=True)
         time.sleep(600)
 
-    store._write_attrs = stall
+    store.write_attrs = stall
     t, n = 4, 40
     results = store.TrialResults(
         trial=np.arange(t), trial_seed=np.arange(t), mask=np.ones((t, n), bool),

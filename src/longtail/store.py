@@ -150,12 +150,14 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
-def _write_attrs(h5: h5py.File, attrs: dict[str, Any]) -> None:
+def write_attrs(h5: h5py.File, attrs: dict[str, Any]) -> None:
+    """HDF5 attributes of this project's files; dicts and lists are stored as JSON."""
     for key, value in attrs.items():
         h5.attrs[key] = json.dumps(value) if isinstance(value, dict | list) else value
 
 
-def _read_attrs(h5: h5py.File) -> dict[str, Any]:
+def read_attrs(h5: h5py.File) -> dict[str, Any]:
+    """Attributes as Python values (``study_config`` parsed from JSON)."""
     out: dict[str, Any] = {}
     for key, value in h5.attrs.items():
         if isinstance(value, bytes):
@@ -188,7 +190,7 @@ def write_shard(path: str | os.PathLike, results: TrialResults, attrs: dict[str,
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
         for name in PER_TRIAL:
             _write_array(h5, name, getattr(results, name))
-        _write_attrs(h5, {**attrs, "complete": True})
+        write_attrs(h5, {**attrs, "complete": True})
 
 
 def _open(path: str | os.PathLike) -> h5py.File:
@@ -217,7 +219,7 @@ def _read_datasets(h5: h5py.File, names: Sequence[str], path: str | os.PathLike)
 def read_shard(path: str | os.PathLike) -> tuple[TrialResults, dict[str, Any]]:
     """Read a shard; refuse a file that is incomplete, corrupt or has inconsistent shapes."""
     with _open(path) as h5:
-        attrs = _read_attrs(h5)
+        attrs = read_attrs(h5)
         if not attrs.get("complete"):
             raise StoreError(f"{path}: shard is incomplete (no 'complete' attribute)")
         _check_attrs(attrs, path)
@@ -274,7 +276,7 @@ def write_store(path: str | os.PathLike, store: CorrectnessStore) -> None:
             _write_array(h5, name, getattr(store.trials, name))
         for name in PER_EXAMPLE:
             _write_array(h5, name, getattr(store, name))
-        _write_attrs(h5, {**store.attrs, "complete": True})
+        write_attrs(h5, {**store.attrs, "complete": True})
 
 
 class StoreReader:
@@ -320,7 +322,7 @@ class StoreReader:
 
     @property
     def attrs(self) -> dict[str, Any]:
-        return _read_attrs(self.h5)
+        return read_attrs(self.h5)
 
     @property
     def chunk_rows(self) -> int:

@@ -34,7 +34,7 @@ import h5py
 import numpy as np
 import torchvision
 
-from ..store import atomic_path
+from ..store import atomic_path, read_attrs, write_attrs
 from . import h5io
 from .catalog import check_dataset, known_checksums
 from .convert import Converted, SplitSource, convert
@@ -97,7 +97,7 @@ def write_cache(path: str | os.PathLike, dataset: str, data: Converted,
         _write_split(h5, "test", data.test, len(data.classes), dataset)
         h5io.write_classes(h5, data.classes)
         digest = h5io.content_hash(h5, CACHE_ARRAYS, data.classes)
-        h5io.write_attrs(h5, {**attrs, "dataset": dataset, "content_hash": digest,
+        write_attrs(h5, {**attrs, "dataset": dataset, "content_hash": digest,
                               "format_version": FORMAT_VERSION})
     return digest
 
@@ -142,7 +142,7 @@ def build_cache(dataset: str, out_path: str | os.PathLike, *, download_dir: str 
 def read_cache(path: str | os.PathLike) -> DatasetCache:
     """Read a cache file; DataError naming it if it is unreadable or its content hash differs."""
     with h5io.open_h5(path, "dataset cache") as h5:
-        attrs = h5io.read_attrs(h5)
+        attrs = read_attrs(h5)
         arrays, classes = h5io.read_all(h5, CACHE_ARRAYS, path, "dataset cache")
     if "content_hash" not in attrs or "dataset" not in attrs:
         raise DataError(f"{path}: dataset cache lacks its content_hash/dataset attributes")

@@ -59,22 +59,6 @@ def write_classes(h5: h5py.File, classes: Sequence[str]) -> None:
     h5.create_dataset("classes", data=np.array(list(classes), dtype=h5py.string_dtype()))
 
 
-def write_attrs(h5: h5py.File, attrs: Mapping[str, Any]) -> None:
-    for key, value in attrs.items():
-        h5.attrs[key] = json.dumps(value) if isinstance(value, dict | list) else value
-
-
-def read_attrs(h5: h5py.File) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in h5.attrs.items():
-        if isinstance(value, bytes):
-            value = value.decode()
-        if isinstance(value, np.generic):
-            value = value.item()
-        out[key] = value
-    return out
-
-
 def open_h5(path: str | os.PathLike, what: str) -> h5py.File:
     """Open ``path`` read-only or raise DataError naming it."""
     try:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import h5py
 import numpy as np
 
-from ..store import atomic_path
+from ..store import atomic_path, read_attrs, write_attrs
 from . import h5io
 from .cache import read_cache
 from .errors import DataError
@@ -132,7 +132,7 @@ def make_study_data(cache_path: str | os.PathLike, out_path: str | os.PathLike, 
         for name, dtype in _VECTOR_DTYPES.items():
             h5io.write_vector(h5, name, arrays[name], dtype)
         h5io.write_classes(h5, cache.classes)
-        h5io.write_attrs(h5, {
+        write_attrs(h5, {
             "dataset": cache.dataset, "content_hash": cache.content_hash,
             "data_hash": h5io.content_hash(h5, STUDY_ARRAYS, cache.classes),
             "n_train": -1 if n_train is None else n_train,
@@ -143,7 +143,7 @@ def make_study_data(cache_path: str | os.PathLike, out_path: str | os.PathLike, 
 def load_study_data(path: str | os.PathLike) -> StudyData:
     """Read a study data file; DataError naming it if unreadable or its data hash differs."""
     with h5io.open_h5(path, "study data file") as h5:
-        attrs = h5io.read_attrs(h5)
+        attrs = read_attrs(h5)
         arrays, classes = h5io.read_all(h5, STUDY_ARRAYS, path, "study data file")
     missing = [key for key in ("dataset", "content_hash", "data_hash") if key not in attrs]
     if missing:
