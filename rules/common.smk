@@ -229,3 +229,8 @@ def get_final_output():
         + get_comparison_outputs()
         + get_figure_outputs()
     )
+
+
+def get_thresholds(wildcards):
+    """Selection thresholds, key-sorted so that reordering the config reruns nothing."""
+    return canonical(config["thresholds"])

@@ -19,7 +19,7 @@ rule compare_architectures:
         "results/compare/{group}/benchmark.tsv"
     params:
         studies=get_group_studies,
-        thresholds=config["thresholds"],
+        thresholds=get_thresholds,
         seed=get_group_seed,
         min_out_trials=get_group_min_out_trials,
     conda:

@@ -25,7 +25,7 @@ rule select_high_influence_pairs:
     log:
         "logs/{study}/select_high_influence_pairs.log",
     params:
-        thresholds=config["thresholds"],
+        thresholds=get_thresholds,
     conda:
         "../environment.yml"
     script:
@@ -40,7 +40,7 @@ rule measure_selection_consistency:
     log:
         "logs/{study}/measure_selection_consistency.log",
     params:
-        thresholds=config["thresholds"],
+        thresholds=get_thresholds,
         seed=get_study_seed,
         min_out_trials=get_min_out_trials,
     conda:

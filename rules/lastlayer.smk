@@ -85,7 +85,7 @@ rule tabulate_lastlayer:
         "logs/tables/lastlayer.log",
     params:
         studies=LASTLAYER_STUDIES,
-        thresholds=config["thresholds"],
+        thresholds=get_thresholds,
     conda:
         "../environment.yml"
     script:
