@@ -158,6 +158,25 @@ def test_divergence_is_marked_not_counted():
                            seeds, masks, progress=False)
         assert res.diverged.all(), method
         assert not res.train_correct.any() and not res.test_correct.any()
+        assert (res.train_prediction == -1).all()
+
+
+@pytest.mark.parametrize(("method", "precision"), [("batched", "fp32"), ("batched", "bf16"),
+                                                   ("loop", "fp32")])
+def test_trials_record_predictions_and_their_fit(method, precision):
+    """train_prediction is the class each model predicts; train_correct is its agreement with
+    y_i and subset_accuracy the fit on the model's own subset."""
+    data = blobs(96, 32, seed=7)
+    seeds, masks = _plan(96, range(4), 67)
+    res = train_trials(data, "mlp", Recipe(**{**RECIPE.__dict__, "method": method,
+                                              "precision": precision}),
+                       seeds, masks, progress=False)
+    assert res.train_prediction.shape == (4, 96) and res.train_prediction.dtype == np.int16
+    np.testing.assert_array_equal(res.train_correct,
+                                  res.train_prediction == data.y_train.numpy()[None])
+    np.testing.assert_allclose(res.subset_accuracy,
+                               (res.train_correct & res.mask).sum(1) / res.mask.sum(1))
+    assert res.subset_accuracy.mean() > 0.8  # the task is learnable in either precision
 
 
 def test_conv_net_loop_path_with_augmentation_and_bf16_runs_on_cpu():
@@ -221,3 +240,48 @@ def test_hand_written_backprop_and_sgd_equal_autograd_and_torch_sgd(momentum, ne
         torch.testing.assert_close(params[2 * layer][0], lin.weight.detach(), atol=1e-5, rtol=1e-4)
         torch.testing.assert_close(params[2 * layer + 1][0, 0], lin.bias.detach(), atol=1e-5,
                                    rtol=1e-4)
+
+
+def test_bf16_batched_step_equals_autograd_under_autocast():
+    """Mixed precision: bfloat16 GEMMs with float32 weights and momentum match autograd under
+    torch.autocast(bfloat16) + torch.optim.SGD to bfloat16 accuracy."""
+    from longtail.training import (
+        _cross_entropy_and_grad,
+        _mlp_forward,
+        _sgd_backward_step,
+        _stack_linears,
+    )
+
+    torch.manual_seed(0)
+    shape, classes, seed = (1, 8, 8), 5, trial_seed(0, 1)
+    recipe = Recipe(lr=0.1, momentum=0.9, precision="bf16")
+    model = build_model("mlp", shape, classes, seed)
+    opt = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum)
+    params = _stack_linears("mlp", shape, classes, [seed], torch.device("cpu"))
+    buffers = [torch.empty_like(p) for p in params]
+    grads = [torch.empty_like(p) for p in params]
+    compute = [torch.empty_like(p, dtype=torch.bfloat16) for p in params]
+    for step in range(4):
+        x, y = torch.randn(16, *shape), torch.randint(0, classes, (16,))
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            logits_ref = model(x)
+        loss = torch.nn.functional.cross_entropy(logits_ref.float(), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        for low, p in zip(compute, params, strict=True):
+            low.copy_(p)
+        keep: list[torch.Tensor] = []
+        with torch.no_grad():
+            logits = _mlp_forward(compute, x.reshape(1, 16, -1).bfloat16(), keep)
+            losses, dlogits = _cross_entropy_and_grad(logits.float(), y[None], 0.0)
+            _sgd_backward_step(params, keep, dlogits, grads, buffers, step == 0, recipe.lr,
+                               recipe, compute)
+        assert params[0].dtype == torch.float32 and buffers[0].dtype == torch.float32
+        torch.testing.assert_close(losses[0], loss.detach(), atol=2e-2, rtol=2e-2)
+    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    for layer, lin in enumerate(linears):
+        torch.testing.assert_close(params[2 * layer][0], lin.weight.detach(), atol=2e-3,
+                                   rtol=2e-2)
+        torch.testing.assert_close(params[2 * layer + 1][0, 0], lin.bias.detach(), atol=2e-3,
+                                   rtol=2e-2)

@@ -277,3 +277,34 @@ def same_class_influence(mask: np.ndarray, test_correct: np.ndarray, train_label
     hits_in = same_class_counts(mask, test_correct, layout)
     return same_class_from_counts(layout, hits_in, _count_true(np.asarray(mask, bool)),
                                   _count_true(np.asarray(test_correct, bool)), len(mask))
+
+
+# ---------------------------------------------------------------- held-out predictions
+
+def held_out_votes(mask: np.ndarray, prediction: np.ndarray, num_classes: int) -> np.ndarray:
+    """(n, num_classes) int64: for each training example i, how many valid trials with
+    i not in I_k predicted each class for x_i. Sums over trials, so blocks of trials add up.
+    Predictions outside 0..num_classes-1 (e.g. -1 of a diverged trial) are not counted."""
+    mask = np.asarray(mask, dtype=bool)
+    prediction = np.asarray(prediction)
+    if mask.shape != prediction.shape or mask.ndim != 2:
+        raise ValueError(f"mask {mask.shape} and train_prediction {prediction.shape} must be "
+                         f"the same (t, n) shape")
+    n = mask.shape[1]
+    held_out = ~mask & (prediction >= 0) & (prediction < num_classes)
+    example = np.broadcast_to(np.arange(n), mask.shape)[held_out]
+    flat = example * num_classes + prediction[held_out].astype(np.int64)
+    return np.bincount(flat, minlength=n * num_classes).reshape(n, num_classes)
+
+
+def suggested_labels(votes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(label, share): the class held-out models predict most often for each example (ties
+    to the smaller class) and the share of its held-out trials that predict it; -1 and NaN
+    for an example never held out. ``1 - p_out`` is the share that disagree with y_i."""
+    votes = np.asarray(votes)
+    total = votes.sum(axis=1)
+    label = votes.argmax(axis=1).astype(np.int64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = votes[np.arange(len(votes)), label] / total
+    label[total == 0] = -1
+    return label, share.astype(np.float64)

@@ -15,6 +15,12 @@ dataset / group                 shape, dtype            meaning
 ``train_source_index``          (n,) int64              index of i in the original split
 ``test_source_index``           (n_test,) int64         index of j in the original split
 ``excluded_trials``             (k,) int64              ids of diverged trials left out
+``p_in``, ``p_out``             (n,) float64            the two terms of Alg. 1 line 5:
+                                                        Pr[h_k(x_i) = y_i | i in / not in I_k]
+                                                        (p_out: the empirical consistency score)
+``suggested_label``             (n,) int64              class the models predict most often
+                                                        for x_i when i is held out (-1: unknown)
+``suggested_label_share``       (n,) float64            share of held-out trials predicting it
 ``infl``, ``infl_se``           (n, n_test) float32     influence == "full": infl~_m(A, S, i, j)
 ``infl_same_class/<label>/``    group per class         influence == "same-class":
     ``train_index``             (n_c,) int64            training examples with y_i = label
@@ -24,8 +30,11 @@ dataset / group                 shape, dtype            meaning
 ==============================  ======================  =======================================
 
 Attributes: ``influence`` (same-class | full | none), ``n_trials``, ``n_valid_trials``,
-``n_excluded_trials``, ``min_trials``, ``n_few_trials``, ``n``, ``n_test`` and the store's
-``dataset``, ``arch``, ``subset_size``, ``fingerprint``.
+``n_excluded_trials``, ``min_trials``, ``n_few_trials``, ``n``, ``n_test``, the store's
+``dataset``, ``arch``, ``subset_size``, ``fingerprint``, and how well the models fit their
+training sets (Section 1's premise, :func:`fit_summary`): ``fit`` (share of (trial, i in I_k)
+with h_k(x_i) = y_i), ``fit_min_trial``, ``fit_flipped`` (the same over flipped labels; NaN
+without label noise), ``held_out_accuracy`` and ``test_accuracy`` (means over valid trials).
 
 The store is read in blocks of trials (whole HDF5 chunks of rows) and only counts are kept
 (see :mod:`longtail.estimate`), so memory does not grow with t; diverged trials are dropped on
@@ -48,17 +57,23 @@ from longtail.estimate import (
     DEFAULT_MIN_TRIALS,
     InfluenceBlock,
     class_layout,
+    held_out_votes,
     influence_blocks,
     mem_counts,
     mem_from_counts,
     same_class_counts,
     same_class_from_counts,
+    suggested_labels,
 )
 from longtail.store import PER_EXAMPLE, StoreError, StoreReader, atomic_path
 
 INFLUENCE_MODES = ("same-class", "full", "none")
 SAME_CLASS_GROUP = "infl_same_class"
 PER_EXAMPLE_ESTIMATES = ("mem", "mem_se", "n_in", "n_out")
+# Per-example datasets added later; files written before them lack them (read as None).
+OPTIONAL_ESTIMATES = ("p_in", "p_out", "suggested_label", "suggested_label_share")
+FIT_PREMISE = 0.95  # Section 1: standard training fits 95-100% of the training set
+MAX_VOTE_CELLS = 2**28  # n x classes held-out vote counts kept in memory (2 GB of int64)
 STORE_ATTRS = ("dataset", "arch", "subset_size", "fingerprint")
 TRIAL_BLOCK_BYTES = 16 * 2**20
 
@@ -81,6 +96,10 @@ class Estimates:
     test_source_index: np.ndarray
     excluded_trials: np.ndarray
     attrs: dict[str, Any] = field(default_factory=dict)
+    p_in: np.ndarray | None = None
+    p_out: np.ndarray | None = None
+    suggested_label: np.ndarray | None = None
+    suggested_label_share: np.ndarray | None = None
 
 
 def _open_h5(path: str | os.PathLike, error: type[StoreError]) -> h5py.File:
@@ -107,16 +126,17 @@ def _trial_blocks(t: int, chunk_rows: int, row_bytes: int) -> Iterator[slice]:
         yield slice(start, min(start + rows, t))
 
 
-def _read_trials(store: StoreReader, rows: slice, keep: np.ndarray
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(mask, train_correct, test_correct) of the trials ``rows`` marked in ``keep``, as bool."""
+def _read_trials(store: StoreReader, rows: slice, keep: np.ndarray, names: Sequence[str]
+                 ) -> tuple[np.ndarray, ...]:
+    """Datasets ``names`` (e.g. mask, train_correct, test_correct) of the trials ``rows``
+    marked in ``keep``."""
     select = slice(None) if keep.all() else keep
-    return tuple(store.array(name, rows)[select]
-                 for name in ("mask", "train_correct", "test_correct"))
+    return tuple(store.array(name, rows)[select] for name in names)
 
 
-def _prefetch(store: StoreReader, use: np.ndarray, row_bytes: int
-              ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def _prefetch(store: StoreReader, use: np.ndarray, row_bytes: int,
+              names: Sequence[str] = ("mask", "train_correct", "test_correct")
+              ) -> Iterator[tuple[np.ndarray, ...]]:
     """The used trials in blocks of rows; a worker thread decompresses the next block while
     the caller computes on this one (h5py and BLAS both release the GIL)."""
     blocks = [rows for rows in _trial_blocks(len(use), store.chunk_rows, row_bytes)
@@ -124,7 +144,7 @@ def _prefetch(store: StoreReader, use: np.ndarray, row_bytes: int
     with ThreadPoolExecutor(max_workers=1) as pool:
         pending = None
         for rows in blocks:
-            future = pool.submit(_read_trials, store, rows, use[rows])
+            future = pool.submit(_read_trials, store, rows, use[rows], names)
             if pending is not None:
                 yield pending.result()
             pending = future
@@ -157,15 +177,25 @@ def compute_estimates(store_path: str | os.PathLike, *, influence: str = "same-c
         layout = class_layout(example["train_labels"], example["test_labels"])
         hits_in, n_in, hits = (np.zeros(n, np.int64) for _ in range(3))
         test_hits = np.zeros(n_test, np.int64)
+        trial_fit = np.asarray(store.array("subset_accuracy") if store.has("subset_accuracy")
+                               else np.full(t, np.nan))[use]
         same_class = None
         if influence == "full":
             full_mask = np.empty((t_valid, n), bool)
             full_test = np.empty((t_valid, n_test), bool)
+        num_classes = int(max(example["train_labels"].max(initial=-1),
+                              example["test_labels"].max(initial=-1))) + 1
+        votes = np.zeros((n, num_classes), np.int64) if store.has("train_prediction") and \
+            n * num_classes <= MAX_VOTE_CELLS else None
+        names = ("mask", "train_correct", "test_correct") + \
+            (("train_prediction",) if votes is not None else ())
         done = 0
-        for mask, correct, test in _prefetch(store, use, n + n_test):
+        for mask, correct, test, *prediction in _prefetch(store, use, n + n_test, names):
             for total, part in zip((hits_in, n_in, hits), mem_counts(mask, correct), strict=True):
                 total += part
             del correct
+            if votes is not None:
+                votes += held_out_votes(mask, prediction[0], num_classes)
             test_hits += np.add.reduce(test.view(np.uint8), axis=0, dtype=np.int64)
             if influence == "same-class":
                 same_class = same_class_counts(mask, test, layout, same_class)
@@ -174,6 +204,12 @@ def compute_estimates(store_path: str | os.PathLike, *, influence: str = "same-c
                 full_test[done:done + len(mask)] = test
             done += len(mask)
     est = mem_from_counts(hits_in, n_in, hits, t_valid, min_trials=min_trials)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p_in = np.where(est.n_in > 0, hits_in / est.n_in, np.nan)
+        p_out = np.where(est.n_out > 0, (hits - hits_in) / est.n_out, np.nan)
+    suggested, share = suggested_labels(votes) if votes is not None else (None, None)
+    fit = fit_summary(hits_in, n_in, hits, t_valid, test_hits,
+                      example["train_label_flipped"].astype(bool), trial_fit)
     estimates = Estimates(
         mem=est.mem, mem_se=est.mem_se, n_in=est.n_in, n_out=est.n_out,
         train_labels=example["train_labels"].astype(np.int64),
@@ -183,7 +219,8 @@ def compute_estimates(store_path: str | os.PathLike, *, influence: str = "same-c
         excluded_trials=trial_ids[diverged].astype(np.int64),
         attrs={**attrs, "influence": influence, "n": n, "n_test": n_test, "n_trials": t,
                "n_valid_trials": t_valid, "n_excluded_trials": int(diverged.sum()),
-               "min_trials": min_trials, "n_few_trials": est.n_few})
+               "min_trials": min_trials, "n_few_trials": est.n_few, **fit},
+        p_in=p_in, p_out=p_out, suggested_label=suggested, suggested_label_share=share)
     if influence == "same-class":
         if same_class is None:
             same_class = same_class_counts(np.zeros((0, n), bool), np.zeros((0, n_test), bool),
@@ -195,6 +232,39 @@ def compute_estimates(store_path: str | os.PathLike, *, influence: str = "same-c
     else:
         blocks = iter(())
     return estimates, blocks
+
+
+def fit_summary(hits_in: np.ndarray, n_in: np.ndarray, hits: np.ndarray, t: int,
+                test_hits: np.ndarray, flipped: np.ndarray, trial_fit: np.ndarray
+                ) -> dict[str, float]:
+    """How well the t valid models fit their own subsets, from Alg. 1's counts: pooled
+    in-subset accuracy (all, and over flipped labels), held-out and test accuracy, and the
+    worst trial's fit (``trial_fit``: the store's per-trial ``subset_accuracy``)."""
+    def share(hit: np.ndarray, total: np.ndarray) -> float:
+        return float(hit.sum() / total.sum()) if total.sum() else float("nan")
+    n_out = t - n_in
+    return {
+        "fit": share(hits_in, n_in),
+        "fit_min_trial": float(np.min(trial_fit)) if len(trial_fit) and
+        not np.isnan(trial_fit).all() else float("nan"),
+        "fit_flipped": share(hits_in[flipped], n_in[flipped]),
+        "held_out_accuracy": share(hits - hits_in, n_out),
+        "test_accuracy": float(test_hits.sum() / (t * len(test_hits)))
+        if t and len(test_hits) else float("nan"),
+    }
+
+
+def fit_report(attrs: dict[str, Any]) -> dict[str, Any]:
+    """The models' fit for summary.json and captions, with a warning when they fit less than
+    Section 1's premise (95% of their training set)."""
+    keys = ("fit", "fit_min_trial", "fit_flipped", "held_out_accuracy", "test_accuracy")
+    report = {f"models_{key}": float(attrs[key]) for key in keys if key in attrs}
+    fit = report.get("models_fit", float("nan"))
+    if not np.isnan(fit) and fit < FIT_PREMISE:
+        report["warning"] = (f"the models fit only {100 * fit:.1f}% of their training subsets "
+                             f"(the paper's premise: 95-100%); memorization estimates are "
+                             f"lower than a model that fits its data would give")
+    return report
 
 
 def valid_trials(store_path: str | os.PathLike) -> np.ndarray:
@@ -223,6 +293,9 @@ def write_estimates(path: str | os.PathLike, estimates: Estimates,
         for name in (*PER_EXAMPLE_ESTIMATES, "train_labels", "test_labels", "train_source_index",
                      "test_source_index", "excluded_trials"):
             h5.create_dataset(name, data=getattr(estimates, name))
+        for name in OPTIONAL_ESTIMATES:
+            if getattr(estimates, name) is not None:
+                h5.create_dataset(name, data=getattr(estimates, name))
         for key, value in {**estimates.attrs, "n": n, "n_test": n_test}.items():
             h5.attrs[key] = value
         if mode == "full":
@@ -281,6 +354,8 @@ def read_estimates(path: str | os.PathLike) -> Estimates:
         data = {name: _read(h5, name, path, EstimatesError)
                 for name in (*PER_EXAMPLE_ESTIMATES, "train_labels", "test_labels",
                              "train_source_index", "test_source_index", "excluded_trials")}
+        data.update({name: _read(h5, name, path, EstimatesError)
+                     for name in OPTIONAL_ESTIMATES if name in h5})
         attrs = {key: _attr(value) for key, value in h5.attrs.items()}
     n, n_test = len(data["mem"]), len(data["test_labels"])
     for name, value in data.items():

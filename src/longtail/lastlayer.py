@@ -124,7 +124,9 @@ def train_full_model(data: TrainingData, arch: str, recipe: Recipe, seed: int) -
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     seconds = time.perf_counter() - began
-    train_correct, test_correct, failed = run.finish()
+    train_prediction, test_prediction, failed = run.finish()
+    train_correct = train_prediction == data.y_train.cpu().numpy()
+    test_correct = test_prediction == data.y_test.cpu().numpy()
     if failed:
         raise RuntimeError(f"the full {arch} model diverged (non-finite loss or weights); "
                            f"its representation is unusable (lower train.lr)")

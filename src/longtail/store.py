@@ -19,6 +19,11 @@ dataset                     shape, dtype         meaning
 ``test_accuracy``           (t,) float64         accuracy of h_k on the test set
 ``wall_time``               (t,) float64         seconds spent training h_k
 ``diverged``                (t,) bool            loss became NaN/inf; excluded by estimators
+``subset_accuracy``         (t,) float64         accuracy of h_k on its own subset I_k (the
+                                                 fit; derived from mask and train_correct
+                                                 when a store lacks it)
+``train_prediction``        (t, n) int16         class h_k predicts for x_i (optional; -1 for
+                                                 a diverged trial); gives the suggested label
 ==========================  ===================  ==========================================
 
 Attributes: ``dataset``, ``arch``, ``n``, ``n_test``, ``subset_size``, ``fingerprint`` (hash of
@@ -44,6 +49,8 @@ import numpy as np
 
 PER_TRIAL = ("trial", "trial_seed", "mask", "train_correct", "test_correct",
              "test_accuracy", "wall_time", "diverged")
+# Per-trial datasets a store may lack: written when known, derived or left out otherwise.
+OPTIONAL_PER_TRIAL = ("subset_accuracy", "train_prediction")
 PER_EXAMPLE = ("train_labels", "test_labels", "train_source_index", "test_source_index",
                "train_label_flipped")
 REQUIRED_ATTRS = ("dataset", "arch", "n", "n_test", "subset_size", "fingerprint")
@@ -52,7 +59,8 @@ _DTYPES = {
     "test_correct": np.bool_, "test_accuracy": np.float64, "wall_time": np.float64,
     "diverged": np.bool_, "train_labels": np.int64, "test_labels": np.int64,
     "train_source_index": np.int64, "test_source_index": np.int64,
-    "train_label_flipped": np.bool_,
+    "train_label_flipped": np.bool_, "subset_accuracy": np.float64,
+    "train_prediction": np.int16,
 }
 
 
@@ -76,24 +84,52 @@ class TrialResults:
     test_accuracy: np.ndarray
     wall_time: np.ndarray
     diverged: np.ndarray
+    subset_accuracy: np.ndarray | None = None
+    train_prediction: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         for name in PER_TRIAL:
             setattr(self, name, np.asarray(getattr(self, name), dtype=_DTYPES[name]))
+        if self.subset_accuracy is None and self.mask.ndim == 2 and \
+                self.train_correct.shape == self.mask.shape:
+            self.subset_accuracy = fit_on_subset(self.mask, self.train_correct)
+        for name in OPTIONAL_PER_TRIAL:
+            if getattr(self, name) is not None:
+                setattr(self, name, np.asarray(getattr(self, name), dtype=_DTYPES[name]))
         t = len(self.trial)
         n = self.mask.shape[1] if self.mask.ndim == 2 else -1
-        expected = {"mask": (t, n), "train_correct": (t, n),
+        expected = {"mask": (t, n), "train_correct": (t, n), "train_prediction": (t, n),
                     "test_correct": (t, self.test_correct.shape[-1])}
-        for name in PER_TRIAL:
+        for name in self.present():
             shape = getattr(self, name).shape
             want = expected.get(name, (t,))
             if shape != want or (name in expected and len(shape) != 2):
                 raise StoreError(f"{name} has shape {shape}, expected {want}")
 
+    def present(self) -> tuple[str, ...]:
+        """Names of the per-trial datasets this result holds (required ones first)."""
+        return PER_TRIAL + tuple(name for name in OPTIONAL_PER_TRIAL
+                                 if getattr(self, name) is not None)
+
+    def take(self, rows: np.ndarray | slice) -> TrialResults:
+        """The trials ``rows`` (indices, mask or slice), every dataset held."""
+        return TrialResults(**{name: getattr(self, name)[rows] for name in self.present()})
+
     @classmethod
     def concatenate(cls, parts: Sequence[TrialResults]) -> TrialResults:
+        """Trials of all parts in order; an optional dataset survives only if every part
+        holds it."""
+        names = [name for name in parts[0].present()
+                 if all(getattr(p, name) is not None for p in parts)]
         return cls(**{name: np.concatenate([getattr(p, name) for p in parts])
-                      for name in PER_TRIAL})
+                      for name in names})
+
+
+def fit_on_subset(mask: np.ndarray, train_correct: np.ndarray) -> np.ndarray:
+    """(t,) accuracy of each h_k on its own subset I_k: the share of its training set it fits
+    (Section 1: standard training fits 95-100% of it). NaN for an empty subset."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (mask & train_correct).sum(1) / mask.sum(1)
 
 
 @dataclass
@@ -188,7 +224,7 @@ def write_shard(path: str | os.PathLike, results: TrialResults, attrs: dict[str,
     """Write one shard of trials atomically (temp file, then rename)."""
     _check_attrs(attrs, path)
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
-        for name in PER_TRIAL:
+        for name in results.present():
             _write_array(h5, name, getattr(results, name))
         write_attrs(h5, {**attrs, "complete": True})
 
@@ -223,7 +259,8 @@ def read_shard(path: str | os.PathLike) -> tuple[TrialResults, dict[str, Any]]:
         if not attrs.get("complete"):
             raise StoreError(f"{path}: shard is incomplete (no 'complete' attribute)")
         _check_attrs(attrs, path)
-        data = _read_datasets(h5, PER_TRIAL, path)
+        data = _read_datasets(h5, PER_TRIAL + tuple(name for name in OPTIONAL_PER_TRIAL
+                                                    if name in h5), path)
     try:
         results = TrialResults(**data)
     except StoreError as err:
@@ -264,15 +301,14 @@ def aggregate_shards(shard_paths: Sequence[str | os.PathLike], fingerprint: str,
     if not parts:
         raise StoreError("no shards to aggregate")
     merged = TrialResults.concatenate(parts)
-    order = np.argsort(merged.trial, kind="stable")
-    return TrialResults(**{name: getattr(merged, name)[order] for name in PER_TRIAL})
+    return merged.take(np.argsort(merged.trial, kind="stable"))
 
 
 def write_store(path: str | os.PathLike, store: CorrectnessStore) -> None:
     """Write ``correctness.h5`` atomically in the schema above."""
     _check_attrs(store.attrs, path)
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
-        for name in PER_TRIAL:
+        for name in store.trials.present():
             _write_array(h5, name, getattr(store.trials, name))
         for name in PER_EXAMPLE:
             _write_array(h5, name, getattr(store, name))
@@ -314,7 +350,10 @@ class StoreReader:
                        ("mask", "train_correct", "test_correct")},
                     "train_labels": (n,), "train_source_index": (n,),
                     "train_label_flipped": (n,), "test_labels": (n_test,),
-                    "test_source_index": (n_test,)}
+                    "test_source_index": (n_test,), "subset_accuracy": (t,),
+                    "train_prediction": (t, n)}
+        expected = {name: shape for name, shape in expected.items()
+                    if name in h5 or name not in OPTIONAL_PER_TRIAL}
         for name, shape in expected.items():
             if h5[name].shape != shape:
                 raise StoreError(f"{path}: {name} has shape {h5[name].shape}, expected {shape}")
@@ -337,6 +376,10 @@ class StoreReader:
             raise StoreError(f"{self.path}: cannot read '{name}' ({err}); the file is "
                              f"corrupt") from err
 
+    def has(self, name: str) -> bool:
+        """Whether the store holds dataset ``name`` (optional ones may be absent)."""
+        return name in self.h5
+
     def trial_ids(self) -> np.ndarray:
         ids = self.array("trial")
         if len(np.unique(ids)) != len(ids):
@@ -348,6 +391,7 @@ def read_store(path: str | os.PathLike) -> CorrectnessStore:
     """Read and validate a whole correctness store (this project's or a user's own)."""
     with StoreReader(path) as reader:
         reader.trial_ids()
-        trials = TrialResults(**{name: reader.array(name) for name in PER_TRIAL})
+        trials = TrialResults(**{name: reader.array(name) for name in
+                                 PER_TRIAL + OPTIONAL_PER_TRIAL if reader.has(name)})
         return CorrectnessStore(trials=trials, attrs=reader.attrs,
                                 **{name: reader.array(name) for name in PER_EXAMPLE})

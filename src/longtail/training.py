@@ -214,14 +214,17 @@ def train_trials(data: TrainingData, arch: str, recipe: Recipe, seeds: Sequence[
         group = slice(start, start + group_size)
         began = time.perf_counter()
         train_group = _train_batched if method == "batched" else _train_loop
-        train_correct, test_correct, diverged = train_group(
+        train_prediction, test_prediction, diverged = train_group(
             data, arch, recipe, list(seeds[group]), masks[group], device, bar)
         elapsed = (time.perf_counter() - began) / len(seeds[group])
+        train_prediction[diverged] = -1
+        test_correct = (test_prediction == data.y_test.cpu().numpy()) & ~diverged[:, None]
         parts.append(TrialResults(
             trial=trial_ids[group], trial_seed=seeds[group], mask=masks[group],
-            train_correct=train_correct, test_correct=test_correct,
-            test_accuracy=test_correct.mean(axis=1), wall_time=np.full(len(diverged), elapsed),
-            diverged=diverged))
+            train_correct=train_prediction == data.y_train.cpu().numpy(),
+            test_correct=test_correct, test_accuracy=test_correct.mean(axis=1),
+            wall_time=np.full(len(diverged), elapsed), diverged=diverged,
+            train_prediction=train_prediction))
     bar.close()
     return TrialResults.concatenate(parts)
 
@@ -274,12 +277,12 @@ class _SingleModelRun:
         self.optimizer.step()
 
     def finish(self) -> tuple[np.ndarray, np.ndarray, bool]:
+        """(train predictions, test predictions, diverged) of the trained model."""
         self.model.eval()
         args = (self.normalize, self.bf16, self.memory_format)
-        train_ok = _correct(self.forward, self.data.x_train, self.data.y_train, *args)
-        test_ok = _correct(self.forward, self.data.x_test, self.data.y_test, *args)
-        failed = bool(self.diverged) or not _finite(self.model)
-        return train_ok & ~failed, test_ok & ~failed, failed
+        train_pred = _predict(self.forward, self.data.x_train, *args)
+        test_pred = _predict(self.forward, self.data.x_test, *args)
+        return train_pred, test_pred, bool(self.diverged) or not _finite(self.model)
 
 
 def _train_loop(data: TrainingData, arch: str, recipe: Recipe, seeds: list[int],
@@ -314,14 +317,15 @@ def _finite(model: nn.Module) -> bool:
 
 
 @torch.no_grad()
-def _correct(model: nn.Module, x: torch.Tensor, y: torch.Tensor, normalize: Normalizer,
-             bf16: bool, memory_format: torch.memory_format, chunk: int = 2048) -> np.ndarray:
+def _predict(model: nn.Module, x: torch.Tensor, normalize: Normalizer, bf16: bool,
+             memory_format: torch.memory_format, chunk: int = 2048) -> np.ndarray:
+    """(N,) int16: the class the model predicts for each example."""
     out = []
-    for xs, ys in zip(x.split(chunk), y.split(chunk), strict=True):
+    for xs in x.split(chunk):
         with torch.autocast(xs.device.type, dtype=torch.bfloat16, enabled=bf16):
             logits = model(normalize(xs).contiguous(memory_format=memory_format))
-        out.append(logits.float().argmax(1) == ys)
-    return torch.cat(out).cpu().numpy()
+        out.append(logits.float().argmax(1))
+    return torch.cat(out).to(torch.int16).cpu().numpy()
 
 
 def _stack_linears(arch: str, shape: tuple[int, int, int], num_classes: int,
@@ -359,13 +363,23 @@ def _mlp_backward(params: list[torch.Tensor], keep: list[torch.Tensor],
                   dlogits: torch.Tensor, out: list[torch.Tensor], beta: float) -> None:
     """out[i] <- beta * out[i] + d(sum_k loss_k)/d params[i]: the same maths as autograd,
     written with bmm in the (K, out, in) layout CPUs run fastest. With ``out`` the momentum
-    buffers and beta the momentum, SGD's buffer update is fused into the gradient GEMM."""
-    delta = dlogits
+    buffers and beta the momentum, SGD's buffer update is fused into the gradient GEMM.
+
+    ``params`` and ``keep`` may be bfloat16 copies (mixed precision): the GEMMs then run in
+    bfloat16 with float32 accumulation and ``out`` (float32) receives their results."""
+    delta = dlogits.to(params[0].dtype)
+    fused = out[0].dtype == delta.dtype
     for layer in reversed(range(len(params) // 2)):
         h, a = keep[2 * layer], keep[2 * layer + 1]
-        if layer < len(params) // 2 - 1:
-            delta.masked_fill_(a <= 0, 0.0)  # ReLU'; delta is this step's own bmm output
-        out[2 * layer].baddbmm_(delta.transpose(1, 2), h, beta=beta)
+        if layer < len(params) // 2 - 1:  # ReLU', with autograd's own kernel for it
+            delta = torch.ops.aten.threshold_backward(delta, a, 0)
+        if fused:
+            out[2 * layer].baddbmm_(delta.transpose(1, 2), h, beta=beta)
+        elif beta == 0:
+            out[2 * layer].copy_(torch.bmm(delta.transpose(1, 2), h))
+        else:
+            torch.add(torch.bmm(delta.transpose(1, 2), h), out[2 * layer], alpha=beta,
+                      out=out[2 * layer])
         bias_grad = delta.sum(dim=1, keepdim=True)
         if beta == 0:
             out[2 * layer + 1].copy_(bias_grad)
@@ -394,18 +408,20 @@ def _sgd_step(params: list[torch.Tensor], grads: list[torch.Tensor],
 def _sgd_backward_step(params: list[torch.Tensor], keep: list[torch.Tensor],
                        dlogits: torch.Tensor, grads: list[torch.Tensor],
                        buffers: list[torch.Tensor], first: bool, lr: float,
-                       recipe: Recipe) -> None:
+                       recipe: Recipe, compute: list[torch.Tensor] | None = None) -> None:
     """Backward pass and SGD step. Plain momentum (the default recipe) accumulates the
     gradient straight into the momentum buffer, buf = m buf + g (+ wd p), saving two passes
-    over the weights; nesterov and momentum-free recipes take the unfused path."""
+    over the weights; nesterov and momentum-free recipes take the unfused path. ``compute``:
+    the bfloat16 copies of ``params`` the forward pass used (mixed precision), if any."""
+    compute = params if compute is None else compute
     if recipe.momentum and not recipe.nesterov:
-        _mlp_backward(params, keep, dlogits, buffers, beta=0.0 if first else recipe.momentum)
+        _mlp_backward(compute, keep, dlogits, buffers, beta=0.0 if first else recipe.momentum)
         for p, buf in zip(params, buffers, strict=True):
             if recipe.weight_decay:
                 buf.add_(p, alpha=recipe.weight_decay)
             p.add_(buf, alpha=-lr)
     else:
-        _mlp_backward(params, keep, dlogits, grads, beta=0.0)
+        _mlp_backward(compute, keep, dlogits, grads, beta=0.0)
         _sgd_step(params, grads, buffers, first, lr, recipe)
 
 
@@ -420,6 +436,13 @@ def _cross_entropy_and_grad(logits: torch.Tensor, labels: torch.Tensor, smoothin
     return losses, (log_probs.exp() - target) / logits.shape[1]
 
 
+def _uses_bf16(recipe: Recipe, device: torch.device) -> bool:
+    """bfloat16 matmuls with float32 weights, optimizer state and loss (mixed precision):
+    ``precision: bf16`` anywhere, ``auto`` on CUDA. On a CPU with AMX or AVX512-BF16 the
+    batched MLP's GEMMs run ~4x faster than in float32 (benchmarks/train_throughput.py)."""
+    return recipe.precision == "bf16" or (recipe.precision == "auto" and device.type == "cuda")
+
+
 @torch.no_grad()
 def _train_batched(data: TrainingData, arch: str, recipe: Recipe, seeds: list[int],
                    masks: np.ndarray, device: torch.device, bar: tqdm
@@ -428,10 +451,13 @@ def _train_batched(data: TrainingData, arch: str, recipe: Recipe, seeds: list[in
     k = len(seeds)
     normalize = Normalizer(data.x_train)
     augment = _use_augment(recipe, data.shape)
-    x_train = normalize(data.x_train)
+    bf16 = _uses_bf16(recipe, device)
+    dtype = torch.bfloat16 if bf16 else torch.float32
+    x_train = normalize(data.x_train).to(dtype)
     params = _stack_linears(arch, data.shape, data.num_classes, seeds, device)
     buffers = [torch.empty_like(p) for p in params]
     grads = [torch.empty_like(p) for p in params]
+    compute = [torch.empty_like(p, dtype=dtype) for p in params] if bf16 else params
     generators = [_minibatch_generator(seed, device) for seed in seeds]
     subsets = [torch.from_numpy(np.flatnonzero(mask)).to(device) for mask in masks]
     m = len(subsets[0])
@@ -447,27 +473,33 @@ def _train_batched(data: TrainingData, arch: str, recipe: Recipe, seeds: list[in
             x = x_train[batch.reshape(-1)]
             if augment:
                 x = augment_crop_flip(x, generators[0])
+            if bf16:
+                for low, p in zip(compute, params, strict=True):
+                    low.copy_(p)
             keep: list[torch.Tensor] = []
-            logits = _mlp_forward(params, x.reshape(k, batch.shape[1], -1), keep)
-            losses, dlogits = _cross_entropy_and_grad(logits, data.y_train[batch],
+            logits = _mlp_forward(compute, x.reshape(k, batch.shape[1], -1), keep)
+            losses, dlogits = _cross_entropy_and_grad(logits.float(), data.y_train[batch],
                                                       recipe.label_smoothing)
             diverged |= ~torch.isfinite(losses)
             dlogits.masked_fill_(diverged[:, None, None], 0.0)
             lr = recipe.lr * lr_factor(recipe.schedule, step, total, recipe.warmup_fraction)
-            _sgd_backward_step(params, keep, dlogits, grads, buffers, step == 0, lr, recipe)
+            _sgd_backward_step(params, keep, dlogits, grads, buffers, step == 0, lr, recipe,
+                               compute)
             step += 1
             bar.update(k)
     finite = torch.stack([torch.isfinite(p).flatten(1).all(1) for p in params]).all(0)
     diverged |= ~finite
-    train_ok = _correct_batched(params, x_train, data.y_train)
-    test_ok = _correct_batched(params, normalize(data.x_test), data.y_test)
-    train_ok &= ~diverged[:, None]
-    test_ok &= ~diverged[:, None]
-    return train_ok.cpu().numpy(), test_ok.cpu().numpy(), diverged.cpu().numpy()
+    if bf16:
+        for low, p in zip(compute, params, strict=True):
+            low.copy_(p)
+    train_pred = _predict_batched(compute, x_train)
+    test_pred = _predict_batched(compute, normalize(data.x_test).to(dtype))
+    return train_pred, test_pred, diverged.cpu().numpy()
 
 
-def _correct_batched(params: list[torch.Tensor], x: torch.Tensor, y: torch.Tensor,
-                     chunk: int = 2048) -> torch.Tensor:
+def _predict_batched(params: list[torch.Tensor], x: torch.Tensor, chunk: int = 2048
+                     ) -> np.ndarray:
+    """(K, N) int16: the class each of the K models predicts for each example."""
     flat = x.reshape(len(x), -1)
-    return torch.cat([_mlp_forward(params, xs).argmax(-1) == ys
-                      for xs, ys in zip(flat.split(chunk), y.split(chunk), strict=True)], dim=1)
+    return torch.cat([_mlp_forward(params, xs).argmax(-1) for xs in flat.split(chunk)],
+                     dim=1).to(torch.int16).cpu().numpy()
