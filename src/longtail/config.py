@@ -28,6 +28,8 @@ def _allowed(schema: Mapping[str, Any]) -> str:
     """The values a schema node admits, in words."""
     if "enum" in schema:
         return ", ".join(str(v) for v in schema["enum"])
+    if "pattern" in schema:
+        return schema.get("description", f"a string matching {schema['pattern']}")
     bounds = []
     for key, op in (("minimum", ">="), ("exclusiveMinimum", ">"), ("maximum", "<="),
                     ("exclusiveMaximum", "<")):

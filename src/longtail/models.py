@@ -3,6 +3,8 @@ penultimate representation (used by the last-layer-only experiment), ``head`` is
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Callable
 
 import torch
@@ -130,12 +132,35 @@ ARCHITECTURES: dict[str, Callable[[InputShape, int], Classifier]] = {
 
 # Architectures whose models train together as one hand-batched ensemble (see training.py).
 BATCHABLE = frozenset({"mlp", "linear"})
+# ``mlp-W1-W2...``: an MLP with hidden widths W1, W2, ... (``mlp`` is ``mlp-512-256``).
+MLP_WIDTHS = re.compile(r"mlp((?:-[1-9][0-9]*)+)")
+
+
+def mlp_widths(arch: str) -> tuple[int, ...] | None:
+    """Hidden widths of an ``mlp-W1-W2...`` arch name, None for any other name."""
+    match = MLP_WIDTHS.fullmatch(arch)
+    return tuple(int(w) for w in match.group(1)[1:].split("-")) if match else None
+
+
+def is_batchable(arch: str) -> bool:
+    """Whether ``arch`` is fully connected, so its models train as one batched ensemble."""
+    return arch in BATCHABLE or mlp_widths(arch) is not None
+
+
+def architecture(arch: str) -> Callable[[InputShape, int], Classifier]:
+    """The constructor of a registered arch or of an ``mlp-W1-W2...`` name."""
+    if arch in ARCHITECTURES:
+        return ARCHITECTURES[arch]
+    widths = mlp_widths(arch)
+    if widths is None:
+        raise ValueError(f"unknown arch '{arch}'; known: {', '.join(sorted(ARCHITECTURES))} "
+                         f"or mlp-W1-W2... (hidden widths)")
+    return functools.partial(mlp, hidden=widths)
 
 
 def build_model(arch: str, shape: InputShape, num_classes: int, seed: int) -> Classifier:
     """A freshly initialised model; the same seed always gives the same weights."""
-    if arch not in ARCHITECTURES:
-        raise ValueError(f"unknown arch '{arch}'; known: {', '.join(sorted(ARCHITECTURES))}")
+    constructor = architecture(arch)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return ARCHITECTURES[arch](shape, num_classes)
+        return constructor(shape, num_classes)

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from longtail.models import BATCHABLE, build_model
+from longtail.models import BATCHABLE, build_model, is_batchable
 from longtail.store import TrialResults
 
 
@@ -174,12 +174,12 @@ def resolve_method(recipe: Recipe, arch: str, device: torch.device) -> str:
     """``auto``: batched ensembles for the small fully-connected models (measured faster on CPU
     and far faster on GPU, see README), one at a time for conv nets (a vmapped/batched small CNN
     measured slower than its loop on CPU)."""
-    if recipe.method == "batched" and arch not in BATCHABLE:
+    if recipe.method == "batched" and not is_batchable(arch):
         raise ValueError(f"train.method = batched is not available for arch '{arch}' "
                          f"(batchable: {', '.join(sorted(BATCHABLE))})")
     if recipe.method != "auto":
         return recipe.method
-    return "batched" if arch in BATCHABLE else "loop"
+    return "batched" if is_batchable(arch) else "loop"
 
 
 def _use_augment(recipe: Recipe, shape: tuple[int, int, int]) -> bool:
