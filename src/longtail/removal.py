@@ -437,6 +437,7 @@ def removal_curve(results: RemovalResults, level: float = LEVEL) -> pd.DataFrame
                          "accuracy_mean": mean, "accuracy_std": std,
                          "accuracy_se": std / math.sqrt(use.sum())})
     curve = pd.DataFrame(rows, columns=list(CURVE_COLUMNS))
+    curve = curve.astype({name: float for name in CURVE_COLUMNS[5:]})
     memorized = curve.index[curve["kind"] == "memorized"]
     random = curve[curve["kind"] == "random"].set_index("threshold")
     paired = [row for row in memorized if curve.at[row, "threshold"] in random.index]
