@@ -12,7 +12,7 @@ from longtail.config import (
     trial_shards,
     trials_fingerprint,
 )
-from longtail.removal import removal_shards, threshold_part
+from longtail.removal import random_part, removal_shards, threshold_part
 
 SCHEMA = "../schemas/config.schema.yaml"
 
@@ -168,7 +168,8 @@ def per_study(studies, name):
 
 def removal_shard_files(studies, families):
     """Removal shards of the studies for the part families: `full` (the baseline), `mem`
-    (one part per Fig. 2 threshold) and `pairs` (the pairs' training examples)."""
+    (one part per Fig. 2 threshold), `pairs` (the pairs' training examples) and `random` (one
+    part per fraction in `removal.random_fractions`)."""
     paths = []
     for name in studies:
         study = canonical(config["studies"][name])
@@ -178,6 +179,8 @@ def removal_shard_files(studies, families):
             parts += [threshold_part(threshold) for threshold in removal["thresholds"]]
         if "pairs" in families:
             parts.append("pairs")
+        if "random" in families:
+            parts += [random_part(fraction) for fraction in removal["random_fractions"]]
         paths += [
             f"results/{name}/removal/{part}/{start}-{stop}.h5"
             for part in parts

@@ -32,6 +32,7 @@ rule plot_fig2:
         pdf="figures/fig2.pdf",
         png=report("figures/fig2.png", caption="../report/fig2.rst", category="Figures"),
         csv="figures/fig2.csv",
+        rst="figures/fig2.rst",
     log:
         "logs/figures/fig2.log",
     params:

@@ -1,7 +1,8 @@
 # Marginal utility of memorized examples (Section 3): models retrained on the training set
 # without the examples with mem >= threshold (Fig. 2), without as many random examples, on the
-# full set, and without the pairs' training examples (tables/marginal_utility). One job trains
-# a range of repeats of every kind of one part, batched like the trials.
+# full set, without the pairs' training examples, and without a range of numbers of random
+# examples (tables/marginal_utility: the random count that costs as much as the pairs'). One
+# job trains a range of repeats of every kind of one part, batched like the trials.
 
 
 rule train_removal_shard:
@@ -14,7 +15,7 @@ rule train_removal_shard:
     benchmark:
         "results/{study}/benchmarks/removal_{part}_{start}-{stop}.tsv"
     wildcard_constraints:
-        part=r"full|pairs|mem-\d+(\.\d+)?",
+        part=r"full|pairs|(mem|random)-\d+(\.\d+)?",
     params:
         study=get_training_params,
     threads: get_training_threads

@@ -42,7 +42,9 @@ rule tabulate_pairs:
 
 rule tabulate_marginal_utility:
     input:
-        removal=removal_shard_files(table_studies("marginal_utility"), ("full", "pairs")),
+        removal=removal_shard_files(
+            table_studies("marginal_utility"), ("full", "pairs", "random")
+        ),
         pairs=per_study(table_studies("marginal_utility"), "pairs.csv"),
         about=per_study(table_studies("marginal_utility"), "about.json"),
         about_rst=per_study(table_studies("marginal_utility"), "about.rst"),
@@ -55,6 +57,7 @@ rule tabulate_marginal_utility:
             caption="../report/marginal_utility.rst",
             category="Tables",
         ),
+        rst="tables/marginal_utility.rst",
     log:
         "logs/tables/marginal_utility.log",
     params:

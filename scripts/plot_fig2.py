@@ -1,8 +1,9 @@
-"""Snakemake adapter: removal runs -> figures/fig2.pdf (Fig. 2) and its numbers as CSV."""
+"""Snakemake adapter: removal runs -> figures/fig2.pdf (Fig. 2), its numbers as CSV and the
+caption's intervals as reStructuredText."""
 
 import logging
 
-from longtail.figures import make_fig2
+from longtail.figures import fig2_caption, make_fig2
 from longtail.store import atomic_path
 from longtail.workflow import log_to
 
@@ -12,3 +13,5 @@ with log_to(snakemake.log[0]):
     logging.info("Fig. 2 numbers:\n%s", numbers.to_string())
     with atomic_path(snakemake.output.csv) as tmp:
         numbers.to_csv(tmp, index=False, float_format="%.6g")
+    with atomic_path(snakemake.output.rst) as tmp:
+        tmp.write_text(fig2_caption(numbers))

@@ -112,6 +112,25 @@ def _saved(fig: Figure, tmp_path, name: str) -> None:
     assert (tmp_path / f"{name}.png").read_bytes().startswith(b"\x89PNG")
 
 
+def _check_fig2(curve: pd.DataFrame, tmp_path) -> None:
+    """Fig. 2 with intervals: the full set's band, the differences, a legend clear of the
+    axes."""
+    with_ci = curve.assign(difference_mean=[np.nan, -0.08, np.nan, -0.03, np.nan],
+                           difference_low=[np.nan, -0.1, np.nan, -0.05, np.nan],
+                           difference_high=[np.nan, -0.06, np.nan, 0.01, np.nan])
+    fig = draw_fig2([("s1", with_ci)], band="std")
+    top, middle = fig.axes[0], fig.axes[1]
+    (band,) = top.patches  # the full set's band: 80 +- 1 std
+    assert (band.get_y(), band.get_height()) == pytest.approx((79, 2))
+    bars = middle.containers[0]
+    np.testing.assert_allclose(bars.lines[0].get_ydata(), [-8, -3])
+    assert not any(ax.get_legend() for ax in fig.axes) and len(fig.legends) == 1
+    _saved(fig, tmp_path, "fig2_ci")  # draws the layout
+    legend = fig.legends[0].get_window_extent()
+    for ax in fig.axes:
+        assert not legend.overlaps(ax.get_window_extent())
+
+
 def test_every_figure_draws_and_saves(tmp_path):
     rng = np.random.default_rng(0)
     images = rng.integers(0, 255, (2, 3, 2, 8, 8, 3), dtype=np.uint8)
@@ -132,6 +151,7 @@ def test_every_figure_draws_and_saves(tmp_path):
         "memorized removed (mem ≥ threshold)", "same number removed at random"]
     np.testing.assert_allclose(top.get_lines()[0].get_ydata(), [70, 76])
     _saved(fig2, tmp_path, "fig2")
+    _check_fig2(curve, tmp_path)
 
     row = PairRow("Shirt", images[0, 0, 0], 0.8, images[0, :, 0], np.array([0.5, 0.3, 0.2]))
     _saved(draw_fig3([PairPanel("s", [[row, row], [row]]),

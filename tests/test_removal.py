@@ -3,24 +3,32 @@
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import h5py
 import numpy as np
 import pytest
+from scipy import stats
 
 from longtail.removal import (
     RemovalError,
+    equivalent_random_removal,
     marginal_utility,
     memorized_examples,
+    memorized_set,
     pairs_removed,
     parse_part,
     plan_part,
     random_keep,
+    random_part,
+    random_removal_curve,
     read_removal,
     removal_curve,
     removal_seed,
     removal_shards,
+    satterthwaite_df,
     threshold_part,
+    welch_difference,
     write_removal,
 )
 from longtail.training import trial_seed
@@ -35,11 +43,16 @@ def test_part_names_round_trip_by_value():
     family, threshold = parse_part("full")
     assert family == "full" and math.isnan(threshold)
     assert parse_part("pairs")[0] == "pairs"
-    for bad in ("mem-", "mem-x", "random", "mem-0.2.5"):
+    assert random_part(0.3) == "random-0.3" and parse_part("random-0.3") == ("random", 0.3)
+    assert random_part(0.125) == "random-0.125"
+    for bad in ("mem-", "mem-x", "random", "mem-0.2.5", "random-"):
         with pytest.raises(ValueError, match="unknown removal part"):
             parse_part(bad)
     with pytest.raises(ValueError, match="outside"):
         threshold_part(1.5)
+    for bad in (0, 1, 1.5):
+        with pytest.raises(ValueError, match="outside"):
+            random_part(bad)
 
 
 def test_memorized_examples_are_mem_at_or_above_threshold_and_never_nan():
@@ -47,15 +60,18 @@ def test_memorized_examples_are_mem_at_or_above_threshold_and_never_nan():
     np.testing.assert_array_equal(memorized_examples(mem, 0.25),
                                   [False, True, True, False, True, False])
     assert not memorized_examples(mem, 1.0).any()
+    np.testing.assert_array_equal(memorized_set(SimpleNamespace(mem=mem), 0.25),
+                                  memorized_examples(mem, 0.25))
 
 
 def test_seeds_are_distinct_and_never_a_trial_seed():
     seeds = {removal_seed(0, part, kind, r)
              for part, kinds in (("full", ("full",)), ("mem-0.25", ("memorized", "random")),
                                  ("mem-0.5", ("memorized", "random")),
-                                 ("pairs", ("pairs", "random")))
+                                 ("pairs", ("pairs", "random")), ("random-0.25", ("random",)),
+                                 ("random-0.5", ("random",)))
              for kind in kinds for r in range(50)}
-    assert len(seeds) == 50 * 7
+    assert len(seeds) == 50 * 9
     assert not seeds & {trial_seed(0, k) for k in range(5000)}
     assert removal_seed(0, "mem-0.25", "random", 3) == removal_seed(0, "mem-0.25", "random", 3)
     assert removal_seed(0, "mem-0.25", "random", 3) != removal_seed(1, "mem-0.25", "random", 3)
@@ -106,6 +122,19 @@ def test_full_and_pairs_plans():
         plan_part("mem-0", 0, 3, range(1), np.ones(3, bool))
 
 
+def test_random_size_plans_remove_a_fraction_afresh_per_repeat():
+    plan = plan_part("random-0.3", 0, 1000, range(4))
+    assert plan.kind.tolist() == ["random"] * 4 and plan.repeat.tolist() == [0, 1, 2, 3]
+    assert math.isnan(plan.threshold) and not plan.removed.any()
+    assert (plan.keep.sum(axis=1) == 700).all()
+    assert len({row.tobytes() for row in plan.keep}) == 4
+    np.testing.assert_array_equal(plan_part("random-0.3", 0, 1000, range(2, 4)).keep,
+                                  plan.keep[2:])
+    # another fraction or the same fraction of Fig. 2 draws other examples
+    assert not np.array_equal(plan_part("random-0.31", 0, 1000, range(1)).keep[0],
+                              plan.keep[0])
+
+
 def test_removal_shards_split_repeats_like_trial_shards():
     assert removal_shards(4, 64) == [(0, 4)]
     assert removal_shards(10, 8) == [(0, 4), (4, 8), (8, 10)]
@@ -131,7 +160,8 @@ def _rows(*accuracies: float, n_test: int = 10) -> np.ndarray:
 
 @pytest.fixture
 def shards(tmp_path):
-    """Full (acc .8, .9), mem-0.5 (memorized .6, .7; random .8, .8) and pairs runs, n = 8."""
+    """Full (acc .8, .9), mem-0.5 (memorized .6, .7; random .8, .8), pairs (pairs .5, .6;
+    random .9, .8) and random-0.5 (.5, .6) runs, n = 8."""
     n = 8
     mem = np.array([0.0, 0.1, 0.2, 0.3, 0.6, 0.7, 0.0, 0.9])
     full = plan_part("full", 0, n, range(2))
@@ -141,6 +171,7 @@ def shards(tmp_path):
     pairs = plan_part("pairs", 0, n, range(2), pairs_removed(np.array([4, 7]), n))
     # test examples 0-2 belong to the pairs: right before, wrong after removing the pairs
     _write(tmp_path / "pairs.h5", pairs, _rows(0.5, 0.9, 0.6, 0.8), 10)
+    _write(tmp_path / "random.h5", plan_part("random-0.5", 0, n, range(2)), _rows(0.5, 0.6), 10)
     return tmp_path
 
 
@@ -159,6 +190,14 @@ def test_shards_round_trip_and_fig2_numbers(shards):
     assert memorized["accuracy_mean"] == pytest.approx(0.65)
     assert random["accuracy_mean"] == pytest.approx(0.8) and random["accuracy_std"] == 0
     assert random["removed"] == 3 and random["models"] == 2
+    assert memorized["accuracy_se"] == pytest.approx(np.std([0.6, 0.7], ddof=1) / np.sqrt(2))
+    # memorized - random = 0.65 - 0.8; random has no spread, so Welch's df is R - 1 = 1
+    assert memorized["difference_mean"] == pytest.approx(-0.15)
+    assert memorized["difference_se"] == pytest.approx(0.05)
+    assert memorized["difference_df"] == pytest.approx(1)
+    assert memorized["difference_low"] == pytest.approx(-0.15 - 12.706205 * 0.05)
+    assert memorized["difference_high"] == pytest.approx(-0.15 + 12.706205 * 0.05)
+    assert curve.loc[curve["kind"] != "memorized", "difference_mean"].isna().all()
 
 
 def test_diverged_runs_are_left_out(tmp_path):
@@ -186,6 +225,76 @@ def test_marginal_utility_numbers(shards):
     assert utility["pairs_accuracy_after_random_mean"] == pytest.approx(np.mean([1.0, 2 / 3]))
     with pytest.raises(ValueError, match="full"):
         marginal_utility(read_removal([shards / "pairs.h5"]), np.array([0]))
+    # without random-* parts the curve is k = 0 (.85) and k = 2 (.85): the pairs' .55 lies
+    # beyond it, and every k is incompatible
+    assert utility["equivalent_random_beyond"] and utility["random_removed_max"] == 2
+    assert math.isnan(utility["equivalent_random"])
+
+
+def test_random_removal_curve_and_equivalent_count(shards):
+    results = read_removal([shards / "full.h5", shards / "pairs.h5", shards / "random.h5",
+                            shards / "mem.h5"])
+    curve = random_removal_curve(results)  # Fig. 2's random runs are not on it
+    assert curve["removed"].tolist() == [0, 2, 4] and curve["models"].tolist() == [2, 2, 2]
+    np.testing.assert_allclose(curve["accuracy_mean"], [0.85, 0.85, 0.55])
+    utility = marginal_utility(results, np.array([0]))
+    # the pairs' runs (.5, .6) reach the random curve's .55 exactly at k = 4, its last point
+    assert utility["equivalent_random"] == pytest.approx(4.0)
+    assert not utility["equivalent_random_beyond"] and utility["random_removed_max"] == 4
+    assert math.isnan(utility["equivalent_random_high"])  # "more than 4" at 95%
+    assert utility["random_sizes"] == 2
+
+
+def test_welch_interval_known_answers():
+    # equal spread and size: se = sqrt(2/2 + 2/2), df = 2 (R_a + R_b - 2), t(.975, 2) = 4.302653
+    diff = welch_difference(2.0, np.sqrt(2), 2, 1.0, np.sqrt(2), 2)
+    assert diff.mean == pytest.approx(1) and diff.se == pytest.approx(np.sqrt(2))
+    assert diff.df == pytest.approx(2)
+    assert diff.low == pytest.approx(1 - 4.302653 * np.sqrt(2), abs=1e-6)
+    assert diff.high == pytest.approx(1 + 4.302653 * np.sqrt(2), abs=1e-6)
+    # one group without spread: df = R - 1 of the other
+    a, b = np.array([0.0, 2.0, 4.0]), np.array([1.0, 1.0])
+    diff = welch_difference(a.mean(), a.std(ddof=1), 3, b.mean(), b.std(ddof=1), 2)
+    assert diff.df == pytest.approx(2) and diff.se == pytest.approx(np.sqrt(4 / 3))
+    # and scipy's Welch test agrees on arbitrary arrays, vectorised
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(0, 1, 5), rng.normal(1, 2, 7)
+    diff = welch_difference(np.array([a.mean()] * 2), np.array([a.std(ddof=1)] * 2), 5,
+                            b.mean(), b.std(ddof=1), 7)
+    reference = stats.ttest_ind(a, b, equal_var=False)
+    assert diff.df == pytest.approx([reference.df] * 2)
+    interval = reference.confidence_interval(0.95)
+    np.testing.assert_allclose(diff.low, interval.low)
+    np.testing.assert_allclose(diff.high, interval.high)
+    assert satterthwaite_df(np.zeros((2, 1)), np.full((2, 1), 4)) == np.inf
+    assert math.isnan(welch_difference(1.0, math.nan, 1, 0.0, 0.1, 3).low)
+
+
+def test_equivalent_random_removal_known_answers():
+    removed, mean = np.array([0, 100, 200]), np.array([0.9, 0.8, 0.7])
+    exact = (removed, mean, np.zeros(3), np.full(3, 4))  # a curve without spread, R = 4
+
+    def target(center):  # four runs, mean center, se 0.0091287, df 3: t * se = 0.029051
+        runs = center + np.array([-0.02, -0.01, 0.01, 0.02])
+        return runs.mean(), runs.std(ddof=1), 4
+
+    inside = equivalent_random_removal(*exact, *target(0.75))
+    assert inside.count == pytest.approx(150) and not inside.beyond
+    assert (inside.low, inside.high, inside.largest) == (121, 179, 200)  # 150 -+ 29.05
+    assert stats.t.ppf(0.975, 3) * np.sqrt(1e-3 / 3 / 4) == pytest.approx(0.029051, abs=1e-6)
+    open_ended = equivalent_random_removal(*exact, *target(0.71))
+    assert open_ended.count == pytest.approx(190) and open_ended.low == 161
+    assert math.isnan(open_ended.high)  # compatible up to the largest k: "more than 200"
+    beyond = equivalent_random_removal(*exact, *target(0.65))
+    assert beyond.beyond and math.isnan(beyond.count)
+    assert math.isnan(beyond.low) and math.isnan(beyond.high)
+    assert equivalent_random_removal(*exact, *target(0.95)).count == 0
+    # the curve's own spread widens the interval
+    wide = equivalent_random_removal(removed, mean, np.full(3, 0.03), np.full(3, 4),
+                                     *target(0.75))
+    assert wide.low < inside.low and wide.high > inside.high
+    with pytest.raises(ValueError, match="ascending"):
+        equivalent_random_removal(removed[::-1], mean, *exact[2:], *target(0.75))
 
 
 def test_reader_refuses_duplicates_foreign_and_incomplete_shards(shards, tmp_path):

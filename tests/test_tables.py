@@ -14,8 +14,10 @@ from longtail.estimates import Estimates, write_estimates
 from longtail.tables import (
     OURS,
     PAPER,
+    equivalent_text,
     label_noise_display,
     make_label_noise_table,
+    marginal_utility_caption,
     marginal_utility_display,
     marginal_utility_table,
     pairs_display,
@@ -65,7 +67,9 @@ def test_marginal_utility_table_formats_percent_mean_std():
                "pairs_accuracy_before_mean": 0.7, "pairs_accuracy_before_std": 0.05,
                "pairs_accuracy_after_pairs_mean": 0.4, "pairs_accuracy_after_pairs_std": 0.05,
                "pairs_accuracy_after_random_mean": 0.69,
-               "pairs_accuracy_after_random_std": math.nan}
+               "pairs_accuracy_after_random_std": math.nan, "equivalent_random": 2345.6,
+               "equivalent_random_low": 1900.0, "equivalent_random_high": 2800.0,
+               "equivalent_random_beyond": False, "random_removed_max": 8000}
     table = marginal_utility_table([utility], [ABOUT])
     shown = marginal_utility_display(table)
     ours, paper = shown.iloc[0], shown.iloc[1]
@@ -77,6 +81,16 @@ def test_marginal_utility_table_formats_percent_mean_std():
     assert paper["their acc. before (%)"] == "72.1 ± 1.3"
     assert paper["after, pairs' examples removed (%)"] == "45.4 ± 1.4"
     assert paper["drop, as many random removed (%)"] == "—"
+    column = "random examples removed for the same drop"
+    assert ours[column] == "2,346 (95%: 1,900 to 2,800)"
+    assert paper[column] == "11,000"
+    open_ended = {**utility, "equivalent_random_high": math.nan}
+    assert equivalent_text(open_ended) == "2,346 (95%: 1,900 to more than 8,000)"
+    beyond = {**utility, "equivalent_random": math.nan, "equivalent_random_beyond": True}
+    assert equivalent_text(beyond) == "more than 8,000 (95%: more than 1,900)"
+    assert equivalent_text({**beyond, "equivalent_random_low": math.nan}) == "more than 8,000"
+    caption = marginal_utility_caption(table)
+    assert caption.count("\n") == 1 and "as much as removing 2,346 (95%" in caption
 
 
 def test_markdown_and_latex():

@@ -48,8 +48,12 @@ def test_removal_runs_remove_the_memorized_examples(tiny_study):
     mem = read_estimates(results / "estimates.h5").mem
     runs = read_removal(sorted((results / "removal").glob("*/*.h5")))
     repeats = 2
-    assert sorted(set(runs.part)) == ["full", "mem-0.25", "mem-0.75", "pairs"]
-    assert len(runs.kind) == repeats * (1 + 2 + 2 + 2) and not runs.diverged.any()
+    assert sorted(set(runs.part)) == ["full", "mem-0.25", "mem-0.75", "pairs", "random-0.2",
+                                      "random-0.5"]
+    assert len(runs.kind) == repeats * (1 + 2 + 2 + 2 + 1 + 1) and not runs.diverged.any()
+    for fraction, removed in ((0.2, 60), (0.5, 150)):
+        kept = runs.mask[runs.part == f"random-{fraction}"].sum(axis=1)
+        assert kept.tolist() == [300 - removed] * repeats
     for threshold in (0.25, 0.75):
         part = runs.part == f"mem-{threshold}"
         memorized = part & (runs.kind == "memorized")
@@ -70,6 +74,12 @@ def test_fig2_and_tables_hold_the_runs_numbers(tiny_study):
     fig2 = pd.read_csv(tiny_study / "figures" / "fig2.csv")
     assert fig2["kind"].tolist() == ["full", "memorized", "random", "memorized", "random"]
     assert (fig2["models"] == 2).all()
+    memorized = fig2[fig2["kind"] == "memorized"]
+    assert (memorized["difference_low"] <= memorized["difference_mean"]).all()
+    assert (memorized["difference_mean"] <= memorized["difference_high"]).all()
+    assert fig2.loc[fig2["kind"] != "memorized", "difference_mean"].isna().all()
+    caption = (tiny_study / "figures" / "fig2.rst").read_text()
+    assert caption.count("95% CI") == len(memorized) or "no interval" in caption
     summary = json.loads((tiny_study / "results" / "tiny" / "summary.json").read_text())
     table = pd.read_csv(tiny_study / "tables" / "pairs.csv")
     ours = table[table["source"] == "this run"].iloc[0]
@@ -80,6 +90,13 @@ def test_fig2_and_tables_hold_the_runs_numbers(tiny_study):
     assert utility["removed_pairs"] == summary["n_train_examples"]
     assert utility["accuracy_full_mean"] == pytest.approx(
         fig2.loc[fig2["kind"] == "full", "accuracy_mean"].iloc[0], abs=1e-5)
+    assert utility["random_removed_max"] == 150
+    # an equivalent count in [0, 150], or "more than 150" when the pairs' drop is beyond it
+    assert utility["equivalent_random_beyond"] or 0 <= utility["equivalent_random"] <= 150
+    assert "random examples removed for the same drop" in \
+        (tiny_study / "tables" / "marginal_utility.md").read_text()
+    assert "random examples (n = 300)" in \
+        (tiny_study / "tables" / "marginal_utility.rst").read_text()
 
 
 def test_a_plotting_option_redraws_only_its_figure(tiny_study, tmp_path):
@@ -120,4 +137,5 @@ def test_report_has_every_figure_and_table_with_captions(tiny_study):
     for name in (*FIGURES, *TABLES):
         assert f"{name}." in html
     assert "Marginal utility of memorized examples" in html  # Fig. 2's caption
+    assert "memorized - random = " in html  # its intervals, included from figures/fig2.rst
     assert "of their own training subsets" in html  # the study description it includes

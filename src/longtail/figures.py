@@ -123,6 +123,25 @@ def make_fig2(studies: Sequence[str], removal: Sequence[PathLike], about: Sequen
     return pd.concat(tables, ignore_index=True)
 
 
+def fig2_caption(numbers: pd.DataFrame) -> str:
+    """reStructuredText lines for Fig. 2's caption: per study and threshold, memorized minus
+    random test accuracy with its 95% Welch interval (from :func:`make_fig2`'s numbers)."""
+    lines = []
+    for row in numbers[numbers["kind"] == "memorized"].to_dict("records"):
+        head = (f"- {row['study']}, mem >= {row['threshold']:g} ({int(row['removed']):,} "
+                f"removed, {int(row['models'])} models per kind): memorized - random = ")
+        if not np.isfinite(row["difference_low"]):
+            lines.append(f"{head}{100 * row['difference_mean']:+.2f} pp (no interval: fewer "
+                         f"than 2 models per kind)")
+            continue
+        excludes = row["difference_low"] > 0 or row["difference_high"] < 0
+        lines.append(f"{head}{100 * row['difference_mean']:+.2f} pp, 95% CI "
+                     f"[{100 * row['difference_low']:+.2f}, {100 * row['difference_high']:+.2f}]"
+                     f" (Welch, df {row['difference_df']:.1f}); "
+                     f"{'excludes' if excludes else 'includes'} 0")
+    return "\n".join(lines) + "\n"
+
+
 def fig3_panel(estimates_path: PathLike, pairs_path: PathLike, data_path: PathLike,
                title: str, groups: int, per_group: int, tests: int) -> PairPanel:
     """One study's Fig. 3 rows: the paper's evenly spread selection of the pairs' training

@@ -12,6 +12,11 @@ training-set size (so its models train together in batched groups):
 * ``pairs`` (Section 3, "Removing the 964 unique training examples in these pairs"): kind
   ``pairs`` removes the unique training examples of the high-influence pairs; kind ``random``
   the same number at random.
+* ``random-<fraction>`` (Section 3, "comparable to the effect of removing 11,000 random
+  examples"): kind ``random`` removes round(fraction * n) examples uniformly at random, drawn
+  afresh for every repeat. With ``full`` (0 removed) and the pairs' ``random`` runs they give
+  the accuracy after removing k random examples over a range of k, which
+  :func:`equivalent_random_removal` inverts at the pairs' accuracy.
 
 Each kind of a part is trained ``removal.repeats`` times (R; the paper used 100 on MNIST and
 CIFAR-100, 5 on ImageNet). Repeat r of a kind derives its model seed (initial weights,
@@ -38,8 +43,9 @@ dataset            shape, dtype          meaning
 =================  ====================  ==================================================
 
 Attributes: ``part``, ``threshold`` (NaN unless ``mem-*``), ``removed`` (examples removed by
-every run of the part), ``n``, ``n_test``, ``fingerprint`` (of the study's trials: data,
-architecture and recipe), ``complete`` and ``study_config`` (JSON).
+every run of the part; round(fraction * n) for ``random-*``), ``n``, ``n_test``,
+``fingerprint`` (of the study's trials: data, architecture and recipe), ``complete`` and
+``study_config`` (JSON).
 """
 
 from __future__ import annotations
@@ -56,17 +62,21 @@ from typing import Any
 import h5py
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from longtail.config import trials_fingerprint
+from longtail.estimates import Estimates, read_estimates
 from longtail.store import StoreError, atomic_path
 
 log = logging.getLogger(__name__)
 
 REMOVAL_STREAM = 0x52454D  # "REM": a SeedSequence entry no trial seed (study seed, k) has
-PART_KINDS = {"full": ("full",), "mem": ("memorized", "random"), "pairs": ("pairs", "random")}
-_PART_IDS = {"full": 0, "pairs": 1, "mem": 2}
+PART_KINDS = {"full": ("full",), "mem": ("memorized", "random"), "pairs": ("pairs", "random"),
+              "random": ("random",)}
+_PART_IDS = {"full": 0, "pairs": 1, "mem": 2, "random": 3}
 _KIND_IDS = {"full": 0, "memorized": 1, "pairs": 2, "random": 3}
-_PART_PATTERN = re.compile(r"^(full|pairs|mem-(\d+(?:\.\d+)?))$")
+_PART_PATTERN = re.compile(r"^(full|pairs|(mem|random)-(\d+(?:\.\d+)?))$")
+LEVEL = 0.95  # confidence level of every interval this module reports
 PER_RUN = ("kind", "repeat", "seed", "mask", "test_correct", "test_accuracy", "wall_time",
            "diverged")
 
@@ -77,30 +87,44 @@ class RemovalError(StoreError):
 
 # ---------------------------------------------------------------- parts and seeds
 
+def _decimal(value: float) -> str:
+    """A part name's number: plain decimal, at most six places, no exponent."""
+    return f"{value:.6f}".rstrip("0").rstrip(".")
+
+
 def threshold_part(threshold: float) -> str:
     """The part name of a Fig. 2 threshold, e.g. ``mem-0.25`` (plain decimal, no exponent)."""
     if not 0 <= threshold <= 1:
         raise ValueError(f"removal threshold {threshold} is outside [0, 1]")
-    text = f"{threshold:.6f}".rstrip("0").rstrip(".")
-    return f"mem-{text}"
+    return f"mem-{_decimal(threshold)}"
+
+
+def random_part(fraction: float) -> str:
+    """The part name of a random removal of ``fraction`` of the training set, e.g.
+    ``random-0.3``."""
+    if not 0 < fraction < 1:
+        raise ValueError(f"random removal fraction {fraction} is outside (0, 1)")
+    return f"random-{_decimal(fraction)}"
 
 
 def parse_part(part: str) -> tuple[str, float]:
-    """(family, threshold) of a part name: ``full``, ``pairs`` or ``mem`` (threshold NaN
-    unless ``mem``)."""
+    """(family, value) of a part name: ``full``, ``pairs``, ``mem`` (value: the threshold) or
+    ``random`` (value: the fraction removed); the value is NaN for ``full`` and ``pairs``."""
     match = _PART_PATTERN.match(part)
     if not match:
-        raise ValueError(f"unknown removal part '{part}'; expected full, pairs or mem-<threshold>")
+        raise ValueError(f"unknown removal part '{part}'; expected full, pairs, "
+                         f"mem-<threshold> or random-<fraction>")
     if match.group(2) is None:
         return match.group(1), math.nan
-    return "mem", float(match.group(2))
+    return match.group(2), float(match.group(3))
 
 
 def removal_seed(study_seed: int, part: str, kind: str, repeat: int) -> int:
     """A 63-bit seed for repeat ``repeat`` of ``kind`` in ``part``, from SeedSequence entropy
-    (study seed, REMOVAL_STREAM, part, threshold in millionths, kind, repeat)."""
-    family, threshold = parse_part(part)
-    micro = 0 if math.isnan(threshold) else int(round(threshold * 1_000_000))
+    (study seed, REMOVAL_STREAM, part family, threshold or fraction in millionths, kind,
+    repeat)."""
+    family, value = parse_part(part)
+    micro = 0 if math.isnan(value) else int(round(value * 1_000_000))
     entropy = [study_seed, REMOVAL_STREAM, _PART_IDS[family], micro, _KIND_IDS[kind], repeat]
     state = np.random.SeedSequence(entropy).generate_state(2, np.uint32)
     return int((int(state[0]) << 31) ^ int(state[1]))
@@ -120,6 +144,16 @@ def memorized_examples(mem: np.ndarray, threshold: float) -> np.ndarray:
     never counted as memorized."""
     mem = np.asarray(mem, dtype=np.float64)
     return np.nan_to_num(mem, nan=-np.inf) >= threshold
+
+
+def memorized_set(estimates: Estimates, threshold: float) -> np.ndarray:
+    """(n,) bool: the examples Fig. 2's ``mem-<threshold>`` part removes, mem~_i >= threshold.
+
+    The one place that decides it for the removal runs; it compares the stored estimate, so a
+    mem~ that is exactly the threshold in integer counts but stored a rounding below it is not
+    counted (issue 12, item 3: to be replaced by the exact rule from the counts).
+    """
+    return memorized_examples(estimates.mem, threshold)
 
 
 def random_keep(n: int, count: int, seed: int) -> np.ndarray:
@@ -150,14 +184,16 @@ def plan_part(part: str, study_seed: int, n: int, repeats: Sequence[int],
     """Runs of ``part`` for ``repeats``, repeat-major (both kinds of a repeat side by side).
 
     ``removed`` (n,) bool is what the targeted kind removes: mem >= threshold for ``mem-*``
-    (see :func:`memorized_examples`), the pairs' unique training examples for ``pairs``;
-    ignored (nothing removed) for ``full``.
+    (see :func:`memorized_set`), the pairs' unique training examples for ``pairs``; ignored
+    for ``full`` (nothing removed) and ``random-*`` (round(fraction * n) at random, no
+    targeted kind).
     """
-    family, threshold = parse_part(part)
-    targeted = np.zeros(n, dtype=bool) if family == "full" else np.asarray(removed, dtype=bool)
+    family, value = parse_part(part)
+    untargeted = family in ("full", "random")
+    targeted = np.zeros(n, dtype=bool) if untargeted else np.asarray(removed, dtype=bool)
     if targeted.shape != (n,):
         raise ValueError(f"part {part}: removed has shape {targeted.shape}, expected ({n},)")
-    count = int(targeted.sum())
+    count = int(round(value * n)) if family == "random" else int(targeted.sum())
     if count >= n:
         raise ValueError(f"part {part} removes all {n} training examples; nothing is left to "
                          f"train on (raise the threshold)")
@@ -169,6 +205,7 @@ def plan_part(part: str, study_seed: int, n: int, repeats: Sequence[int],
             kinds.append(kind)
             reps.append(repeat)
             seeds.append(seed)
+    threshold = value if family == "mem" else math.nan
     return RemovalPlan(part=part, threshold=threshold, removed=targeted,
                        kind=np.array(kinds, dtype=str), repeat=np.array(reps, dtype=np.int64),
                        seed=np.array(seeds, dtype=np.int64),
@@ -190,12 +227,12 @@ def train_removal(data_path: str | os.PathLike, out_path: str | os.PathLike,
                   pairs_path: str | os.PathLike | None = None, progress: bool = True) -> None:
     """Train repeats [start, stop) of every kind of ``part`` and write one shard atomically.
 
-    ``mem-*`` parts read mem~ from ``estimates_path``; ``pairs`` reads the pairs CSV.
+    ``mem-*`` parts read mem~ from ``estimates_path``; ``pairs`` reads the pairs CSV;
+    ``full`` and ``random-*`` need neither.
     """
     # Imported here, not at the top: the workflow's rule files import this module for part
     # names and shard ranges on every start and must not pay for torch and torchvision.
     from longtail.data import load_study_data
-    from longtail.estimates import read_estimates
     from longtail.training import Recipe, train_trials
     from longtail.trials import training_data
 
@@ -206,7 +243,7 @@ def train_removal(data_path: str | os.PathLike, out_path: str | os.PathLike,
     if family == "mem":
         if estimates_path is None:
             raise ValueError(f"part {part} needs the estimates (mem~)")
-        removed = memorized_examples(read_estimates(estimates_path).mem, threshold)
+        removed = memorized_set(read_estimates(estimates_path), threshold)
     elif family == "pairs":
         if pairs_path is None:
             raise ValueError("part pairs needs the pairs CSV")
@@ -222,7 +259,8 @@ def train_removal(data_path: str | os.PathLike, out_path: str | os.PathLike,
     for kind in PART_KINDS[family]:
         log.info("%s: mean test accuracy %.4f", kind,
                  float(results.test_accuracy[plan.kind == kind].mean()))
-    attrs = {"part": part, "threshold": threshold, "removed": int(plan.removed.sum()), "n": n,
+    attrs = {"part": part, "threshold": plan.threshold, "removed": int(n - plan.keep[0].sum()),
+             "n": n,
              "n_test": len(data.y_test), "fingerprint": trials_fingerprint(study),
              "study_config": json.dumps(dict(study))}
     write_removal(out_path, plan, results.test_correct, results.wall_time, results.diverged,
@@ -323,14 +361,66 @@ def _mean_std(values: np.ndarray) -> tuple[float, float]:
     return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else math.nan
 
 
+# ---------------------------------------------------------------- intervals
+
+def satterthwaite_df(terms: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Welch-Satterthwaite degrees of freedom of a variance sum_i v_i of independent terms
+    v_i = c_i^2 s_i^2 / R_i, each from R_i runs: (sum v_i)^2 / sum(v_i^2 / (R_i - 1)), over
+    axis 0; infinite when every term is 0."""
+    terms = np.asarray(terms, dtype=np.float64)
+    counts = np.asarray(counts, dtype=np.float64)
+    total = terms.sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        spread = (terms ** 2 / (counts - 1)).sum(axis=0)
+        return np.where(spread > 0, total ** 2 / spread, np.where(total == 0, np.inf, np.nan))
+
+
+def t_quantile(df: np.ndarray, level: float = LEVEL) -> np.ndarray:
+    """Two-sided critical value of Student's t with ``df`` degrees of freedom (normal for
+    infinite df)."""
+    return stats.t.ppf(0.5 + level / 2, df)
+
+
+@dataclass(frozen=True)
+class Difference:
+    """mean_a - mean_b of two independent groups of runs with its Welch interval (arrays)."""
+
+    mean: np.ndarray
+    se: np.ndarray
+    df: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+
+
+def welch_difference(mean_a: np.ndarray, std_a: np.ndarray, runs_a: np.ndarray,
+                     mean_b: np.ndarray, std_b: np.ndarray, runs_b: np.ndarray,
+                     level: float = LEVEL) -> Difference:
+    """Welch's interval for mean_a - mean_b from each group's mean, sample std (ddof 1) and
+    number of runs: difference +- t(level, Welch-Satterthwaite df) * sqrt(s_a^2/R_a +
+    s_b^2/R_b). Unpaired: Fig. 2's memorized and random runs share no seed or subset. NaN
+    where a group has fewer than two runs."""
+    runs_a, runs_b = np.asarray(runs_a, np.float64), np.asarray(runs_b, np.float64)
+    terms = np.stack(np.broadcast_arrays(np.asarray(std_a, np.float64) ** 2 / runs_a,
+                                         np.asarray(std_b, np.float64) ** 2 / runs_b))
+    mean = np.asarray(mean_a, np.float64) - np.asarray(mean_b, np.float64)
+    se = np.sqrt(terms.sum(axis=0))
+    df = satterthwaite_df(terms, np.stack(np.broadcast_arrays(runs_a, runs_b, terms[0])[:2]))
+    half = t_quantile(df, level) * se
+    return Difference(mean=mean, se=se, df=df, low=mean - half, high=mean + half)
+
+
 CURVE_COLUMNS = ("threshold", "kind", "models", "removed", "fraction_remaining",
-                 "accuracy_mean", "accuracy_std")
+                 "accuracy_mean", "accuracy_std", "accuracy_se", "difference_mean",
+                 "difference_se", "difference_df", "difference_low", "difference_high")
 
 
-def removal_curve(results: RemovalResults) -> pd.DataFrame:
+def removal_curve(results: RemovalResults, level: float = LEVEL) -> pd.DataFrame:
     """Fig. 2's numbers: per threshold and kind (memorized, random) the number of valid models,
-    examples removed, fraction of the training set remaining and test accuracy (mean, std over
-    the models), sorted by threshold; a ``full`` row (threshold NaN) when the baseline ran."""
+    examples removed, fraction of the training set remaining and test accuracy (mean, std and
+    standard error over the models), sorted by threshold; a ``full`` row (threshold NaN) when
+    the baseline ran. The ``difference_*`` columns of a ``memorized`` row hold memorized minus
+    random accuracy at its threshold with Welch's ``level`` interval (:func:`welch_difference`);
+    they are NaN on the other rows."""
     rows = []
     n = results.mask.shape[1]
     labels = sorted({(float(t), str(p)) for t, p in zip(results.threshold, results.part,
@@ -344,8 +434,107 @@ def removal_curve(results: RemovalResults) -> pd.DataFrame:
             mean, std = _mean_std(results.test_accuracy[use])
             rows.append({"threshold": threshold, "kind": kind, "models": int(use.sum()),
                          "removed": int(n - kept[0]), "fraction_remaining": float(kept[0] / n),
-                         "accuracy_mean": mean, "accuracy_std": std})
-    return pd.DataFrame(rows, columns=list(CURVE_COLUMNS))
+                         "accuracy_mean": mean, "accuracy_std": std,
+                         "accuracy_se": std / math.sqrt(use.sum())})
+    curve = pd.DataFrame(rows, columns=list(CURVE_COLUMNS))
+    curve = curve.astype({name: float for name in CURVE_COLUMNS[5:]})
+    memorized = curve.index[curve["kind"] == "memorized"]
+    random = curve[curve["kind"] == "random"].set_index("threshold")
+    paired = [row for row in memorized if curve.at[row, "threshold"] in random.index]
+    if paired:
+        a = curve.loc[paired]
+        b = random.loc[a["threshold"]]
+        diff = welch_difference(a["accuracy_mean"], a["accuracy_std"], a["models"],
+                                b["accuracy_mean"], b["accuracy_std"], b["models"], level)
+        for name in ("mean", "se", "df", "low", "high"):
+            curve.loc[paired, f"difference_{name}"] = getattr(diff, name)
+    return curve
+
+
+RANDOM_CURVE_COLUMNS = ("removed", "models", "accuracy_mean", "accuracy_std", "accuracy_se")
+
+
+def random_removal_curve(results: RemovalResults) -> pd.DataFrame:
+    """Test accuracy after removing k training examples uniformly at random, for every k run:
+    the ``full`` runs (k = 0), the ``random`` runs of part ``pairs`` (k = the pairs' training
+    examples) and of the ``random-*`` parts; mean, std and standard error over the valid runs of
+    each k, sorted by k."""
+    n = results.mask.shape[1]
+    use = results.runs("full", "full") | (
+        (results.kind == "random") & ~results.diverged
+        & ((results.part == "pairs") | np.char.startswith(results.part, "random-")))
+    removed = n - results.mask[use].sum(axis=1)
+    accuracy = results.test_accuracy[use]
+    rows = []
+    for count in np.unique(removed):
+        mean, std = _mean_std(accuracy[removed == count])
+        runs = int(np.sum(removed == count))
+        rows.append({"removed": int(count), "models": runs, "accuracy_mean": mean,
+                     "accuracy_std": std, "accuracy_se": std / math.sqrt(runs)})
+    return pd.DataFrame(rows, columns=list(RANDOM_CURVE_COLUMNS))
+
+
+@dataclass(frozen=True)
+class Equivalent:
+    """How many random removals cost as much accuracy as a targeted removal (Section 3,
+    "comparable to the effect of removing 11,000 random examples").
+
+    ``count``: interpolated k (NaN when ``beyond``); ``low``/``high``: the ``level`` interval
+    (``high`` NaN when it reaches ``largest``, i.e. "more than largest"; both NaN when no k
+    run is compatible); ``beyond``: the targeted removal costs more than removing ``largest``
+    random examples, the largest k run.
+    """
+
+    count: float
+    low: float
+    high: float
+    beyond: bool
+    largest: int
+
+
+def equivalent_random_removal(removed: np.ndarray, mean: np.ndarray, std: np.ndarray,
+                              runs: np.ndarray, target_mean: float, target_std: float,
+                              target_runs: int, level: float = LEVEL) -> Equivalent:
+    """The number k of random removals whose accuracy equals the target's (the accuracy after
+    removing the pairs' training examples), by linear interpolation of the accuracy between
+    the k run (``removed``, ascending, with each k's mean, sample std and number of runs).
+
+    Equal accuracy is equal drop from the full-set baseline, which cancels. The point estimate
+    is the smallest k at which the interpolated accuracy reaches the target. The interval
+    inverts Welch's test: every integer k in [removed[0], removed[-1]] at which
+    |a(k) - target| <= t(level, df) * sqrt(Var a(k) + se_target^2), with a(k) = (1 - w) a_i +
+    w a_{i+1}, Var a(k) = (1 - w)^2 se_i^2 + w^2 se_{i+1}^2 and Welch-Satterthwaite df, is
+    compatible; the interval spans the compatible k (their hull).
+    """
+    removed = np.asarray(removed, dtype=np.int64)
+    mean, std = np.asarray(mean, np.float64), np.asarray(std, np.float64)
+    runs = np.asarray(runs, np.float64)
+    if len(removed) < 2 or np.any(np.diff(removed) <= 0):
+        raise ValueError("the random-removal curve needs at least two distinct, ascending k")
+    largest = int(removed[-1])
+    below = np.flatnonzero(mean <= target_mean)
+    if not len(below):
+        count, beyond = math.nan, True
+    elif below[0] == 0:
+        count, beyond = float(removed[0]), False
+    else:
+        i = below[0] - 1
+        w = (mean[i] - target_mean) / (mean[i] - mean[i + 1])
+        count, beyond = float(removed[i] + w * (removed[i + 1] - removed[i])), False
+    k = np.arange(removed[0], largest + 1)
+    i = np.clip(np.searchsorted(removed, k, side="right") - 1, 0, len(removed) - 2)
+    w = (k - removed[i]) / (removed[i + 1] - removed[i])
+    se = std / np.sqrt(runs)
+    terms = np.stack([((1 - w) * se[i]) ** 2, (w * se[i + 1]) ** 2,
+                      np.full(len(k), target_std ** 2 / target_runs)])
+    counts = np.stack([runs[i], runs[i + 1], np.full(len(k), float(target_runs))])
+    gap = np.abs((1 - w) * mean[i] + w * mean[i + 1] - target_mean)
+    compatible = k[gap <= t_quantile(satterthwaite_df(terms, counts), level)
+                   * np.sqrt(terms.sum(axis=0))]
+    if not len(compatible):
+        return Equivalent(count, math.nan, math.nan, beyond, largest)
+    high = math.nan if compatible[-1] == largest else float(compatible[-1])
+    return Equivalent(count, float(compatible[0]), high, beyond, largest)
 
 
 def subset_accuracy(results: RemovalResults, use: np.ndarray, test_index: np.ndarray
@@ -358,13 +547,16 @@ def subset_accuracy(results: RemovalResults, use: np.ndarray, test_index: np.nda
     return results.test_correct[use][:, test_index].mean(axis=1, dtype=np.float64)
 
 
-def marginal_utility(results: RemovalResults, pairs_test_index: np.ndarray) -> dict[str, Any]:
+def marginal_utility(results: RemovalResults, pairs_test_index: np.ndarray,
+                     level: float = LEVEL) -> dict[str, Any]:
     """Section 3's comparison: the test-accuracy drop from removing the pairs' unique training
     examples vs the same number at random, and the accuracy on the pairs' test examples before
     (full training set) and after the removal.
 
     A drop is the mean accuracy of the ``full`` runs minus each removal run's accuracy; mean
-    and std are over the R removal runs. Accuracies are fractions.
+    and std are over the R removal runs. Accuracies are fractions. ``equivalent_random*``: the
+    number of random removals that costs as much (:func:`equivalent_random_removal` on
+    :func:`random_removal_curve`), with its ``level`` interval.
     """
     full = results.runs("full", "full")
     if not full.any():
@@ -386,4 +578,16 @@ def marginal_utility(results: RemovalResults, pairs_test_index: np.ndarray) -> d
         after = subset_accuracy(results, use, np.unique(pairs_test_index))
         out[f"pairs_accuracy_after_{kind}_mean"], out[f"pairs_accuracy_after_{kind}_std"] = \
             _mean_std(after)
+    curve = random_removal_curve(results)
+    pairs = results.test_accuracy[results.runs("pairs", "pairs")]
+    equivalent = Equivalent(math.nan, math.nan, math.nan, False, int(curve["removed"].max()))
+    if len(curve) > 1:  # no pairs and no random-* parts leave only k = 0
+        equivalent = equivalent_random_removal(
+            curve["removed"], curve["accuracy_mean"], curve["accuracy_std"], curve["models"],
+            *_mean_std(pairs), len(pairs), level)
+    out.update({"equivalent_random": equivalent.count, "equivalent_random_low": equivalent.low,
+                "equivalent_random_high": equivalent.high,
+                "equivalent_random_beyond": equivalent.beyond,
+                "random_removed_max": equivalent.largest,
+                "random_sizes": int(len(curve)) - 1})
     return out

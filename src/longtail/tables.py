@@ -5,8 +5,9 @@ numbers for MNIST / CIFAR-100 / ImageNet beside ours, labelled as the paper's.
   influenced by a single training example, unique training examples and examples with
   mem~ >= θ_mem (and % of the training set).
 * ``marginal_utility``: removing the unique training examples of the pairs vs the same number
-  at random (accuracy drop, mean +- std over the R removal models), and the accuracy on the
-  pairs' test examples before and after.
+  at random (accuracy drop, mean +- std over the R removal models), the accuracy on the
+  pairs' test examples before and after, and the number of random examples whose removal costs
+  as much (with its 95% interval; the paper: 11,000).
 * ``label_noise`` (beyond the paper): mem~ as a detector of flipped labels.
 
 The CSV holds numbers (fractions, counts) and a ``source`` column; the other formats hold the
@@ -28,7 +29,7 @@ from longtail.estimates import read_estimates
 from longtail.figures import by_study, read_flipped
 from longtail.noise import label_noise_metrics
 from longtail.provenance import ARCH_NAMES, DATASET_NAMES
-from longtail.removal import marginal_utility, read_removal
+from longtail.removal import LEVEL, marginal_utility, random_removal_curve, read_removal
 from longtail.store import atomic_path
 
 OURS = "this run"
@@ -58,7 +59,7 @@ PAPER_MARGINAL_UTILITY = (
      "removed_pairs": 964, "drop_pairs_mean": 0.0246, "drop_pairs_std": 0.0036,
      "pairs_test_examples": 888, "pairs_accuracy_before_mean": 0.721,
      "pairs_accuracy_before_std": 0.013, "pairs_accuracy_after_pairs_mean": 0.454,
-     "pairs_accuracy_after_pairs_std": 0.014},
+     "pairs_accuracy_after_pairs_std": 0.014, "equivalent_random": 11000},
 )
 PAPER_MARGINAL_NOTE = ("The paper compares with removing 11,000 random examples (a similar "
                        "drop), not the same number.")
@@ -72,7 +73,9 @@ MARGINAL_COLUMNS = ("source", "study", "dataset", "model", "n", "models", "remov
                     "pairs_test_examples", "pairs_accuracy_before_mean",
                     "pairs_accuracy_before_std", "pairs_accuracy_after_pairs_mean",
                     "pairs_accuracy_after_pairs_std", "pairs_accuracy_after_random_mean",
-                    "pairs_accuracy_after_random_std")
+                    "pairs_accuracy_after_random_std", "equivalent_random",
+                    "equivalent_random_low", "equivalent_random_high",
+                    "equivalent_random_beyond", "random_removed_max")
 NOISE_COLUMNS = ("source", "study", "dataset", "model", "n", "label_noise", "n_flipped",
                  "auroc", "precision_at_k", "k", "average_precision", "mem_flipped_mean",
                  "mem_clean_mean")
@@ -203,8 +206,31 @@ def marginal_utility_display(table: pd.DataFrame) -> pd.DataFrame:
             "after, pairs' examples removed (%)": _pm(row["pairs_accuracy_after_pairs_mean"],
                                                       row["pairs_accuracy_after_pairs_std"]),
             "after, random removed (%)": _pm(row["pairs_accuracy_after_random_mean"],
-                                             row["pairs_accuracy_after_random_std"])})
+                                             row["pairs_accuracy_after_random_std"]),
+            "random examples removed for the same drop": equivalent_text(row)})
     return pd.DataFrame(rows)
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def equivalent_text(row: Mapping[str, Any]) -> str:
+    """The random count equivalent to removing the pairs' examples, for reading: 'N (95%:
+    L–H)', 'more than K' beyond the largest random removal run, '—' when not run."""
+    largest, low, high = (row.get(key) for key in (
+        "random_removed_max", "equivalent_random_low", "equivalent_random_high"))
+    beyond = row.get("equivalent_random_beyond")
+    if not _missing(beyond) and bool(beyond):
+        bound = "" if _missing(low) else f" (95%: more than {low:,.0f})"
+        return f"more than {largest:,.0f}{bound}"
+    count = row.get("equivalent_random")
+    if _missing(count):
+        return "—"
+    if _missing(low):
+        return f"{count:,.0f}"
+    upper = f"more than {largest:,.0f}" if _missing(high) else f"{high:,.0f}"
+    return f"{count:,.0f} (95%: {low:,.0f} to {upper})"
 
 
 def label_noise_display(table: pd.DataFrame) -> pd.DataFrame:
@@ -295,6 +321,38 @@ def paper_note(table: pd.DataFrame) -> str:
 
 
 
+EQUIVALENT_NOTE = (
+    f"Random examples removed for the same drop: the number k of training examples removed "
+    f"uniformly at random whose mean test accuracy equals that of the models without the pairs' "
+    f"examples (equal accuracy is an equal drop; the full-set baseline cancels), by linear "
+    f"interpolation in k between the random removals run (k = 0: the full set; the pairs' own "
+    f"random runs; removal.random_fractions). {LEVEL:.0%} interval: every k at which Welch's "
+    f"test does not reject equal accuracy (interpolated accuracy and its standard error vs the "
+    f"pairs' mean and standard error over R models, Welch-Satterthwaite df). 'More than K' "
+    f"where the drop exceeds that of the largest random removal run, K, which is not "
+    f"extrapolated.")
+
+
+def random_curve_note(study: str, curve: pd.DataFrame) -> str:
+    """The random-removal curve behind the equivalent count, one 'k: accuracy' per size."""
+    points = "; ".join(f"k = {row['removed']:,}: {_pm(row['accuracy_mean'], row['accuracy_std'])}"
+                       for row in curve.to_dict("records"))
+    return (f"{study}, test accuracy (%) after removing k random training examples (mean ± std "
+            f"over the models): {points}.")
+
+
+def marginal_utility_caption(table: pd.DataFrame) -> str:
+    """reStructuredText lines for the report caption: per study of ours, the pairs' removal
+    and the number of random examples that costs as much."""
+    lines = []
+    for row in table[table["source"] == OURS].to_dict("records"):
+        drop = _pm(row["drop_pairs_mean"], row["drop_pairs_std"], digits=2)
+        lines.append(f"- {row['study']}: removing the pairs' {int(row['removed_pairs']):,} "
+                     f"training examples costs {drop}% test accuracy, as much as removing "
+                     f"{equivalent_text(row)} random examples (n = {int(row['n']):,}).")
+    return "\n".join(lines) + "\n"
+
+
 # ---------------------------------------------------------------- the table stage
 
 
@@ -320,17 +378,23 @@ def make_marginal_utility_table(studies: Sequence[str], removal: Sequence[str | 
     """tables/marginal_utility from each study's removal runs (parts ``full`` and ``pairs``)
     and its pairs."""
     shards = by_study(removal, studies)
-    utilities = [marginal_utility(read_removal(shards[study]),
-                                  pd.read_csv(pairs_path)["test_index"].to_numpy())
-                 for study, pairs_path in zip(studies, pairs, strict=True)]
+    results = [read_removal(shards[study]) for study in studies]
+    utilities = [marginal_utility(result, pd.read_csv(pairs_path)["test_index"].to_numpy())
+                 for result, pairs_path in zip(results, pairs, strict=True)]
     numbers = marginal_utility_table(utilities, [_read_json(p) for p in about])
     notes = ["Drop: mean test accuracy of R models on the full training set minus the accuracy "
              "of each of R models trained without the removed examples (mean ± std over those R "
              "models). Before/after: accuracy on the unique test examples of the pairs.",
+             EQUIVALENT_NOTE,
+             *[random_curve_note(study, random_removal_curve(result))
+               for study, result in zip(studies, results, strict=True)],
              paper_note(numbers), PAPER_MARGINAL_NOTE]
     write_table(numbers, marginal_utility_display(numbers), paths,
                 "Marginal utility of the pairs' training examples", "tab:marginal-utility",
                 notes)
+    if paths.get("rst"):
+        with atomic_path(paths["rst"]) as tmp:
+            tmp.write_text(marginal_utility_caption(numbers))
     return numbers
 
 

@@ -45,27 +45,27 @@ def _wrap(title: str, width: int = 58) -> str:
 def draw_fig2(panels: Sequence[tuple[str, pd.DataFrame]], band: str = "std") -> Figure:
     """Fig. 2: test accuracy after removing the examples with mem~ >= threshold and after
     removing as many random examples (mean over the models, shaded +- 1 std or standard error),
-    against the threshold (top), and the fraction of the training set remaining (bottom).
+    against the threshold (top); memorized minus random with its 95% interval (middle); the
+    fraction of the training set remaining (bottom).
 
     ``panels`` are (title, :func:`longtail.removal.removal_curve` table) per study; the full
-    training set's accuracy is drawn as a dashed reference when present.
+    training set's accuracy is drawn as a dashed reference with the same band when present.
+    The legend sits below the axes, so it never covers data.
     """
     if not panels:
         raise ValueError("Fig. 2 needs at least one study")
-    fig = new_figure(max(TEXT_WIDTH / 2 + 0.2, 3.4 * len(panels)), 4.0)
-    axes = fig.subplots(2, len(panels), sharex="col", squeeze=False,
-                        gridspec_kw={"height_ratios": [2.2, 1]})
+    fig = new_figure(max(TEXT_WIDTH / 2 + 0.2, 3.4 * len(panels)), 5.2)
+    axes = fig.subplots(3, len(panels), sharex="col", squeeze=False,
+                        gridspec_kw={"height_ratios": [2.2, 1.4, 1]})
+    spread_name = "std" if band == "std" else "SE"
     for column, (title, curve) in enumerate(panels):
-        top, bottom = axes[0, column], axes[1, column]
+        top, middle, bottom = axes[:, column]
         top.set_title(_wrap(title), fontsize=7.5)
         for kind in ("memorized", "random"):
             rows = curve[curve["kind"] == kind].sort_values("threshold")
             if rows.empty:
                 continue
-            mean = 100 * rows["accuracy_mean"].to_numpy()
-            spread = 100 * rows["accuracy_std"].to_numpy()
-            if band == "se":
-                spread = spread / np.sqrt(rows["models"].to_numpy())
+            mean, spread = _fig2_band(rows, band)
             x = rows["threshold"].to_numpy()
             top.plot(x, mean, marker="o", markersize=3.5, color=COLORS[kind],
                      label=KIND_LABELS[kind])
@@ -73,9 +73,13 @@ def draw_fig2(panels: Sequence[tuple[str, pd.DataFrame]], band: str = "std") -> 
                              linewidth=0)
         full = curve[curve["kind"] == "full"]
         if not full.empty:
-            mean = 100 * float(full["accuracy_mean"].iloc[0])
+            mean, spread = (float(v[0]) for v in _fig2_band(full.iloc[:1], band))
             top.axhline(mean, color=COLORS["full"], linestyle="--", linewidth=1,
-                        label=KIND_LABELS["full"])
+                        label=f"{KIND_LABELS['full']} (band ± {spread_name})")
+            if np.isfinite(spread):
+                top.axhspan(mean - spread, mean + spread, color=COLORS["full"], alpha=0.12,
+                            linewidth=0)
+        _draw_differences(middle, curve)
         removal = curve[curve["kind"] == "memorized"].sort_values("threshold")
         bottom.plot(removal["threshold"], removal["fraction_remaining"], marker="o",
                     markersize=3.5, color=COLORS["full"])
@@ -83,10 +87,42 @@ def draw_fig2(panels: Sequence[tuple[str, pd.DataFrame]], band: str = "std") -> 
         bottom.set_ylim(min(0.9, lowest) - 0.05, 1.02)
         bottom.set_xlabel("memorization value threshold")
         if column == 0:
-            top.set_ylabel(f"test accuracy (%)\nmean ± {'std' if band == 'std' else 'SE'}")
+            top.set_ylabel(f"test accuracy (%)\nmean ± {spread_name}")
+            middle.set_ylabel("mem. − random\n(pp, 95% CI)")
             bottom.set_ylabel("fraction of training\nset remaining")
-    axes[0, 0].legend(loc="lower right", frameon=False)
+    fig.align_ylabels(axes[:, 0])
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=2, frameon=False,
+               fontsize=6.5)
     return fig
+
+
+def _fig2_band(rows: pd.DataFrame, band: str) -> tuple[np.ndarray, np.ndarray]:
+    """Mean accuracy and the band's half-width (+- 1 std or standard error), in percent."""
+    mean = 100 * rows["accuracy_mean"].to_numpy(dtype=float)
+    spread = 100 * rows["accuracy_std"].to_numpy(dtype=float)
+    if band == "se":
+        spread = spread / np.sqrt(rows["models"].to_numpy(dtype=float))
+    return mean, spread
+
+
+def _draw_differences(ax: Axes, curve: pd.DataFrame) -> None:
+    """Memorized minus random accuracy per threshold (percentage points) with its 95% interval
+    (``difference_*`` columns of the memorized rows), around a zero line."""
+    columns = ("difference_mean", "difference_low", "difference_high")
+    rows = curve[curve["kind"] == "memorized"].sort_values("threshold")
+    if set(columns) <= set(curve.columns):
+        rows = rows[np.isfinite(rows[list(columns)].to_numpy(dtype=float)).all(axis=1)]
+    else:
+        rows = rows.iloc[:0]
+    ax.axhline(0, color=COLORS["full"], linewidth=0.8)
+    if rows.empty:
+        ax.text(0.5, 0.5, "no interval (fewer than 2 models per kind)", ha="center",
+                va="center", transform=ax.transAxes, fontsize=6.5)
+        return
+    mean, low, high = (100 * rows[c].to_numpy(dtype=float) for c in columns)
+    ax.errorbar(rows["threshold"], mean, yerr=[mean - low, high - mean], fmt="o",
+                markersize=3, capsize=2, color=COLORS["memorized"], linewidth=1)
 
 
 # ---------------------------------------------------------------- Fig. C.1
