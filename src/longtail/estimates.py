@@ -15,6 +15,8 @@ dataset / group                 shape, dtype            meaning
 ``train_source_index``          (n,) int64              index of i in the original split
 ``test_source_index``           (n_test,) int64         index of j in the original split
 ``excluded_trials``             (k,) int64              ids of diverged trials left out
+``test_hits``                   (n_test,) int64         valid trials correct on j (for exact
+                                                        infl >= theta, Alg. 1 line 7)
 ``infl``, ``infl_se``           (n, n_test) float32     influence == "full": infl~_m(A, S, i, j)
 ``infl_same_class/<label>/``    group per class         influence == "same-class":
     ``train_index``             (n_c,) int64            training examples with y_i = label
@@ -81,6 +83,7 @@ class Estimates:
     test_source_index: np.ndarray
     excluded_trials: np.ndarray
     attrs: dict[str, Any] = field(default_factory=dict)
+    test_hits: np.ndarray | None = None  # (n_test,) int64; None in files written before it
 
 
 def _open_h5(path: str | os.PathLike, error: type[StoreError]) -> h5py.File:
@@ -180,7 +183,7 @@ def compute_estimates(store_path: str | os.PathLike, *, influence: str = "same-c
         test_labels=example["test_labels"].astype(np.int64),
         train_source_index=example["train_source_index"].astype(np.int64),
         test_source_index=example["test_source_index"].astype(np.int64),
-        excluded_trials=trial_ids[diverged].astype(np.int64),
+        excluded_trials=trial_ids[diverged].astype(np.int64), test_hits=test_hits,
         attrs={**attrs, "influence": influence, "n": n, "n_test": n_test, "n_trials": t,
                "n_valid_trials": t_valid, "n_excluded_trials": int(diverged.sum()),
                "min_trials": min_trials, "n_few_trials": est.n_few})
@@ -225,6 +228,7 @@ def write_estimates(path: str | os.PathLike, estimates: Estimates,
             h5.create_dataset(name, data=getattr(estimates, name))
         for key, value in {**estimates.attrs, "n": n, "n_test": n_test}.items():
             h5.attrs[key] = value
+        _write_counts(h5, estimates)
         if mode == "full":
             _write_full(h5, blocks, n, n_test)
         elif mode == "same-class":
@@ -282,6 +286,7 @@ def read_estimates(path: str | os.PathLike) -> Estimates:
                 for name in (*PER_EXAMPLE_ESTIMATES, "train_labels", "test_labels",
                              "train_source_index", "test_source_index", "excluded_trials")}
         attrs = {key: _attr(value) for key, value in h5.attrs.items()}
+        counts = _read_counts(h5, path)
     n, n_test = len(data["mem"]), len(data["test_labels"])
     for name, value in data.items():
         want = (n_test,) if name.startswith("test_") else None if name == "excluded_trials" \
@@ -291,7 +296,24 @@ def read_estimates(path: str | os.PathLike) -> Estimates:
     if attrs.get("influence") not in INFLUENCE_MODES:
         raise EstimatesError(f"{path}: attribute 'influence' is {attrs.get('influence')!r}, "
                              f"expected one of {INFLUENCE_MODES}")
-    return Estimates(**data, attrs=attrs)
+    return Estimates(**data, attrs=attrs, **counts)
+
+
+def _write_counts(h5: h5py.File, estimates: Estimates) -> None:
+    """The integer counts behind the exact thresholds (``test_hits``), when known."""
+    if estimates.test_hits is not None:
+        h5.create_dataset("test_hits", data=np.asarray(estimates.test_hits, np.int64))
+
+
+def _read_counts(h5: h5py.File, path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """``test_hits`` if the file has it (files written before it do not)."""
+    if "test_hits" not in h5:
+        return {}
+    hits = _read(h5, "test_hits", path, EstimatesError)
+    if hits.shape != h5["test_labels"].shape:
+        raise EstimatesError(f"{path}: test_hits has shape {hits.shape}, expected "
+                             f"{h5['test_labels'].shape}")
+    return {"test_hits": hits.astype(np.int64)}
 
 
 def iter_influence(path: str | os.PathLike, train_rows: np.ndarray | None = None,
