@@ -36,7 +36,9 @@ from longtail.select import (
     is_memorized,
     jaccard_table,
     select_pairs,
+    select_pairs_file,
     split_trials,
+    write_summary,
 )
 from longtail.store import StoreError, StoreReader, atomic_path
 
@@ -250,3 +252,18 @@ def reliability_note(fields: Mapping[str, Any], n_pairs: int, mem_threshold: flo
                      f"{max(search['grid']):g} reaches Jaccard {target:g}; the paper's value is "
                      f"shown, and does not replicate.")
     return text
+
+
+def select_reliably(estimates_path: str | os.PathLike, report: Mapping[str, Any],
+                    out_csv: str | os.PathLike, out_summary: str | os.PathLike,
+                    out_rst: str | os.PathLike) -> dict[str, Any]:
+    """Select the pairs at the thresholds the reliability ``report`` settled on, and write
+    them, ``summary.json`` (Section 3's numbers with their reliability) and the reliability
+    note as reStructuredText for the captions of the figures drawn from them."""
+    summary = select_pairs_file(estimates_path, out_csv, report["mem"]["used"],
+                                report["infl"]["used"])
+    summary.update(summary_fields(report, summary["n_pairs"]))
+    write_summary(summary, out_summary)
+    with atomic_path(out_rst) as tmp:
+        tmp.write_text(summary["reliability_note"] + "\n")
+    return summary
