@@ -56,7 +56,7 @@ def draw_consistency(panels: Sequence[tuple[str, Mapping[str, Any]]]) -> Figure:
             ax.set_ylabel(f"Jaccard, {label}")
             ax.set_title(f"{title}\n{_verdict(setting, target)}", fontsize=7)
     handles, labels = axes[0, 1].get_legend_handles_labels()
-    fig.tight_layout(rect=(0, 0.08 / len(panels), 1, 1))
-    fig.legend(handles, [text.replace("θ_infl ", "θ ") for text in labels], loc="lower center",
-               ncol=len(labels), fontsize=6.5, frameon=False)  # below the axes: covers no data
+    fig.legend(handles, [text.replace("θ_infl ", "θ ") for text in labels],
+               loc="outside lower center", ncol=len(labels), fontsize=6.5,
+               frameon=False)  # outside the axes: covers no data
     return fig
