@@ -255,15 +255,17 @@ def reliability_note(fields: Mapping[str, Any], n_pairs: int, mem_threshold: flo
 
 
 def select_reliably(estimates_path: str | os.PathLike, report: Mapping[str, Any],
-                    out_csv: str | os.PathLike, out_summary: str | os.PathLike,
-                    out_rst: str | os.PathLike) -> dict[str, Any]:
+                    out_csv: str | os.PathLike, out_summary: str | os.PathLike | None = None,
+                    out_rst: str | os.PathLike | None = None) -> dict[str, Any]:
     """Select the pairs at the thresholds the reliability ``report`` settled on, and write
     them, ``summary.json`` (Section 3's numbers with their reliability) and the reliability
     note as reStructuredText for the captions of the figures drawn from them."""
     summary = select_pairs_file(estimates_path, out_csv, report["mem"]["used"],
                                 report["infl"]["used"])
     summary.update(summary_fields(report, summary["n_pairs"]))
-    write_summary(summary, out_summary)
-    with atomic_path(out_rst) as tmp:
-        tmp.write_text(summary["reliability_note"] + "\n")
+    if out_summary is not None:
+        write_summary(summary, out_summary)
+    if out_rst is not None:
+        with atomic_path(out_rst) as tmp:
+            tmp.write_text(summary["reliability_note"] + "\n")
     return summary
