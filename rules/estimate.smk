@@ -26,6 +26,9 @@ rule select_high_influence_pairs:
         rst="results/{study}/selection.rst",
     log:
         "logs/{study}/select_high_influence_pairs.log",
+    params:
+        # only for the last-layer variant, which has no reliability report (lastlayer.smk)
+        thresholds=get_thresholds,
     conda:
         "../environment.yml"
     script:

@@ -23,6 +23,7 @@ from longtail.select import (
     EXACT_COLUMNS,
     PAIR_COLUMNS,
     consistency_table,
+    count_influencers,
     jaccard_table,
     select_pairs,
     select_pairs_file,
@@ -190,3 +191,26 @@ def test_consistency_table_equals_two_independent_selections(tmp_path: Path) -> 
     # class) are found by both halves; near-zero noise pairs are not: selection is consistent
     # at high thresholds only
     assert table["jaccard"].iloc[2] > 0.7 > 0.3 > table["jaccard"].iloc[0]
+
+
+def test_both_readings_of_a_single_training_example() -> None:
+    # train 0 (mem 0.25) and train 1 (mem 0.2, not memorized) both influence test 0 at 0.15;
+    # test 1 is influenced by train 0 only; test 2 by train 0 and train 2 (NaN mem)
+    est = toy_estimates([0.25, 0.2, np.nan], [0, 0, 0], [0, 0, 0])
+    block = toy_block([[23, 30, 30], [23, 20, 20], [20, 20, 30]])
+    pairs = select_pairs(est, [block], 0.25, 0.15)
+    assert pairs[["train_index", "test_index"]].values.tolist() == [[0, 0], [0, 1], [0, 2]]
+    influencers = count_influencers(est, [block], 0.15)
+    assert influencers.tolist() == [2, 1, 2]  # a NaN mem (train 2) is still an influencer
+    summary = summarize_pairs(pairs, est, 0.25, 0.15, influencers)
+    assert summary["n_test_single_train"] == 3  # each test is in exactly one selected pair
+    assert summary["n_test_single_train_any_mem"] == 1  # tests 0 and 2 have two influencers
+
+
+def test_readings_on_a_store(tmp_path: Path) -> None:
+    store = make_store(seed=23, t=200, n=60, n_test=40, classes=2)
+    out = tmp_path / "estimates.h5"
+    estimate_store(write(tmp_path, store), out)
+    summary = select_pairs_file(out, tmp_path / "pairs.csv", 0.1, 0.1)
+    assert summary["n_test_single_train_any_mem"] <= summary["n_test_single_train"]
+    assert summary["n_test_single_train"] <= summary["n_test_examples"]
