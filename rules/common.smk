@@ -238,8 +238,9 @@ PAPER_THRESHOLDS = {"infl": 0.15, "mem": 0.25}
 def get_thresholds(wildcards):
     """Fixed (mem, infl) for the stages that do not search a grid (last layer, architecture
     comparison): there `auto` stands for the paper's value. Key-sorted."""
+    thresholds = config["thresholds"]
     return {
-        key: PAPER_THRESHOLDS[key] if config["thresholds"][key] == "auto" else config["thresholds"][key]
+        key: PAPER_THRESHOLDS[key] if thresholds[key] == "auto" else thresholds[key]
         for key in ("infl", "mem")
     }
 
