@@ -226,7 +226,7 @@ def get_docs_figures():
 
 
 def get_final_output():
-    per_study = ["pairs.csv", "summary.json", "consistency.csv"]
+    per_study = ["pairs.csv", "summary.json", "consistency.csv", "reliability.json"]
     return (
         [f"results/{study}/{name}" for study in config["studies"] for name in per_study]
         + get_comparison_outputs()
@@ -234,6 +234,21 @@ def get_final_output():
     )
 
 
+# Section 2's thresholds, which `auto` falls back to where no grid value replicates.
+PAPER_THRESHOLDS = {"infl": 0.15, "mem": 0.25}
+
+
 def get_thresholds(wildcards):
-    """Selection thresholds, key-sorted so that reordering the config reruns nothing."""
+    """Fixed (mem, infl) for the stages that do not search a grid (last layer, architecture
+    comparison): there `auto` stands for the paper's value. Key-sorted."""
+    thresholds = config["thresholds"]
+    return {
+        key: PAPER_THRESHOLDS[key] if thresholds[key] == "auto" else thresholds[key]
+        for key in ("infl", "mem")
+    }
+
+
+def get_selection_settings(wildcards):
+    """Thresholds (numbers or `auto`), grids, target and permutations of the selection and
+    its reliability (rules/estimate.smk), key-sorted so that reordering reruns nothing."""
     return canonical(config["thresholds"])

@@ -48,6 +48,8 @@ rule plot_fig3:
     input:
         estimates=per_study(figure_studies("fig3"), "estimates.h5"),
         pairs=per_study(figure_studies("fig3"), "pairs.csv"),
+        summaries=per_study(figure_studies("fig3"), "summary.json"),
+        selection_rst=per_study(figure_studies("fig3"), "selection.rst"),
         data=per_study(figure_studies("fig3"), "data.h5"),
         about=per_study(figure_studies("fig3"), "about.json"),
         about_rst=per_study(figure_studies("fig3"), "about.rst"),
@@ -68,6 +70,8 @@ rule plot_fig3:
 rule plot_figC1:
     input:
         pairs=per_study(figure_studies("figC1"), "pairs.csv"),
+        summaries=per_study(figure_studies("figC1"), "summary.json"),
+        selection_rst=per_study(figure_studies("figC1"), "selection.rst"),
         about=per_study(figure_studies("figC1"), "about.json"),
         about_rst=per_study(figure_studies("figC1"), "about.rst"),
     output:
@@ -78,11 +82,32 @@ rule plot_figC1:
     params:
         studies=figure_studies("figC1"),
         options=get_plot_options("figC1"),
-        infl_threshold=config["thresholds"]["infl"],
     conda:
         "../environment.yml"
     script:
         "../scripts/plot_figC1.py"
+
+
+rule plot_consistency:
+    input:
+        reliability=per_study(figure_studies("consistency"), "reliability.json"),
+        about=per_study(figure_studies("consistency"), "about.json"),
+        about_rst=per_study(figure_studies("consistency"), "about.rst"),
+    output:
+        pdf="figures/consistency.pdf",
+        png=report(
+            "figures/consistency.png",
+            caption="../report/consistency.rst",
+            category="Figures",
+        ),
+    log:
+        "logs/figures/consistency.log",
+    params:
+        studies=figure_studies("consistency"),
+    conda:
+        "../environment.yml"
+    script:
+        "../scripts/plot_consistency.py"
 
 
 rule plot_mem_hist:
@@ -99,7 +124,7 @@ rule plot_mem_hist:
     params:
         studies=figure_studies("mem_hist"),
         options=get_plot_options("mem_hist"),
-        mem_threshold=config["thresholds"]["mem"],
+        mem_threshold=get_thresholds(None)["mem"],
     conda:
         "../environment.yml"
     script:
@@ -140,7 +165,7 @@ rule copy_figure_to_docs:
     log:
         "logs/docs/{figure}.log",
     wildcard_constraints:
-        figure="fig1|fig2|fig3|figC1|mem_hist|label_noise",
+        figure="fig1|fig2|fig3|figC1|mem_hist|label_noise|consistency",
     conda:
         "../environment.yml"
     script:

@@ -6,4 +6,5 @@ from longtail.workflow import log_to
 with log_to(snakemake.log[0]):
     make_fig3(snakemake.params.studies, snakemake.input.estimates, snakemake.input.pairs,
               snakemake.input.data, snakemake.input.about, snakemake.output.pdf,
-              snakemake.output.png, snakemake.params.options)
+              snakemake.output.png, snakemake.params.options,
+              summaries=snakemake.input.summaries)

@@ -6,4 +6,4 @@ from longtail.workflow import log_to
 with log_to(snakemake.log[0]):
     make_figC1(snakemake.params.studies, snakemake.input.pairs, snakemake.input.about,
                snakemake.output.pdf, snakemake.output.png, snakemake.params.options,
-               snakemake.params.infl_threshold)
+               summaries=snakemake.input.summaries)

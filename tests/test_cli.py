@@ -122,3 +122,33 @@ def test_models_lists_the_registry(capsys):
     assert "mlp" in out and "535,818 parameters" in out  # 784-512-256-10
     assert main(["models", "--shape", "3x3"]) == 2
     assert "--shape '3x3' is not CxHxW" in capsys.readouterr().err
+
+
+def test_consistency_reliability_then_pairs_at_its_thresholds(
+        tmp_path: Path, store_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    estimates = tmp_path / "estimates.h5"
+    assert main(["estimate", str(store_path), str(estimates)]) == 0
+    report, csv = tmp_path / "reliability.json", tmp_path / "consistency.csv"
+    assert main(["consistency", str(store_path), str(csv), "--thresholds", "0.1", "0.2",
+                 "0.3", "--mem", "0.1", "--infl", "auto", "--reliability", str(report),
+                 "--estimates", str(estimates), "--min-out-trials", "1"]) == 0
+    data = json.loads(report.read_text())
+    assert data["infl"]["mode"] == "auto" and data["infl"]["grid"] == [0.1, 0.2, 0.3]
+    assert "pairs expected by chance" in capsys.readouterr().out
+    summary = tmp_path / "summary.json"
+    assert main(["pairs", str(estimates), str(tmp_path / "pairs.csv"), "--reliability",
+                 str(report), "--summary", str(summary)]) == 0
+    written = json.loads(summary.read_text())
+    assert written["infl_threshold"] == data["infl"]["used"]
+    assert {"replicates", "jaccard_pairs", "n_pairs_chance"} <= set(written)
+    assert "split-half Jaccard" in capsys.readouterr().out
+
+
+def test_bad_threshold_and_missing_estimates(tmp_path: Path, store_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["consistency", str(store_path), str(tmp_path / "c.csv"), "--infl", "high"])
+    assert "'high' is not a number in [0, 1] or auto" in capsys.readouterr().err
+    assert main(["consistency", str(store_path), str(tmp_path / "c.csv"), "--reliability",
+                 str(tmp_path / "r.json")]) == 2
+    assert "--reliability needs --estimates" in capsys.readouterr().err

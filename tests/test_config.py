@@ -48,7 +48,10 @@ def test_defaults_are_filled_in(tiny):
     config = checked(tiny)
     assert config["studies"]["tiny"]["train"]["schedule"] == "onecycle"
     assert config["data"]["dir"] == "resources"
-    assert config["thresholds"] == {"mem": 0.25, "infl": 0.15}
+    thresholds = config["thresholds"]
+    assert (thresholds["mem"], thresholds["infl"], thresholds["target"]) == (0.25, 0.15, 0.7)
+    assert thresholds["grid"]["infl"][:3] == [0.05, 0.1, 0.15]
+    assert thresholds["chance_permutations"] == 4
 
 
 SCHEMA_ERRORS = [
@@ -79,6 +82,31 @@ def test_thresholds_must_lie_in_unit_interval(tiny, key, value):
     tiny["thresholds"][key] = value
     with pytest.raises(ConfigError, match=rf"thresholds\.{key} = {value} is not allowed"):
         checked(tiny)
+
+
+@pytest.mark.parametrize("key", ["mem", "infl"])
+def test_thresholds_may_be_auto(tiny, key):
+    tiny["thresholds"][key] = "auto"
+    assert checked(tiny)["thresholds"][key] == "auto"
+
+
+THRESHOLD_ERRORS = [
+    ({"mem": "automatic"}, r"thresholds\.mem = 'automatic' is not allowed; allowed: >= 0 and "
+                           r"<= 1 \(number\) or auto"),
+    ({"target": 0}, r"thresholds\.target = 0 is not allowed; allowed: > 0 and <= 1"),
+    ({"grid": {"infl": [0.1, 1.2]}}, r"thresholds\.grid\.infl\.1 = 1\.2 is not allowed"),
+    ({"grid": {"infl": []}}, r"thresholds\.grid\.infl = \[\] is not allowed"),
+    ({"chance_permutations": 0}, r"thresholds\.chance_permutations = 0 is not allowed"),
+    ({"grids": {}}, r"thresholds: Additional properties .*'grids'"),
+]
+
+
+@pytest.mark.parametrize(("edit", "message"), THRESHOLD_ERRORS)
+def test_bad_threshold_settings_are_named_in_one_line(tiny, edit, message):
+    tiny["thresholds"].update(edit)
+    with pytest.raises(ConfigError, match=message) as err:
+        checked(tiny)
+    assert "\n" not in str(err.value)
 
 
 def test_unknown_keys_are_named(tiny):

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from test_estimates import make_store, write
 
-from longtail.estimate import InfluenceBlock
+from longtail.estimate import InfluenceBlock, proportion_difference
 from longtail.estimates import (
     Estimates,
     compute_estimates,
@@ -20,8 +20,10 @@ from longtail.estimates import (
 )
 from longtail.select import (
     CONSISTENCY_COLUMNS,
+    EXACT_COLUMNS,
     PAIR_COLUMNS,
     consistency_table,
+    count_influencers,
     jaccard_table,
     select_pairs,
     select_pairs_file,
@@ -43,38 +45,47 @@ def loop_pairs(mem: np.ndarray, infl: np.ndarray, train_labels: np.ndarray,
 
 def toy_estimates(mem: list[float], train_labels: list[int], test_labels: list[int]
                   ) -> Estimates:
+    """Every example in 40 and out of 40 of 80 valid trials, every test example correct in 40
+    (so mem~ is a multiple of 1/40 and infl~ = hits_in / 20 - 1)."""
     n, n_test = len(mem), len(test_labels)
     return Estimates(
-        mem=np.array(mem, float), mem_se=np.zeros(n), n_in=np.full(n, 10),
-        n_out=np.full(n, 5), train_labels=np.array(train_labels),
+        mem=np.array(mem, float), mem_se=np.zeros(n), n_in=np.full(n, 40),
+        n_out=np.full(n, 40), train_labels=np.array(train_labels),
         test_labels=np.array(test_labels), train_source_index=np.arange(n) + 100,
         test_source_index=np.arange(n_test) + 200, excluded_trials=np.zeros(0, np.int64),
-        attrs={"influence": "full", "n_trials": 15, "n_valid_trials": 14,
-               "n_excluded_trials": 1})
+        attrs={"influence": "full", "n_trials": 81, "n_valid_trials": 80,
+               "n_excluded_trials": 1}, test_hits=np.full(n_test, 40))
+
+
+def toy_block(hits_in: list[list[int]]) -> InfluenceBlock:
+    """Alg. 1 line 7 in float32 from the pairs' hits_in, as the estimator computes it."""
+    hits_in = np.array(hits_in, np.float32)
+    infl, se = proportion_difference(hits_in, np.float32(40), np.float32(40), 80)
+    return InfluenceBlock(np.arange(len(hits_in)), np.arange(hits_in.shape[1]), infl, se)
 
 
 def test_select_pairs_thresholds_are_inclusive_and_need_equal_labels() -> None:
     est = toy_estimates([0.25, 0.2, np.nan, 0.9], [0, 0, 0, 1], [0, 1, 0])
-    infl = np.array([[0.15, 0.9, 0.1], [0.9, 0.9, 0.9], [0.9, 0.9, 0.9], [0.5, 0.5, 0.5]],
-                    np.float32)
-    block = InfluenceBlock(np.arange(4), np.arange(3), infl, infl / 10)
+    # infl = hits_in / 20 - 1: 23 -> 0.15, 38 -> 0.9, 22 -> 0.1, 30 -> 0.5
+    block = toy_block([[23, 38, 22], [38, 38, 38], [38, 38, 38], [30, 30, 30]])
     pairs = select_pairs(est, [block], 0.25, 0.15)
-    assert list(pairs.columns) == list(PAIR_COLUMNS)
+    assert list(pairs.columns) == [*PAIR_COLUMNS, *EXACT_COLUMNS]
     assert pairs[["train_index", "test_index"]].values.tolist() == [[0, 0], [3, 1]]
     assert pairs["label"].tolist() == [0, 1]
     assert pairs["mem"].tolist() == [0.25, 0.9]
     assert pairs["infl"].tolist() == pytest.approx([0.15, 0.5])
-    assert pairs["infl_se"].tolist() == pytest.approx([0.015, 0.05])
+    assert pairs["infl_se"].tolist() == pytest.approx(block.infl_se[[0, 3], [0, 1]])
+    assert pairs["infl_numerator"].tolist() == [6 * 40, 20 * 40]  # exactly 0.15 and 0.5
+    assert pairs["infl_denominator"].tolist() == [1600, 1600]
     assert pairs["train_source_index"].tolist() == [100, 103]
     assert pairs["test_source_index"].tolist() == [200, 201]
 
 
 def test_select_pairs_with_no_pairs() -> None:
     est = toy_estimates([0.0, 0.1], [0, 1], [0])
-    block = InfluenceBlock(np.arange(2), np.arange(1), np.ones((2, 1), np.float32),
-                           np.zeros((2, 1), np.float32))
+    block = toy_block([[40], [40]])
     pairs = select_pairs(est, [block], 0.25, 0.15)
-    assert pairs.empty and list(pairs.columns) == list(PAIR_COLUMNS)
+    assert pairs.empty and list(pairs.columns) == [*PAIR_COLUMNS, *EXACT_COLUMNS]
     summary = summarize_pairs(pairs, est, 0.25, 0.15)
     assert summary["n_pairs"] == summary["n_test_examples"] == summary["n_memorized"] == 0
 
@@ -117,7 +128,7 @@ def test_summary_counts() -> None:
     assert summary["n_train_examples"] == 3
     assert summary["n_memorized"] == 3 and summary["pct_memorized"] == pytest.approx(60.0)
     assert summary["n_mem_undefined"] == 1
-    assert (summary["n_valid_trials"], summary["n_excluded_trials"]) == (14, 1)
+    assert (summary["n_valid_trials"], summary["n_excluded_trials"]) == (80, 1)
 
 
 def test_write_summary_is_json(tmp_path: Path) -> None:
@@ -180,3 +191,26 @@ def test_consistency_table_equals_two_independent_selections(tmp_path: Path) -> 
     # class) are found by both halves; near-zero noise pairs are not: selection is consistent
     # at high thresholds only
     assert table["jaccard"].iloc[2] > 0.7 > 0.3 > table["jaccard"].iloc[0]
+
+
+def test_both_readings_of_a_single_training_example() -> None:
+    # train 0 (mem 0.25) and train 1 (mem 0.2, not memorized) both influence test 0 at 0.15;
+    # test 1 is influenced by train 0 only; test 2 by train 0 and train 2 (NaN mem)
+    est = toy_estimates([0.25, 0.2, np.nan], [0, 0, 0], [0, 0, 0])
+    block = toy_block([[23, 30, 30], [23, 20, 20], [20, 20, 30]])
+    pairs = select_pairs(est, [block], 0.25, 0.15)
+    assert pairs[["train_index", "test_index"]].values.tolist() == [[0, 0], [0, 1], [0, 2]]
+    influencers = count_influencers(est, [block], 0.15)
+    assert influencers.tolist() == [2, 1, 2]  # a NaN mem (train 2) is still an influencer
+    summary = summarize_pairs(pairs, est, 0.25, 0.15, influencers)
+    assert summary["n_test_single_train"] == 3  # each test is in exactly one selected pair
+    assert summary["n_test_single_train_any_mem"] == 1  # tests 0 and 2 have two influencers
+
+
+def test_readings_on_a_store(tmp_path: Path) -> None:
+    store = make_store(seed=23, t=200, n=60, n_test=40, classes=2)
+    out = tmp_path / "estimates.h5"
+    estimate_store(write(tmp_path, store), out)
+    summary = select_pairs_file(out, tmp_path / "pairs.csv", 0.1, 0.1)
+    assert summary["n_test_single_train_any_mem"] <= summary["n_test_single_train"]
+    assert summary["n_test_single_train"] <= summary["n_test_examples"]

@@ -4,6 +4,7 @@ what a change of plotting options or thresholds makes Snakemake redo."""
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,11 +16,12 @@ from conftest import TINY, planned_jobs, snakemake
 
 from longtail.estimates import read_estimates
 from longtail.removal import read_removal
+from longtail.select import is_memorized
 from longtail.store import read_store
 
 pytestmark = pytest.mark.e2e
 
-FIGURES = ("fig1", "fig2", "fig3", "figC1", "mem_hist")
+FIGURES = ("fig1", "fig2", "fig3", "figC1", "mem_hist", "consistency")
 TABLES = ("pairs", "marginal_utility")
 
 
@@ -45,7 +47,7 @@ def test_every_figure_and_table_is_built(tiny_study):
 
 def test_removal_runs_remove_the_memorized_examples(tiny_study):
     results = tiny_study / "results" / "tiny"
-    mem = read_estimates(results / "estimates.h5").mem
+    estimates = read_estimates(results / "estimates.h5")
     runs = read_removal(sorted((results / "removal").glob("*/*.h5")))
     repeats = 2
     assert sorted(set(runs.part)) == ["full", "mem-0.25", "mem-0.75", "pairs", "random-0.2",
@@ -57,10 +59,11 @@ def test_removal_runs_remove_the_memorized_examples(tiny_study):
     for threshold in (0.25, 0.75):
         part = runs.part == f"mem-{threshold}"
         memorized = part & (runs.kind == "memorized")
+        kept = ~is_memorized(estimates, threshold)
         np.testing.assert_array_equal(runs.mask[memorized],
-                                      np.repeat((mem < threshold)[None], repeats, axis=0))
+                                      np.repeat(kept[None], repeats, axis=0))
         random = runs.mask[part & (runs.kind == "random")]
-        assert (random.sum(axis=1) == (mem < threshold).sum()).all()
+        assert (random.sum(axis=1) == kept.sum()).all()
     assert runs.mask[runs.part == "full"].all() and runs.mask.shape[1] == 300
     pairs = pd.read_csv(results / "pairs.csv")
     removed = ~runs.mask[(runs.part == "pairs") & (runs.kind == "pairs")]
@@ -97,6 +100,25 @@ def test_fig2_and_tables_hold_the_runs_numbers(tiny_study):
         (tiny_study / "tables" / "marginal_utility.md").read_text()
     assert "random examples (n = 300)" in \
         (tiny_study / "tables" / "marginal_utility.rst").read_text()
+
+
+def test_every_selection_reports_whether_it_replicates(tiny_study):
+    results = tiny_study / "results" / "tiny"
+    summary = json.loads((results / "summary.json").read_text())
+    report = json.loads((results / "reliability.json").read_text())
+    assert (summary["mem_threshold"], summary["infl_threshold"]) == (0.25, 0.15)
+    assert summary["infl_threshold_mode"] == "fixed" and summary["replicates_target"] == 0.7
+    assert summary["replicates"] == (summary["jaccard_pairs"] is not None
+                                     and summary["jaccard_pairs"] >= 0.7)
+    assert summary["jaccard_pairs"] == report["infl"]["jaccard"]
+    assert summary["n_pairs_chance"] == report["chance"]["at_used"] >= 0
+    assert summary["n_test_single_train_any_mem"] <= summary["n_test_single_train"]
+    note = (results / "selection.rst").read_text()
+    assert note.strip() == summary["reliability_note"] and "split-half Jaccard" in note
+    markdown = (tiny_study / "tables" / "pairs.md").read_text()
+    assert "split-half Jaccard, pairs / memorized" in markdown and "tiny: The " in markdown
+    consistency = pd.read_csv(results / "consistency.csv")
+    assert 0.15 in consistency["threshold"].tolist()
 
 
 def test_a_plotting_option_redraws_only_its_figure(tiny_study, tmp_path):
@@ -139,3 +161,25 @@ def test_report_has_every_figure_and_table_with_captions(tiny_study):
     assert "Marginal utility of memorized examples" in html  # Fig. 2's caption
     assert "memorized - random = " in html  # its intervals, included from figures/fig2.rst
     assert "of their own training subsets" in html  # the study description it includes
+
+
+def test_auto_threshold_reselects_without_retraining(tiny_study, tmp_path):
+    """Last: runs in a copy of the study, so the tests above see the tiny config's state."""
+    work = tmp_path / "work"
+    shutil.copytree(tiny_study, work, symlinks=True)
+    config = changed_config(tmp_path, "auto.yaml", lambda c: c["thresholds"].update(
+        infl="auto", grid={"infl": [0.1, 0.2, 0.3, 0.4, 0.5]}))
+    jobs = planned_jobs(snakemake(work, config, "--dry-run", "tables/pairs.md",
+                                  "figures/consistency.pdf", "figures/fig3.pdf"))
+    assert "train_trial_shard" not in jobs and "estimate_memorization" not in jobs
+    snakemake(work, config, "tables/pairs.md", "figures/consistency.pdf", "figures/fig3.pdf")
+    summary = json.loads((work / "results" / "tiny" / "summary.json").read_text())
+    search = summary["threshold_search"]["infl"]
+    assert summary["infl_threshold_mode"] == "auto"
+    assert search["grid"] == [0.1, 0.2, 0.3, 0.4, 0.5] and len(search["jaccard"]) == 5
+    if search["reached"]:
+        assert summary["infl_threshold"] == search["chosen"] and summary["replicates"]
+    else:
+        assert summary["infl_threshold"] == 0.15 and not summary["replicates"]
+        assert "does not replicate" in summary["reliability_note"]
+    assert (work / "figures" / "consistency.png").stat().st_size > 0

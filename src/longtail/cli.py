@@ -9,12 +9,22 @@ file) and I/O errors end the command with one line on stderr and exit code 2, no
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import warnings
 from collections.abc import Callable, Sequence
 
 from longtail.estimate import DEFAULT_MIN_TRIALS
 from longtail.estimates import INFLUENCE_MODES, estimate_store
+from longtail.reliability import (
+    DEFAULT_GRIDS,
+    DEFAULT_PERMUTATIONS,
+    DEFAULT_TARGET,
+    read_reliability,
+    reliability,
+    select_reliably,
+    write_reliability,
+)
 from longtail.select import (
     DEFAULT_CONSISTENCY_THRESHOLDS,
     DEFAULT_INFL_THRESHOLD,
@@ -63,18 +73,29 @@ def add_pairs(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--infl", type=float, default=DEFAULT_INFL_THRESHOLD,
                    help=f"influence threshold (default {DEFAULT_INFL_THRESHOLD})")
     p.add_argument("--summary", metavar="SUMMARY.json", help="also write the summary as JSON")
+    p.add_argument("--reliability", metavar="RELIABILITY.json",
+                   help="a report of `longtail consistency --reliability`: select at its "
+                        "thresholds (--mem/--infl are then ignored) and add its split-half "
+                        "Jaccard, pairs expected by chance and verdict to the summary")
     p.set_defaults(func=run_pairs)
 
 
 def run_pairs(args: argparse.Namespace) -> int:
-    summary = select_pairs_file(args.estimates, args.out, args.mem, args.infl)
-    if args.summary:
-        write_summary(summary, args.summary)
+    if args.reliability:
+        report = read_reliability(args.reliability)
+        args.mem, args.infl = report["mem"]["used"], report["infl"]["used"]
+        summary = select_reliably(args.estimates, report, args.out, args.summary)
+    else:
+        summary = select_pairs_file(args.estimates, args.out, args.mem, args.infl)
+        if args.summary:
+            write_summary(summary, args.summary)
     print(f"{args.out}: {summary['n_pairs']} pairs, {summary['n_test_examples']} test examples "
           f"({summary['pct_test_examples']:.2f}%), {summary['n_test_single_train']} influenced "
           f"by a single training example, {summary['n_train_examples']} training examples; "
           f"{summary['n_memorized']} examples with mem >= {args.mem} "
           f"({summary['pct_memorized']:.2f}%)")
+    if "reliability_note" in summary:
+        print(summary["reliability_note"])
     return 0
 
 
@@ -88,15 +109,69 @@ def add_consistency(subparsers: argparse._SubParsersAction) -> None:
                                "jaccard)")
     p.add_argument("--thresholds", type=float, nargs="+",
                    default=list(DEFAULT_CONSISTENCY_THRESHOLDS), metavar="T",
-                   help="influence thresholds (default 0.05 0.10 ... 0.50)")
-    p.add_argument("--mem", type=float, default=DEFAULT_MEM_THRESHOLD,
-                   help=f"memorization threshold (default {DEFAULT_MEM_THRESHOLD})")
+                   help="influence thresholds (default 0.05 0.10 ... 0.50; with "
+                        "--reliability the grid `auto` searches)")
+    p.add_argument("--mem", type=threshold_value, default=DEFAULT_MEM_THRESHOLD,
+                   help=f"memorization threshold (default {DEFAULT_MEM_THRESHOLD}; `auto` "
+                        f"needs --reliability)")
     p.add_argument("--seed", type=int, default=0, help="seed of the split (default 0)")
     p.add_argument("--min-out-trials", type=int, default=DEFAULT_MIN_TRIALS, metavar="N")
+    p.add_argument("--reliability", metavar="RELIABILITY.json",
+                   help="also write the reliability report (split-half Jaccard of the "
+                        "memorized and pair sets, thresholds chosen by `auto`, pairs expected "
+                        "by chance); needs --estimates")
+    p.add_argument("--estimates", metavar="ESTIMATES.h5",
+                   help="estimates.h5 of the same store (for the pairs expected by chance)")
+    p.add_argument("--infl", type=threshold_value, default=DEFAULT_INFL_THRESHOLD,
+                   help=f"with --reliability: influence threshold or auto (default "
+                        f"{DEFAULT_INFL_THRESHOLD})")
+    p.add_argument("--mem-grid", type=float, nargs="+", default=list(DEFAULT_GRIDS["mem"]),
+                   metavar="T", help="with --reliability: memorization thresholds `auto` "
+                                     "searches (default 0.05 ... 0.95)")
+    p.add_argument("--target", type=float, default=DEFAULT_TARGET,
+                   help=f"split-half Jaccard that counts as replicating (default "
+                        f"{DEFAULT_TARGET}, the paper's)")
+    p.add_argument("--permutations", type=int, default=DEFAULT_PERMUTATIONS, metavar="P",
+                   help=f"permutations for the pairs expected by chance (default "
+                        f"{DEFAULT_PERMUTATIONS})")
     p.set_defaults(func=run_consistency)
 
 
+def threshold_value(text: str) -> float | str:
+    """A threshold argument: a number in [0, 1] or `auto`."""
+    if text == "auto":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number in [0, 1] or auto")
+    return value
+
+
 def run_consistency(args: argparse.Namespace) -> int:
+    if args.reliability:
+        if not args.estimates:
+            print("longtail consistency: error: --reliability needs --estimates",
+                  file=sys.stderr)
+            return EXIT_ERROR
+        settings = {"mem": args.mem, "infl": args.infl, "target": args.target,
+                    "grid": {"mem": args.mem_grid, "infl": args.thresholds},
+                    "chance_permutations": args.permutations}
+        report, table = reliability(args.store, args.estimates, settings, seed=args.seed,
+                                    min_trials=args.min_out_trials)
+        write_reliability(report, table, args.reliability, args.out)
+        print(table.to_string(index=False))
+        for name in ("mem", "infl"):
+            setting = report[name]
+            print(f"θ_{name} = {setting['used']:g} ({setting['mode']}): split-half Jaccard "
+                  f"{setting['jaccard']}")
+        print(f"pairs expected by chance: {report['chance']['at_used']:.1f}")
+        return 0
+    if args.mem == "auto":
+        print("longtail consistency: error: --mem auto needs --reliability", file=sys.stderr)
+        return EXIT_ERROR
     table = consistency_table(args.store, args.thresholds, args.mem, args.seed,
                               min_trials=args.min_out_trials)
     with atomic_path(args.out) as tmp:

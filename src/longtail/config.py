@@ -26,6 +26,10 @@ class ConfigError(ValueError):
 
 def _allowed(schema: Mapping[str, Any]) -> str:
     """The values a schema node admits, in words."""
+    if "anyOf" in schema:
+        return " or ".join(_allowed(option) for option in schema["anyOf"])
+    if "const" in schema:
+        return str(schema["const"])
     if "enum" in schema:
         return ", ".join(str(v) for v in schema["enum"])
     if "pattern" in schema:

@@ -28,12 +28,14 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 
 DEFAULT_MIN_TRIALS = 8
 DEFAULT_BLOCK_SIZE = 2048
 CACHE_ELEMENTS = 2**18  # float32 elements per elementwise pass (1 MB, fits in L2)
+RECOVERY_TOLERANCE = 0.25  # most a stored estimate may sit from its exact count (see below)
 
 
 class TooFewTrialsWarning(UserWarning):
@@ -308,3 +310,92 @@ def suggested_labels(votes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         share = votes[np.arange(len(votes)), label] / total
     label[total == 0] = -1
     return label, share.astype(np.float64)
+# ---------------------------------------------------------------- exact thresholds
+#
+# "mem~ >= theta" and "infl~ >= theta" (Section 2) are decided from integer counts, never from
+# the rounded floats: p_in - p_out >= theta  <=>  hits_in n_out - hits_out n_in >= theta n_in n_out
+# with theta the exact decimal the config wrote (0.15 = 3/20). The counts are recovered from the
+# stored estimates, which are exact functions of them: mem (float64) times n_in n_out is an
+# integer, and for influence hits_in = (infl n_out + hits) n_in / t (float32 infl, whose error
+# ~3e-7 times t/4 stays far below 1/2 for any t below 10^6).
+
+
+def exact_threshold(theta: float) -> Fraction:
+    """``theta`` as the exact decimal it was written as (0.15 -> 3/20, not the binary float)."""
+    theta = float(theta)
+    if not np.isfinite(theta):
+        raise ValueError(f"threshold {theta} is not a finite number")
+    return Fraction(repr(theta))
+
+
+def ratio_at_least(numerator: np.ndarray, denominator: np.ndarray, theta: float
+                   ) -> np.ndarray:
+    """``numerator / denominator >= theta`` in integer arithmetic (False where the denominator
+    is 0: no estimate). With Alg. 1's ``numerator = hits_in n_out - hits_out n_in`` and
+    ``denominator = n_in n_out`` the ratio is p_in - p_out (lines 5/7). Arguments broadcast."""
+    frac = exact_threshold(theta)
+    numerator = np.asarray(numerator, np.int64)
+    denominator = np.asarray(denominator, np.int64)
+    largest = max(int(np.abs(numerator).max(initial=0)), int(denominator.max(initial=0)))
+    if largest * max(frac.numerator, frac.denominator) >= 2**62:  # exact in Python integers
+        numerator, denominator = numerator.astype(object), denominator.astype(object)
+    at_least = numerator * frac.denominator >= denominator * frac.numerator
+    return (np.asarray(denominator) > 0) & np.asarray(at_least, bool)
+
+
+def _recover(value: np.ndarray, what: str) -> np.ndarray:
+    """Round ``value`` to the integer count it must be; refuse if it is not near one."""
+    count = np.rint(value)
+    off = np.abs(value - count)
+    if np.any(off > RECOVERY_TOLERANCE):
+        raise ValueError(f"{what} is not a function of integer trial counts (off by up to "
+                         f"{float(np.nanmax(off)):.3g}); were the estimates written by this "
+                         f"version from these trials?")
+    return count.astype(np.int64)
+
+
+def mem_fraction(mem: np.ndarray, n_in: np.ndarray, n_out: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """mem~ (Alg. 1 line 5) as the exact fraction ``numerator / (n_in n_out)``, its integer
+    numerator ``hits_in n_out - hits_out n_in`` recovered from float64 ``mem``; (0, 0) where
+    there is no estimate."""
+    mem = np.asarray(mem, np.float64)
+    n_in, n_out = np.asarray(n_in, np.int64), np.asarray(n_out, np.int64)
+    defined = np.isfinite(mem) & (n_in > 0) & (n_out > 0)
+    numerator = _recover(np.where(defined, mem * n_in * n_out, 0.0), "mem")
+    return numerator, np.where(defined, n_in * n_out, 0)
+
+
+def infl_fraction(infl: np.ndarray, n_in: np.ndarray, n_out: np.ndarray,
+                  test_hits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """infl~ (Alg. 1 line 7) as the exact fraction ``numerator / (n_in n_out)``.
+
+    ``infl`` (a, b) as stored (float32), ``n_in``/``n_out`` (a, 1) valid trials with/without
+    each training example, ``test_hits`` (1, b) trials correct on each test example. The pair's
+    ``hits_in = (infl n_out + hits) n_in / t`` is recovered exactly, then ``numerator =
+    hits_in t - hits n_in``; (0, 0) where there is no estimate.
+    """
+    infl = np.asarray(infl, np.float64)
+    n_in, n_out = np.asarray(n_in, np.int64), np.asarray(n_out, np.int64)
+    hits = np.asarray(test_hits, np.int64)
+    t = n_in + n_out
+    defined = np.isfinite(infl) & (n_in > 0) & (n_out > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        estimate = np.where(defined, (infl * n_out + hits) * n_in / np.maximum(t, 1), 0.0)
+    hits_in = _recover(estimate, "infl")
+    numerator = np.where(defined, hits_in * t - hits * n_in, 0)
+    return numerator, np.where(defined, n_in * n_out, 0)
+
+
+def mem_at_least(mem: np.ndarray, n_in: np.ndarray, n_out: np.ndarray,
+                 theta: float) -> np.ndarray:
+    """(n,) bool: mem~_i >= theta (Section 2), decided exactly; never for NaN estimates. E.g.
+    7/20 - 2/20 counts as 0.25 although its float is 0.2499999..."""
+    return ratio_at_least(*mem_fraction(mem, n_in, n_out), theta)
+
+
+def infl_at_least(infl: np.ndarray, n_in: np.ndarray, n_out: np.ndarray,
+                  test_hits: np.ndarray, theta: float) -> np.ndarray:
+    """infl~_ij >= theta (Section 2), decided exactly (see :func:`infl_fraction`); never for
+    NaN estimates."""
+    return ratio_at_least(*infl_fraction(infl, n_in, n_out, test_hits), theta)

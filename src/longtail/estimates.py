@@ -21,6 +21,8 @@ dataset / group                 shape, dtype            meaning
 ``suggested_label``             (n,) int64              class the models predict most often
                                                         for x_i when i is held out (-1: unknown)
 ``suggested_label_share``       (n,) float64            share of held-out trials predicting it
+``test_hits``                   (n_test,) int64         valid trials correct on j (for exact
+                                                        infl >= theta, Alg. 1 line 7)
 ``infl``, ``infl_se``           (n, n_test) float32     influence == "full": infl~_m(A, S, i, j)
 ``infl_same_class/<label>/``    group per class         influence == "same-class":
     ``train_index``             (n_c,) int64            training examples with y_i = label
@@ -71,7 +73,8 @@ INFLUENCE_MODES = ("same-class", "full", "none")
 SAME_CLASS_GROUP = "infl_same_class"
 PER_EXAMPLE_ESTIMATES = ("mem", "mem_se", "n_in", "n_out")
 # Per-example datasets added later; files written before them lack them (read as None).
-OPTIONAL_ESTIMATES = ("p_in", "p_out", "suggested_label", "suggested_label_share")
+OPTIONAL_ESTIMATES = ("p_in", "p_out", "suggested_label", "suggested_label_share",
+                      "test_hits")
 FIT_PREMISE = 0.95  # Section 1: standard training fits 95-100% of the training set
 MAX_VOTE_CELLS = 2**28  # n x classes held-out vote counts kept in memory (2 GB of int64)
 STORE_ATTRS = ("dataset", "arch", "subset_size", "fingerprint")
@@ -100,6 +103,7 @@ class Estimates:
     p_out: np.ndarray | None = None
     suggested_label: np.ndarray | None = None
     suggested_label_share: np.ndarray | None = None
+    test_hits: np.ndarray | None = None  # (n_test,) int64; None in files written before it
 
 
 def _open_h5(path: str | os.PathLike, error: type[StoreError]) -> h5py.File:
@@ -216,7 +220,7 @@ def compute_estimates(store_path: str | os.PathLike, *, influence: str = "same-c
         test_labels=example["test_labels"].astype(np.int64),
         train_source_index=example["train_source_index"].astype(np.int64),
         test_source_index=example["test_source_index"].astype(np.int64),
-        excluded_trials=trial_ids[diverged].astype(np.int64),
+        excluded_trials=trial_ids[diverged].astype(np.int64), test_hits=test_hits,
         attrs={**attrs, "influence": influence, "n": n, "n_test": n_test, "n_trials": t,
                "n_valid_trials": t_valid, "n_excluded_trials": int(diverged.sum()),
                "min_trials": min_trials, "n_few_trials": est.n_few, **fit},

@@ -4,6 +4,7 @@ write ``figures/<name>.pdf`` and a PNG beside it."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -20,6 +21,7 @@ from longtail.plots import (
     NoisePanel,
     PairPanel,
     PairRow,
+    draw_consistency,
     draw_fig1,
     draw_fig2,
     draw_fig3,
@@ -168,25 +170,67 @@ def fig3_panel(estimates_path: PathLike, pairs_path: PathLike, data_path: PathLi
     return PairPanel(title, out)
 
 
+def selection_label(summary: Mapping[str, Any]) -> str:
+    """A figure's words on its selection: the thresholds and whether the pairs replicate
+    (split-half Jaccard against the target, :mod:`longtail.reliability`)."""
+    text = f"mem ≥ {summary['mem_threshold']:g}, infl ≥ {summary['infl_threshold']:g}"
+    if "replicates" not in summary:
+        return text
+    jaccard = summary.get("jaccard_pairs")
+    shown = "undefined" if jaccard is None else f"{jaccard:.2f}"
+    target = summary["replicates_target"]
+    verdict = (f"pairs replicate (split-half Jaccard {shown} ≥ {target:g})"
+               if summary["replicates"] else
+               f"pairs DO NOT REPLICATE (split-half Jaccard {shown} < {target:g}; "
+               f"{summary['n_pairs_chance']:,.0f} of {summary['n_pairs']:,} expected by chance)")
+    search = summary.get("threshold_search", {}).get("infl")
+    if search and not search["reached"]:
+        verdict += f"; no θ_infl on the grid reaches {target:g}, the paper's value is shown"
+    return f"{text}: {verdict}"
+
+
+def _summaries(paths: Sequence[PathLike], count: int) -> list[dict[str, Any] | None]:
+    if not paths:
+        return [None] * count
+    out = []
+    for path in paths:
+        with open(path) as fh:
+            out.append(json.load(fh))
+    return out
+
+
 def make_fig3(studies: Sequence[str], estimates: Sequence[PathLike], pairs: Sequence[PathLike],
               data: Sequence[PathLike], about: Sequence[PathLike], out_pdf: PathLike,
-              out_png: PathLike, options: Mapping[str, Any]) -> None:
-    """Fig. 3: high-influence pairs, selected as in Section 3 (no cherry-picking)."""
+              out_png: PathLike, options: Mapping[str, Any],
+              summaries: Sequence[PathLike] = ()) -> None:
+    """Fig. 3: high-influence pairs, selected as in Section 3 (no cherry-picking); with the
+    studies' ``summary.json`` each panel says whether its pairs replicate."""
     _check_studies("fig3", studies)
-    panels = [fig3_panel(e, p, d, short_title(read_about(a)), options["groups"],
-                         options["per_group"], options["tests"])
-              for e, p, d, a in zip(estimates, pairs, data, about, strict=True)]
+    titles = [short_title(read_about(a)) + ("" if s is None else f"; {selection_label(s)}")
+              for a, s in zip(about, _summaries(summaries, len(about)), strict=True)]
+    panels = [fig3_panel(e, p, d, title, options["groups"], options["per_group"],
+                         options["tests"])
+              for e, p, d, title in zip(estimates, pairs, data, titles, strict=True)]
     with figure_style():
         save_figure(draw_fig3(panels, tests=options["tests"]), out_pdf, out_png)
 
 
 def make_figC1(studies: Sequence[str], pairs: Sequence[PathLike], about: Sequence[PathLike],
                out_pdf: PathLike, out_png: PathLike, options: Mapping[str, Any],
-               infl_threshold: float) -> None:
-    """Fig. C.1: histogram of the number of pairs per influence level."""
+               infl_threshold: float | None = None, summaries: Sequence[PathLike] = ()) -> None:
+    """Fig. C.1: histogram of the number of pairs per influence level; with the studies'
+    ``summary.json``, at each study's θ_infl and saying whether its pairs replicate."""
     _check_studies("figC1", studies)
-    panels = [(short_title(read_about(a)), pd.read_csv(p)["infl"].to_numpy(), infl_threshold)
-              for p, a in zip(pairs, about, strict=True)]
+    panels = []
+    for p, a, s in zip(pairs, about, _summaries(summaries, len(about)), strict=True):
+        title = short_title(read_about(a))
+        if s is not None:
+            title, threshold = f"{title}; {selection_label(s)}", s["infl_threshold"]
+        elif infl_threshold is None:
+            raise ValueError("Fig. C.1 needs θ_infl or the studies' summaries")
+        else:
+            threshold = infl_threshold
+        panels.append((title, pd.read_csv(p)["infl"].to_numpy(), threshold))
     with figure_style():
         save_figure(draw_figC1(panels, bin_width=options["bin_width"], log=options["log"]),
                     out_pdf, out_png)
@@ -216,3 +260,16 @@ def make_label_noise(studies: Sequence[str], estimates: Sequence[PathLike],
     with figure_style():
         save_figure(draw_label_noise(panels, bins=options["bins"], log=options["log"]),
                     out_pdf, out_png)
+
+
+def make_consistency(studies: Sequence[str], reliability: Sequence[PathLike],
+                     about: Sequence[PathLike], out_pdf: PathLike, out_png: PathLike) -> None:
+    """Split-half Jaccard of the memorized and pair sets against their thresholds, per study
+    (``results/{study}/reliability.json``)."""
+    _check_studies("consistency", studies)
+    panels = []
+    for rel, a in zip(reliability, about, strict=True):
+        with open(rel) as fh:
+            panels.append((short_title(read_about(a)), json.load(fh)))
+    with figure_style():
+        save_figure(draw_consistency(panels), out_pdf, out_png)

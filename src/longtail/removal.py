@@ -66,6 +66,7 @@ from scipy import stats
 
 from longtail.config import trials_fingerprint
 from longtail.estimates import Estimates, read_estimates
+from longtail.select import is_memorized
 from longtail.store import StoreError, atomic_path
 
 log = logging.getLogger(__name__)
@@ -139,21 +140,10 @@ def removal_shards(repeats: int, trials_per_job: int) -> list[tuple[int, int]]:
 
 # ---------------------------------------------------------------- which examples each run keeps
 
-def memorized_examples(mem: np.ndarray, threshold: float) -> np.ndarray:
-    """(n,) bool: mem~_i >= threshold (Fig. 2). NaN estimates (too few trials in or out) are
-    never counted as memorized."""
-    mem = np.asarray(mem, dtype=np.float64)
-    return np.nan_to_num(mem, nan=-np.inf) >= threshold
-
-
 def memorized_set(estimates: Estimates, threshold: float) -> np.ndarray:
-    """(n,) bool: the examples Fig. 2's ``mem-<threshold>`` part removes, mem~_i >= threshold.
-
-    The one place that decides it for the removal runs; it compares the stored estimate, so a
-    mem~ that is exactly the threshold in integer counts but stored a rounding below it is not
-    counted (issue 12, item 3: to be replaced by the exact rule from the counts).
-    """
-    return memorized_examples(estimates.mem, threshold)
+    """(n,) bool: the examples Fig. 2's ``mem-<threshold>`` part removes, mem~_i >= threshold
+    decided exactly from the trial counts as in the pair selection (:func:`is_memorized`)."""
+    return is_memorized(estimates, threshold)
 
 
 def random_keep(n: int, count: int, seed: int) -> np.ndarray:

@@ -2,7 +2,9 @@
 consistency of the selection across independent halves of the trials (Section 2, Sec. C).
 
 A pair (i, j) is selected when mem~_i >= theta_mem, infl~_ij >= theta_infl and y_i = y'_j.
-NaN estimates (examples never in or never out of a subset) are never selected.
+NaN estimates (examples never in or never out of a subset) are never selected. Both thresholds
+are decided exactly from the integer trial counts (:func:`longtail.estimate.ratio_at_least`),
+here, in the consistency check, in Fig. 2's removal sets (:func:`is_memorized`) and the tables.
 """
 
 from __future__ import annotations
@@ -15,9 +17,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from longtail.estimate import DEFAULT_MIN_TRIALS, InfluenceBlock
+from longtail.estimate import (
+    DEFAULT_MIN_TRIALS,
+    InfluenceBlock,
+    infl_fraction,
+    mem_at_least,
+    ratio_at_least,
+)
 from longtail.estimates import (
     Estimates,
+    EstimatesError,
     compute_estimates,
     iter_influence,
     read_estimates,
@@ -30,52 +39,106 @@ DEFAULT_INFL_THRESHOLD = 0.15
 DEFAULT_CONSISTENCY_THRESHOLDS = tuple(np.round(np.arange(0.05, 0.501, 0.05), 2).tolist())
 PAIR_COLUMNS = ("train_index", "test_index", "label", "mem", "infl", "infl_se",
                 "train_source_index", "test_source_index")
+EXACT_COLUMNS = ("infl_numerator", "infl_denominator")  # infl~ = numerator / denominator
 CONSISTENCY_COLUMNS = ("threshold", "pairs_a", "pairs_b", "intersection", "jaccard")
+
+
+def is_memorized(estimates: Estimates, threshold: float) -> np.ndarray:
+    """(n,) bool: mem~_i >= ``threshold`` (Section 2; Fig. 2's removal sets), decided exactly
+    from the trial counts; NaN estimates never."""
+    return mem_at_least(estimates.mem, estimates.n_in, estimates.n_out, threshold)
+
+
+def block_fraction(estimates: Estimates, block: InfluenceBlock, rows: np.ndarray | slice
+                   = slice(None)) -> tuple[np.ndarray, np.ndarray]:
+    """The exact influence fractions (numerator, denominator) of ``block`` (its ``rows``)."""
+    if estimates.test_hits is None:
+        raise EstimatesError("the estimates hold no test_hits (written before exact "
+                             "thresholds): rerun `longtail estimate` / the estimate rule")
+    train_index = block.train_index[rows]
+    return infl_fraction(block.infl[rows], estimates.n_in[train_index, None],
+                         estimates.n_out[train_index, None],
+                         estimates.test_hits[None, block.test_index])
 
 
 def select_pairs(estimates: Estimates, blocks: Iterable[InfluenceBlock], mem_threshold: float,
                  infl_threshold: float) -> pd.DataFrame:
     """All pairs with mem >= ``mem_threshold``, infl >= ``infl_threshold`` and y_i = y'_j
-    (Section 2), as a DataFrame with :data:`PAIR_COLUMNS`, sorted by (train, test) index."""
-    memorized = estimates.mem >= mem_threshold
+    (Section 2), both decided exactly, as a DataFrame with :data:`PAIR_COLUMNS` and the exact
+    fraction (:data:`EXACT_COLUMNS`), sorted by (train, test) index."""
+    memorized = is_memorized(estimates, mem_threshold)
     parts = []
     for block in blocks:
         rows = memorized[block.train_index]
         if not rows.any():
             continue
         train_index = block.train_index[rows]
-        infl = block.infl[rows]
+        numerator, denominator = block_fraction(estimates, block, rows)
         same = estimates.train_labels[train_index, None] == \
             estimates.test_labels[None, block.test_index]
-        a, b = np.nonzero((infl >= infl_threshold) & same)
-        parts.append((train_index[a], block.test_index[b], infl[a, b],
-                      block.infl_se[rows][a, b]))
+        a, b = np.nonzero(ratio_at_least(numerator, denominator, infl_threshold) & same)
+        parts.append((train_index[a], block.test_index[b], block.infl[rows][a, b],
+                      block.infl_se[rows][a, b], numerator[a, b], denominator[a, b]))
     if not parts:
-        parts.append((np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0)))
-    train, test, infl, se = (np.concatenate(column) for column in zip(*parts, strict=True))
+        parts.append((np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0),
+                      np.zeros(0, np.int64), np.zeros(0, np.int64)))
+    train, test, infl, se, num, den = (np.concatenate(column)
+                                       for column in zip(*parts, strict=True))
     train, test = train.astype(np.int64), test.astype(np.int64)
     pairs = pd.DataFrame({
         "train_index": train, "test_index": test, "label": estimates.train_labels[train],
         "mem": estimates.mem[train], "infl": infl.astype(np.float64),
         "infl_se": se.astype(np.float64),
         "train_source_index": estimates.train_source_index[train],
-        "test_source_index": estimates.test_source_index[test]}, columns=list(PAIR_COLUMNS))
+        "test_source_index": estimates.test_source_index[test],
+        "infl_numerator": num.astype(np.int64), "infl_denominator": den.astype(np.int64)},
+        columns=[*PAIR_COLUMNS, *EXACT_COLUMNS])
     return pairs.sort_values(["train_index", "test_index"], ignore_index=True)
 
 
+def pairs_at_least(pairs: pd.DataFrame, infl_threshold: float) -> np.ndarray:
+    """(len(pairs),) bool: infl >= ``infl_threshold``, exactly when the pairs carry their
+    fractions (:func:`select_pairs` adds them; a pairs CSV does not, and compares floats)."""
+    if all(column in pairs for column in EXACT_COLUMNS):
+        return ratio_at_least(pairs["infl_numerator"].to_numpy(),
+                              pairs["infl_denominator"].to_numpy(), infl_threshold)
+    return pairs["infl"].to_numpy() >= infl_threshold
+
+
+def count_influencers(estimates: Estimates, blocks: Iterable[InfluenceBlock],
+                      infl_threshold: float) -> np.ndarray:
+    """(n_test,) int64: for each test example j, the number of same-class training examples
+    of any mem with infl~_ij >= ``infl_threshold`` (exact); the second reading of Section 3's
+    "influenced (above the 0.15 threshold) by a single training example"."""
+    counts = np.zeros(len(estimates.test_labels), np.int64)
+    for block in blocks:
+        same = estimates.train_labels[block.train_index, None] == \
+            estimates.test_labels[None, block.test_index]
+        above = ratio_at_least(*block_fraction(estimates, block), infl_threshold) & same
+        np.add.at(counts, block.test_index, above.sum(axis=0))
+    return counts
+
+
 def summarize_pairs(pairs: pd.DataFrame, estimates: Estimates, mem_threshold: float,
-                    infl_threshold: float) -> dict[str, Any]:
+                    infl_threshold: float, influencers: np.ndarray | None = None
+                    ) -> dict[str, Any]:
     """The numbers Section 3 reports for a study.
 
     ``n_test_single_train`` counts test examples that occur in exactly one selected pair, i.e.
     that are influenced above ``infl_threshold`` by a single memorized same-class training
     example ("Of those 31/774/1298 are influenced ... by a single training example").
+    Given ``influencers`` (:func:`count_influencers`), ``n_test_single_train_any_mem`` counts
+    the test examples of the pairs on which exactly one same-class training example of *any*
+    mem has infl >= ``infl_threshold`` (the other reading; see docs/estimates.md).
     Percentages are of all n training / n_test test examples.
     """
     n, n_test = len(estimates.mem), len(estimates.test_labels)
     per_test = pairs["test_index"].value_counts()
-    n_memorized = int(np.sum(estimates.mem >= mem_threshold))
+    n_memorized = int(is_memorized(estimates, mem_threshold).sum())
     attrs = estimates.attrs
+    readings = {} if influencers is None else {
+        "n_test_single_train_any_mem": int(
+            (np.asarray(influencers)[per_test.index.to_numpy(np.int64)] == 1).sum())}
     return {
         "mem_threshold": float(mem_threshold),
         "infl_threshold": float(infl_threshold),
@@ -83,6 +146,7 @@ def summarize_pairs(pairs: pd.DataFrame, estimates: Estimates, mem_threshold: fl
         "n_test_examples": int(len(per_test)),
         "pct_test_examples": 100.0 * len(per_test) / n_test if n_test else float("nan"),
         "n_test_single_train": int((per_test == 1).sum()),
+        **readings,
         "n_train_examples": int(pairs["train_index"].nunique()),
         "n_memorized": n_memorized,
         "pct_memorized": 100.0 * n_memorized / n if n else float("nan"),
@@ -111,18 +175,26 @@ def write_summary(summary: dict[str, Any], path: str | os.PathLike) -> None:
 def select_pairs_file(estimates_path: str | os.PathLike, out_csv: str | os.PathLike,
                       mem_threshold: float = DEFAULT_MEM_THRESHOLD,
                       infl_threshold: float = DEFAULT_INFL_THRESHOLD) -> dict[str, Any]:
-    """Select pairs from ``estimates.h5``, write them to ``out_csv``, return the summary.
+    """Select pairs from ``estimates.h5``, write them to ``out_csv``, return the summary (with
+    both readings of "influenced by a single training example").
 
-    Only rows with mem >= ``mem_threshold`` are read from a full influence matrix.
+    Only rows with mem >= ``mem_threshold`` are read for the pairs; the count of influencers of
+    any mem reads every row once more.
     """
     estimates = read_estimates(estimates_path)
     if estimates.attrs["influence"] == "none":
         raise StoreError(f"{estimates_path}: holds no influence estimates (influence = none); "
                          f"run `longtail estimate --influence same-class`")
-    blocks = iter_influence(estimates_path, train_rows=estimates.mem >= mem_threshold)
-    pairs = select_pairs(estimates, blocks, mem_threshold, infl_threshold)
+    try:
+        blocks = iter_influence(estimates_path,
+                                train_rows=is_memorized(estimates, mem_threshold))
+        pairs = select_pairs(estimates, blocks, mem_threshold, infl_threshold)
+        influencers = count_influencers(estimates, iter_influence(estimates_path),
+                                        infl_threshold)
+    except EstimatesError as err:
+        raise EstimatesError(f"{estimates_path}: {err}") from err
     write_pairs(pairs, out_csv)
-    return summarize_pairs(pairs, estimates, mem_threshold, infl_threshold)
+    return summarize_pairs(pairs, estimates, mem_threshold, infl_threshold, influencers)
 
 
 def split_trials(use: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -140,12 +212,13 @@ def split_trials(use: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 def jaccard_table(pairs_a: pd.DataFrame, pairs_b: pd.DataFrame,
                   thresholds: Sequence[float]) -> pd.DataFrame:
-    """Jaccard similarity of the pair sets {(i, j): infl >= threshold} of two selections (made
-    at a threshold <= min(thresholds)); NaN where both are empty."""
+    """Jaccard similarity of the pair sets {(i, j): infl >= threshold} (exact, see
+    :func:`pairs_at_least`) of two selections (made at a threshold <= min(thresholds)); NaN
+    where both are empty."""
     rows = []
     for threshold in thresholds:
-        a = set(_pair_keys(pairs_a[pairs_a["infl"] >= threshold]))
-        b = set(_pair_keys(pairs_b[pairs_b["infl"] >= threshold]))
+        a = set(_pair_keys(pairs_a[pairs_at_least(pairs_a, threshold)]))
+        b = set(_pair_keys(pairs_b[pairs_at_least(pairs_b, threshold)]))
         union = len(a | b)
         rows.append({"threshold": float(threshold), "pairs_a": len(a), "pairs_b": len(b),
                      "intersection": len(a & b),

@@ -64,9 +64,15 @@ PAPER_MARGINAL_UTILITY = (
 PAPER_MARGINAL_NOTE = ("The paper compares with removing 11,000 random examples (a similar "
                        "drop), not the same number.")
 
+# Whether the selection replicates (longtail.reliability) and the second reading of "influenced
+# by a single training example" (of any mem); NaN / empty for the paper's rows.
+PAIRS_RELIABILITY_COLUMNS = ("test_single_train_any_mem", "jaccard_pairs", "jaccard_memorized",
+                             "pairs_chance", "replicates", "replicates_target",
+                             "infl_threshold_mode")
 PAIRS_COLUMNS = ("source", "study", "dataset", "model", "n", "n_test", "trials", "pairs",
                  "test_examples", "test_examples_pct", "test_single_train", "train_examples",
-                 "memorized", "memorized_pct", "mem_threshold", "infl_threshold")
+                 "memorized", "memorized_pct", "mem_threshold", "infl_threshold",
+                 *PAIRS_RELIABILITY_COLUMNS)
 MARGINAL_COLUMNS = ("source", "study", "dataset", "model", "n", "models", "removed_pairs",
                     "accuracy_full_mean", "accuracy_full_std", "drop_pairs_mean",
                     "drop_pairs_std", "drop_random_mean", "drop_random_std",
@@ -107,7 +113,8 @@ def pairs_table(summaries: Sequence[Mapping[str, Any]], abouts: Sequence[Mapping
                      "train_examples": summary["n_train_examples"],
                      "memorized": summary["n_memorized"], "memorized_pct": summary["pct_memorized"],
                      "mem_threshold": summary["mem_threshold"],
-                     "infl_threshold": summary["infl_threshold"]})
+                     "infl_threshold": summary["infl_threshold"],
+                     **pairs_reliability(summary)})
     if paper:
         for row in PAPER_PAIRS:
             rows.append({**row, "source": PAPER,
@@ -115,6 +122,39 @@ def pairs_table(summaries: Sequence[Mapping[str, Any]], abouts: Sequence[Mapping
                          "memorized_pct": _pct(row.get("memorized", math.nan), row["n"]),
                          "mem_threshold": 0.25, "infl_threshold": 0.15})
     return pd.DataFrame(rows, columns=list(PAIRS_COLUMNS))
+
+
+def pairs_reliability(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """The reliability columns of one study's pairs row (missing in older summaries: NaN)."""
+    keys = {"test_single_train_any_mem": "n_test_single_train_any_mem",
+            "jaccard_pairs": "jaccard_pairs", "jaccard_memorized": "jaccard_memorized",
+            "pairs_chance": "n_pairs_chance", "replicates": "replicates",
+            "replicates_target": "replicates_target",
+            "infl_threshold_mode": "infl_threshold_mode"}
+    return {column: math.nan if summary.get(key) is None else summary[key]
+            for column, key in keys.items()}
+
+
+def _jaccards(row: Mapping[str, Any]) -> str:
+    values = [row.get("jaccard_pairs"), row.get("jaccard_memorized")]
+    if all(v is None or (isinstance(v, float) and math.isnan(v)) for v in values):
+        return "—"
+    return " / ".join("—" if v is None or (isinstance(v, float) and math.isnan(v))
+                      else f"{v:.2f}" for v in values)
+
+
+def _replicates(row: Mapping[str, Any]) -> str:
+    value = row.get("replicates")
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    target = row.get("replicates_target", 0.7)
+    return f"yes (≥ {target:g})" if bool(value) else f"NO: does not replicate (< {target:g})"
+
+
+def _chance(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return f"{value:,.1f}"
 
 
 def marginal_utility_table(utilities: Sequence[Mapping[str, Any]],
@@ -181,11 +221,22 @@ def pairs_display(table: pd.DataFrame) -> pd.DataFrame:
                  _count_pct(row["test_examples"], row["test_examples_pct"]),
              "of those, influenced by a single training example":
                  _count(row["test_single_train"]),
+             "of those, a single influencer of any mem":
+                 _count(row["test_single_train_any_mem"]),
              "unique training examples": _count(row["train_examples"]),
              f"mem ≥ {theta:g} (% of training set)":
-                 _count_pct(row["memorized"], row["memorized_pct"])}
+                 _count_pct(row["memorized"], row["memorized_pct"]),
+             "θ_mem / θ_infl": _thresholds(row),
+             "split-half Jaccard, pairs / memorized": _jaccards(row),
+             "pairs expected by chance": _chance(row["pairs_chance"]),
+             "pairs replicate": _replicates(row)}
             for row in table.to_dict("records")]
     return pd.DataFrame(rows)
+
+
+def _thresholds(row: Mapping[str, Any]) -> str:
+    auto = " (auto)" if row.get("infl_threshold_mode") == "auto" else ""
+    return f"{row['mem_threshold']:g} / {row['infl_threshold']:g}{auto}"
 
 
 def marginal_utility_display(table: pd.DataFrame) -> pd.DataFrame:
@@ -364,11 +415,29 @@ def _read_json(path: str | os.PathLike) -> dict[str, Any]:
 def make_pairs_table(summaries: Sequence[str | os.PathLike], about: Sequence[str | os.PathLike],
                      paths: Mapping[str, str | os.PathLike]) -> pd.DataFrame:
     """tables/pairs from each study's ``summary.json`` and ``about.json``."""
-    numbers = pairs_table([_read_json(p) for p in summaries], [_read_json(p) for p in about])
+    summaries, abouts = [_read_json(p) for p in summaries], [_read_json(p) for p in about]
+    numbers = pairs_table(summaries, abouts)
     write_table(numbers, pairs_display(numbers), paths,
                 "High-influence pairs (mem ≥ θ_mem, infl ≥ θ_infl, same class)", "tab:pairs",
-                [paper_note(numbers)])
+                [paper_note(numbers), *pairs_reliability_notes(summaries, abouts)])
     return numbers
+
+
+def pairs_reliability_notes(summaries: Sequence[Mapping[str, Any]],
+                            abouts: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Per study, whether its selection replicates, in words; then how that is measured."""
+    notes = [f"{about['study']}: {summary['reliability_note']}"
+             for summary, about in zip(summaries, abouts, strict=True)
+             if summary.get("reliability_note")]
+    if notes:
+        notes.append(
+            "Split-half Jaccard: the valid trials split at random into two halves, the "
+            "selection made on each, |A ∩ B| / |A ∪ B| of the two pair sets and of the two "
+            "memorized sets (Section 2: the paper chose θ_infl = 0.15 where this reaches 0.7 on "
+            "CIFAR-100 with 2 x 2,000 trials). 'A single influencer of any mem': of the pairs' "
+            "test examples, those on which exactly one same-class training example, memorized "
+            "or not, has infl ≥ θ_infl (the other reading of the paper's sentence).")
+    return notes
 
 
 def make_marginal_utility_table(studies: Sequence[str], removal: Sequence[str | os.PathLike],

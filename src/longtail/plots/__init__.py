@@ -2,6 +2,7 @@
 in one style (:mod:`longtail.plots.style`). Reading results and writing files is
 :mod:`longtail.figures`' job."""
 
+from longtail.plots.consistency import draw_consistency
 from longtail.plots.curves import NoisePanel, draw_fig2, draw_figC1, draw_label_noise, draw_mem_hist
 from longtail.plots.examples import (
     ExampleGrid,
@@ -20,4 +21,4 @@ from longtail.plots.style import figure_style, save_figure, show_image
 __all__ = ["ExampleGrid", "NoisePanel", "PairPanel", "PairRow", "draw_fig1", "draw_fig2",
            "draw_fig3", "draw_figC1", "draw_label_noise", "draw_mem_hist", "examples_near",
            "figure_style", "highest_influence", "resolve_classes", "save_figure", "show_image",
-           "spread_groups", "top_influenced"]
+           "spread_groups", "top_influenced", "draw_consistency"]

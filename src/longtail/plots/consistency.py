@@ -1,0 +1,62 @@
+"""The consistency figure: split-half Jaccard of the memorized sets and of the high-influence
+pair sets against their thresholds (Section 2, "Selection of pairs"), with the target, the
+threshold used and the paper's point (CIFAR-100: Jaccard >= 0.7 at theta_infl = 0.15)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from longtail.plots.style import COLORS, TEXT_WIDTH, new_figure
+
+PAPER_POINT = (0.15, 0.7)  # Section 2: theta_infl = 0.15, Jaccard >= 0.7 (CIFAR-100, 2 x 2,000)
+SETS = (("mem", "memorized set", "θ_mem"), ("infl", "pair set", "θ_infl"))
+
+
+def _verdict(setting: Mapping[str, Any], target: float) -> str:
+    jaccard = setting["jaccard"]
+    shown = "undefined" if jaccard is None else f"{jaccard:.2f}"
+    if setting["mode"] == "auto" and not setting["reached"]:
+        return f"no grid value reaches {target:g}: {setting['used']:g} shown, does not replicate"
+    ok = jaccard is not None and jaccard >= target
+    how = "auto" if setting["mode"] == "auto" else "fixed"
+    return (f"{how} {setting['used']:g}: Jaccard {shown}, "
+            f"{'replicates' if ok else 'does not replicate'}")
+
+
+def draw_consistency(panels: Sequence[tuple[str, Mapping[str, Any]]]) -> Figure:
+    """One row per study, (title, :func:`longtail.reliability.reliability` report): split-half
+    Jaccard against θ_mem (left, memorized sets) and θ_infl (right, pair sets at the θ_mem
+    used), the target as a dashed line, the threshold used as a vertical line with the verdict
+    in words, and the paper's point on the right."""
+    if not panels:
+        raise ValueError("the consistency figure needs at least one study")
+    fig = new_figure(TEXT_WIDTH, 2.4 * len(panels) + 0.3)
+    axes = fig.subplots(len(panels), 2, squeeze=False)
+    for row, (title, report) in enumerate(panels):
+        target = report["target"]
+        for column, (key, label, symbol) in enumerate(SETS):
+            ax, setting = axes[row, column], report[key]
+            table = setting["table"]
+            x = np.array([r["threshold"] for r in table], float)
+            y = np.array([np.nan if r["jaccard"] is None else r["jaccard"] for r in table])
+            ax.plot(x, y, "o-", color=COLORS["random"], markersize=3, label="split-half Jaccard")
+            ax.axhline(target, color=COLORS["full"], linestyle="--", linewidth=0.8,
+                       label=f"target {target:g}")
+            ax.axvline(setting["used"], color=COLORS["memorized"], linewidth=0.8,
+                       label=f"{symbol} used")
+            if key == "infl":
+                ax.plot(*PAPER_POINT, "*", color="black", markersize=8,
+                        label="paper (CIFAR-100)")
+            ax.set_ylim(0, 1.05)
+            ax.set_xlabel(symbol)
+            ax.set_ylabel(f"Jaccard, {label}")
+            ax.set_title(f"{title}\n{_verdict(setting, target)}", fontsize=7)
+    handles, labels = axes[0, 1].get_legend_handles_labels()
+    fig.legend(handles, [text.replace("θ_infl ", "θ ") for text in labels],
+               loc="outside lower center", ncol=len(labels), fontsize=6.5,
+               frameon=False)  # outside the axes: covers no data
+    return fig

@@ -1,0 +1,103 @@
+"""Reliability in the reporting layer: tables/pairs columns and notes, the Fig. 3 / C.1 labels
+and the consistency figure (Section 2, "Selection of pairs")."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+from matplotlib.figure import Figure
+from test_tables import ABOUT, SUMMARY
+
+from longtail.figures import make_consistency, make_figC1, selection_label
+from longtail.plots import draw_consistency
+from longtail.reliability import summary_fields
+from longtail.tables import make_pairs_table, pairs_display, pairs_table
+
+
+def report(jaccards: list[float | None], reached: bool, used: float = 0.15) -> dict:
+    grid = [0.05, 0.1, 0.15, 0.2]
+    table = [{"threshold": v, "pairs_a": 10, "pairs_b": 10, "intersection": 5, "jaccard": j}
+             for v, j in zip(grid, jaccards, strict=True)]
+    mem_table = [{"threshold": 0.25, "size_a": 50, "size_b": 48, "intersection": 40,
+                  "jaccard": 40 / 58}]
+    at_used = next(r for r in table if r["threshold"] == used)
+    return {"target": 0.7, "seed": 0, "half_trials": [128, 128],
+            "mem": {"mode": "fixed", "grid": [0.25], "chosen": None, "reached": None,
+                    "used": 0.25, "table": mem_table, "jaccard": 40 / 58, "sizes": [50, 48, 40]},
+            "infl": {"mode": "auto", "grid": grid, "chosen": used if reached else None,
+                     "reached": reached, "used": used, "table": table,
+                     "jaccard": at_used["jaccard"], "sizes": [10, 10, 5]},
+            "chance": {"null": "every true influence is zero", "permutations": 4,
+                       "thresholds": grid, "pairs": [30.0, 12.0, 6.5, 2.0], "at_used": 6.5}}
+
+
+def test_summary_and_table_say_when_pairs_do_not_replicate(tmp_path: Path) -> None:
+    fields = summary_fields(report([0.1, 0.2, 0.3, None], reached=False), n_pairs=12)
+    assert fields["replicates"] is False and fields["jaccard_pairs"] == 0.3
+    assert fields["threshold_search"]["infl"] == {
+        "grid": [0.05, 0.1, 0.15, 0.2], "reached": False, "chosen": None,
+        "jaccard": [0.1, 0.2, 0.3, None]}
+    assert "do not replicate" in fields["reliability_note"]
+    assert "No θ_infl on the grid 0.05...0.2 reaches Jaccard 0.7" in fields["reliability_note"]
+    summary = {**SUMMARY, **fields, "n_test_single_train_any_mem": 4}
+    table = pairs_table([summary], [ABOUT])
+    ours = table.iloc[0]
+    assert (ours["jaccard_pairs"], ours["pairs_chance"], ours["replicates"],
+            ours["test_single_train_any_mem"]) == (0.3, 6.5, False, 4)
+    assert math.isnan(table.iloc[2]["jaccard_pairs"])  # the paper's rows
+    shown = pairs_display(table).iloc[0]
+    assert shown["pairs replicate"] == "NO: does not replicate (< 0.7)"
+    assert shown["split-half Jaccard, pairs / memorized"] == "0.30 / 0.69"
+    assert shown["pairs expected by chance"] == "6.5"
+    assert shown["θ_mem / θ_infl"] == "0.25 / 0.15 (auto)"
+    assert shown["of those, a single influencer of any mem"] == "4"
+    paths = {}
+    for name, value in (("summary", summary), ("about", ABOUT)):
+        paths[name] = tmp_path / f"{name}.json"
+        paths[name].write_text(json.dumps(value))
+    out = {ext: tmp_path / f"pairs.{ext}" for ext in ("csv", "md", "tex", "html")}
+    make_pairs_table([paths["summary"]], [paths["about"]], out)
+    markdown = out["md"].read_text()
+    assert "toy: The 12 pairs" in markdown and "do not replicate" in markdown
+    assert "NO: does not replicate" in markdown
+
+
+def test_replicating_selection_reads_so() -> None:
+    fields = summary_fields(report([0.2, 0.75, 0.8, 0.9], reached=True, used=0.1), n_pairs=12)
+    assert fields["replicates"] and fields["jaccard_pairs"] == 0.75
+    assert "θ_infl = 0.1 was chosen as the smallest value" in fields["reliability_note"]
+    label = selection_label({**SUMMARY, **fields, "infl_threshold": 0.1})
+    assert label == "mem ≥ 0.25, infl ≥ 0.1: pairs replicate (split-half Jaccard 0.75 ≥ 0.7)"
+
+
+def test_figures_say_when_pairs_do_not_replicate(tmp_path: Path) -> None:
+    fields = summary_fields(report([0.1, 0.2, 0.3, None], reached=False), n_pairs=12)
+    label = selection_label({**SUMMARY, **fields})
+    assert "pairs DO NOT REPLICATE (split-half Jaccard 0.30 < 0.7; 6 of 12 expected by " \
+           "chance); no θ_infl on the grid reaches 0.7, the paper's value is shown" in label
+    summary = tmp_path / "summary.json"
+    summary.write_text(json.dumps({**SUMMARY, **fields}))
+    about = tmp_path / "about.json"
+    about.write_text(json.dumps(ABOUT))
+    pairs = tmp_path / "pairs.csv"
+    pd.DataFrame({"infl": [0.15, 0.2, 0.4]}).to_csv(pairs, index=False)
+    make_figC1(["toy"], [pairs], [about], tmp_path / "c1.pdf", tmp_path / "c1.png",
+               {"bin_width": 0.05, "log": False}, summaries=[summary])
+    assert (tmp_path / "c1.png").stat().st_size > 0
+
+
+def test_consistency_figure(tmp_path: Path) -> None:
+    fig = draw_consistency([("toy", report([0.1, 0.2, 0.3, None], reached=False)),
+                            ("toy 2", report([0.2, 0.75, 0.8, 0.9], reached=True, used=0.1))])
+    assert isinstance(fig, Figure) and len(fig.axes) == 4
+    titles = [ax.get_title() for ax in fig.axes]
+    assert "no grid value reaches 0.7: 0.15 shown, does not replicate" in titles[1]
+    assert "auto 0.1: Jaccard 0.75, replicates" in titles[3]
+    rel, about = tmp_path / "reliability.json", tmp_path / "about.json"
+    rel.write_text(json.dumps(report([0.1, 0.2, 0.3, None], reached=False)))
+    about.write_text(json.dumps(ABOUT))
+    make_consistency(["toy"], [rel], [about], tmp_path / "c.pdf", tmp_path / "c.png")
+    assert (tmp_path / "c.pdf").read_bytes().startswith(b"%PDF")
