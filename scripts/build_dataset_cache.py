@@ -1,8 +1,8 @@
-"""Snakemake adapter: original dataset files -> one HDF5 cache (longtail.data.build_cache)."""
+"""Snakemake adapter: original dataset files -> one HDF5 cache (longtail.data.build.build_cache)."""
 
 from pathlib import Path
 
-from longtail.data import build_cache
+from longtail.data.build import build_cache
 from longtail.workflow import log_to
 
 with log_to(snakemake.log[0]):

@@ -18,6 +18,7 @@ SPLIT_SIZES: dict[str, tuple[int, int]] = {
     "cifar100": (50000, 10000),
     "imagenet": (1281167, 50000),
 }
+DATASETS = tuple(SPLIT_SIZES)  # the built-in datasets
 
 
 class ConfigError(ValueError):
