@@ -12,7 +12,6 @@ but ``models`` works without torch.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -165,11 +164,14 @@ def add_models(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_models(args: argparse.Namespace) -> int:
-    if importlib.util.find_spec("torch") is None:
+    try:  # the one command that needs the optional torch
+        from longtail.models import ARCHITECTURES, BATCHABLE, build_model
+    except ModuleNotFoundError as err:
+        if (err.name or "").split(".")[0] not in ("torch", "torchvision"):
+            raise
         print("longtail models: error: needs torch (pip install 'longtail[train]')",
               file=sys.stderr)
         return EXIT_DATA
-    from longtail.models import ARCHITECTURES, BATCHABLE, build_model  # the optional torch
 
     try:
         shape = tuple(int(side) for side in args.shape.lower().split("x"))
