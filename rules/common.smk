@@ -7,7 +7,9 @@ from longtail.config import (
     canonical,
     check_config,
     check_data_paths,
+    check_released_files,
     data_fingerprint,
+    released_studies,
     schema_errors,
     trial_shards,
     trials_fingerprint,
@@ -27,6 +29,16 @@ check_config(config)
 
 DATA_DIR = config["data"]["dir"]
 check_data_paths(config, DATA_DIR)
+check_released_files(config)
+
+# Studies whose estimates are imported from the authors' released file instead of trained.
+RELEASED_STUDIES = released_studies(config)
+TRAINED_STUDIES = [study for study in config["studies"] if study not in RELEASED_STUDIES]
+
+
+def study_regex(studies):
+    """A wildcard constraint matching exactly these study names (nothing when empty)."""
+    return "|".join(studies) if studies else "(?!)"
 
 
 wildcard_constraints:
@@ -225,10 +237,15 @@ def get_docs_figures():
     return [f"docs/figures/{figure}.png" for figure, studies in config["figures"].items() if studies]
 
 
+def get_released_file(wildcards):
+    return config["studies"][wildcards.study]["released"]
+
+
 def get_final_output():
-    per_study = ["pairs.csv", "summary.json", "consistency.csv"]
+    per_study = ["pairs.csv", "summary.json"]
     return (
         [f"results/{study}/{name}" for study in config["studies"] for name in per_study]
+        + [f"results/{study}/consistency.csv" for study in TRAINED_STUDIES]
         + get_comparison_outputs()
         + get_figure_outputs()
     )

@@ -3,6 +3,8 @@ rule estimate_memorization:
         "results/{study}/correctness.h5",
     output:
         "results/{study}/estimates.h5",
+    wildcard_constraints:
+        study=study_regex(TRAINED_STUDIES),
     log:
         "logs/{study}/estimate_memorization.log",
     benchmark:
@@ -14,6 +16,22 @@ rule estimate_memorization:
         "../environment.yml"
     script:
         "../scripts/estimate_memorization.py"
+
+
+rule import_released_estimates:
+    input:
+        released=get_released_file,
+        data="results/{study}/data.h5",
+    output:
+        "results/{study}/estimates.h5",
+    wildcard_constraints:
+        study=study_regex(RELEASED_STUDIES),
+    log:
+        "logs/{study}/import_released_estimates.log",
+    conda:
+        "../environment.yml"
+    script:
+        "../scripts/import_released_estimates.py"
 
 
 rule select_high_influence_pairs:

@@ -109,6 +109,7 @@ def check_config(config: Mapping[str, Any]) -> None:
     """Cross-field checks of a schema-validated config (defaults already filled in)."""
     for name, study in config["studies"].items():
         check_study(name, study, config.get("data", {}))
+    check_released(config)
     for figure, studies in config.get("figures", {}).items():
         for study in studies:
             if study not in config["studies"]:
@@ -127,6 +128,49 @@ def check_data_paths(config: Mapping[str, Any], data_dir: str | os.PathLike) -> 
         raise ConfigError(f"data.imagenet_root = {root!r} is not a folder (needed to build "
                           f"{cache}); allowed: the folder with ILSVRC2012_img_train.tar, "
                           f"ILSVRC2012_img_val.tar and ILSVRC2012_devkit_t12.tar.gz")
+
+
+# What needs a study's trained models (or its correctness store): refused for released studies.
+NEEDS_TRAINING = {"figures": ("fig2",), "tables": ("marginal_utility",)}
+
+
+def released_studies(config: Mapping[str, Any]) -> list[str]:
+    """Studies whose estimates come from the authors' released file (key ``released``)."""
+    return [name for name, study in config["studies"].items() if study.get("released")]
+
+
+def check_released(config: Mapping[str, Any]) -> None:
+    """A released study covers whole splits without noise, and nothing that needs its trained
+    models (Fig. 2, marginal utility, last layer, comparisons) names it."""
+    for name in released_studies(config):
+        study = config["studies"][name]
+        key = f"studies.{name}"
+        for field in ("n_train", "n_test"):
+            if study.get(field) is not None:
+                raise ConfigError(f"{key}.{field} = {study[field]}: a released estimate file "
+                                  f"covers the whole split; allowed: null")
+        if study.get("label_noise"):
+            raise ConfigError(f"{key}.label_noise = {study['label_noise']}: released estimates "
+                              f"were computed without label noise; allowed: 0")
+        uses = [f"{kind}.{item}" for kind, items in NEEDS_TRAINING.items() for item in items
+                if name in config.get(kind, {}).get(item, [])]
+        uses += ["lastlayer.studies"] if name in config.get("lastlayer", {}).get("studies",
+                                                                                 []) else []
+        uses += [f"compare.groups.{group}" for group, members in
+                 config.get("compare", {}).get("groups", {}).items() if name in members]
+        if uses:
+            raise ConfigError(f"{', '.join(uses)} names study '{name}', whose estimates are "
+                              f"imported from {study['released']} (no trained models to "
+                              f"retrain or compare); remove it there")
+
+
+def check_released_files(config: Mapping[str, Any]) -> None:
+    """Refuse, before any job runs, a ``released`` file that does not exist."""
+    for name in released_studies(config):
+        path = config["studies"][name]["released"]
+        if not Path(path).is_file():
+            raise ConfigError(f"studies.{name}.released = {path!r} is not a file; allowed: the "
+                              f"authors' released estimates, e.g. cifar100_infl_matrix.npz")
 
 
 # What must agree for studies to share their subsets I_k (trial k's subset depends on these).

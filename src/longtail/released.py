@@ -23,12 +23,16 @@ are NaN, ``n_in``/``n_out`` are -1 (unknown) and source indices are 0..n-1.
 
 from __future__ import annotations
 
+import json
 import os
 import zipfile
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
+from longtail.config import subset_size
+from longtail.data.study import StudyData
 from longtail.estimate import InfluenceBlock
 from longtail.estimates import (
     Estimates,
@@ -155,10 +159,58 @@ def _ints(data: dict[str, Any], key: str, path: str | os.PathLike) -> np.ndarray
 
 
 def import_released(path: str | os.PathLike, out_path: str | os.PathLike,
-                    attrs: dict[str, Any] | None = None) -> Estimates:
+                    attrs: dict[str, Any] | None = None,
+                    data: StudyData | None = None) -> Estimates:
     """Read a released-layout file and write it as ``estimates.h5`` (``attrs`` added, e.g.
-    the dataset); returns the per-example estimates written."""
+    the dataset); returns the per-example estimates written.
+
+    Given the study ``data`` the estimates describe (the workflow's ``data.h5``, whose rows
+    are the released file's examples), its labels must equal the file's and its original
+    indices are recorded as the source indices.
+    """
     estimates, blocks = read_released(path)
+    if data is not None:
+        for name, ours, theirs in (("tr_labels", data.y_train, estimates.train_labels),
+                                   ("tt_labels", data.y_test, estimates.test_labels)):
+            if len(ours) != len(theirs) or not np.array_equal(ours, theirs):
+                differ = int(np.sum(ours != theirs)) if len(ours) == len(theirs) else "all"
+                raise EstimatesError(
+                    f"{path}: {name} ({len(theirs)} labels) does not match the study data "
+                    f"({len(ours)} labels, {differ} differ); the released file must cover the "
+                    f"whole split in its original order (n_train/n_test null, no label noise)")
+        estimates.train_source_index = np.asarray(data.train_source_index, np.int64)
+        estimates.test_source_index = np.asarray(data.test_source_index, np.int64)
     estimates.attrs.update(attrs or {})
     write_estimates(out_path, estimates, blocks)
     return estimates
+
+
+def released_about(estimates: Estimates, path: str | os.PathLike, name: str,
+                   study: Mapping[str, Any]) -> dict[str, Any]:
+    """``about.json`` of a study whose estimates were imported: sizes from the file, t and m
+    as the configuration states them (the file records neither), accuracies unknown (NaN)."""
+    n, n_test = len(estimates.mem), len(estimates.test_labels)
+    return {
+        "study": name, "dataset": study["dataset"], "arch": study["arch"], "n": n,
+        "n_test": n_test, "trials": int(study["trials"]), "valid_trials": int(study["trials"]),
+        "m": subset_size(n, study["subset_ratio"]),
+        "subset_ratio": float(study["subset_ratio"]),
+        "label_noise": float(study["label_noise"]), "seed": int(study["seed"]), "train": {},
+        "test_accuracy_mean": float("nan"), "test_accuracy_std": float("nan"),
+        "subset_fit": float("nan"), "released": os.fspath(path)}
+
+
+def write_released_about(estimates_path: str | os.PathLike, name: str,
+                         study: Mapping[str, Any], out_json: str | os.PathLike,
+                         out_rst: str | os.PathLike) -> dict[str, Any]:
+    """Write ``about.json`` and ``about.rst`` of a study with imported released estimates."""
+    estimates = read_estimates(estimates_path)
+    about = released_about(estimates, estimates.attrs.get("released_from", ""), name, study)
+    with atomic_path(out_json) as tmp:
+        tmp.write_text(json.dumps(about, indent=2) + "\n")
+    with atomic_path(out_rst) as tmp:
+        tmp.write_text(f"**{name}**: estimates imported from the paper authors' released file "
+                       f"{about['released']} ({about['n']:,} training and {about['n_test']:,} "
+                       f"test examples; t = {about['trials']}, m = {about['m']:,} as "
+                       f"configured; the file records no standard errors or accuracies).\n")
+    return about
