@@ -241,6 +241,18 @@ def get_released_file(wildcards):
     return config["studies"][wildcards.study]["released"]
 
 
+GALLERY_STUDIES = config["galleries"]["studies"]
+
+
+def get_gallery_options(wildcards):
+    return canonical({k: v for k, v in config["galleries"].items() if k != "studies"})
+
+
+def get_gallery_outputs():
+    """The report's galleries of the studies `galleries.studies` lists."""
+    return [f"results/{study}/gallery/pairs.png" for study in GALLERY_STUDIES]
+
+
 def get_final_output():
     per_study = ["pairs.csv", "summary.json"]
     return (
@@ -248,6 +260,7 @@ def get_final_output():
         + [f"results/{study}/consistency.csv" for study in TRAINED_STUDIES]
         + get_comparison_outputs()
         + get_figure_outputs()
+        + get_gallery_outputs()
     )
 
 

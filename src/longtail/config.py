@@ -110,10 +110,13 @@ def check_config(config: Mapping[str, Any]) -> None:
     for name, study in config["studies"].items():
         check_study(name, study, config.get("data", {}))
     check_released(config)
-    for figure, studies in config.get("figures", {}).items():
+    named = [(f"figures.{figure}", studies) for figure, studies in
+             config.get("figures", {}).items()]
+    named.append(("galleries.studies", config.get("galleries", {}).get("studies", [])))
+    for key, studies in named:
         for study in studies:
             if study not in config["studies"]:
-                raise ConfigError(f"figures.{figure} names study '{study}', which is not in "
+                raise ConfigError(f"{key} names study '{study}', which is not in "
                                   f"studies (known: {', '.join(config['studies'])})")
     check_lastlayer_and_compare(config)
 
