@@ -7,8 +7,10 @@ from longtail.config import (
     canonical,
     check_config,
     check_data_paths,
+    check_own_data_paths,
     check_released_files,
     data_fingerprint,
+    name_custom_datasets,
     released_studies,
     schema_errors,
     trial_shards,
@@ -30,6 +32,9 @@ check_config(config)
 DATA_DIR = config["data"]["dir"]
 check_data_paths(config, DATA_DIR)
 check_released_files(config)
+check_own_data_paths(config)
+# Own datasets ({kind: folder|arrays, ...}) get a cache name; studies record that name.
+CUSTOM_DATASETS = name_custom_datasets(config)
 
 # Studies whose estimates are imported from the authors' released file instead of trained.
 RELEASED_STUDIES = released_studies(config)
@@ -58,6 +63,17 @@ def get_dataset_cache(wildcards):
 
 def get_data_sources(wildcards):
     return canonical(config["data"])
+
+
+def get_dataset_spec(wildcards):
+    """An own dataset's mapping from the config (None for a built-in dataset)."""
+    return CUSTOM_DATASETS.get(wildcards.dataset)
+
+
+def get_dataset_source(wildcards):
+    """An own dataset's file or folder, so that replacing it rebuilds the cache."""
+    spec = get_dataset_spec(wildcards)
+    return [] if spec is None else [spec.get("root") or spec["path"]]
 
 
 def get_download_dir(wildcards):

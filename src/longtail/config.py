@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,33 @@ def subset_size(n: int, subset_ratio: float) -> int:
     return int(round(subset_ratio * n))
 
 
+def is_custom(dataset: str | Mapping[str, Any]) -> bool:
+    """A user's own dataset (a mapping ``{kind: folder|arrays, ...}``), not a built-in one."""
+    return isinstance(dataset, Mapping)
+
+
+def dataset_key(dataset: str | Mapping[str, Any]) -> str:
+    """The name of a dataset's cache file (``<data.dir>/<key>.h5``): a built-in dataset's
+    name, or for a user's own ``<kind>-<file or folder name>-<hash of the mapping>``."""
+    if not is_custom(dataset):
+        return str(dataset)
+    location = str(dataset.get("root") or dataset.get("path") or "")
+    slug = re.sub(r"[^a-z0-9]+", "-", Path(location).stem.lower()).strip("-")[:24] or "data"
+    return f"{dataset['kind']}-{slug}-{_hash(canonical(dict(dataset)))[:8]}"
+
+
+def name_custom_datasets(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Replace each study's own-dataset mapping by its :func:`dataset_key` (what every stage,
+    file attribute and fingerprint records) and return ``{key: mapping}`` for the cache rule."""
+    custom = {}
+    for study in config["studies"].values():
+        if is_custom(study["dataset"]):
+            key = dataset_key(study["dataset"])
+            custom[key] = dict(study["dataset"])
+            study["dataset"] = key
+    return custom
+
+
 def study_sizes(study: Mapping[str, Any]) -> tuple[int, int]:
     """(n, n_test) of a study: its subsample sizes, or the whole splits when null."""
     n_split, n_test_split = SPLIT_SIZES[study["dataset"]]
@@ -73,6 +101,9 @@ def study_sizes(study: Mapping[str, Any]) -> tuple[int, int]:
 def check_study(name: str, study: Mapping[str, Any], data: Mapping[str, Any]) -> None:
     """Raise ConfigError (naming ``studies.<name>.<key>``) for values the schema cannot judge."""
     key = f"studies.{name}"
+    if study["dataset"] not in SPLIT_SIZES:  # own data: sizes are checked on its cache
+        check_own_study(key, study)
+        return
     n_split, n_test_split = SPLIT_SIZES[study["dataset"]]
     n, n_test = study_sizes(study)
     if n > n_split:
@@ -103,6 +134,36 @@ def check_study(name: str, study: Mapping[str, Any], data: Mapping[str, Any]) ->
     if study["label_noise"] and round(study["label_noise"] * n) < 1:
         raise ConfigError(f"{key}.label_noise = {study['label_noise']} flips no label of "
                           f"n = {n} examples; allowed: 0 or >= 1/n")
+
+
+def check_own_study(key: str, study: Mapping[str, Any]) -> None:
+    """The checks of :func:`check_study` that need no split sizes (a user's own dataset,
+    whose sizes ``make_study_data`` checks against its cache before any training)."""
+    n = study.get("n_train")
+    if n is not None:
+        m = subset_size(n, study["subset_ratio"])
+        if not 1 <= m < n:
+            raise ConfigError(f"{key}.subset_ratio = {study['subset_ratio']} gives m = {m} of "
+                              f"n = {n}; allowed: 1 <= m < n")
+    train = study["train"]
+    if study["trials_per_job"] % train["ensemble_size"] and train["ensemble_size"] > 1:
+        raise ConfigError(
+            f"{key}.trials_per_job = {study['trials_per_job']} must be a multiple of "
+            f"{key}.train.ensemble_size = {train['ensemble_size']}")
+
+
+def check_own_data_paths(config: Mapping[str, Any]) -> None:
+    """Refuse, before any job runs, an own dataset whose folder or file does not exist."""
+    for name, study in config["studies"].items():
+        spec = study["dataset"]
+        if is_custom(spec):
+            path = Path(spec.get("root") or spec.get("path"))
+            ok = path.is_dir() if spec["kind"] == "folder" else path.is_file()
+            field = "root" if spec["kind"] == "folder" else "path"
+            if not ok:
+                raise ConfigError(f"studies.{name}.dataset.{field} = {str(path)!r} is not a "
+                                  f"{'folder' if field == 'root' else 'file'} (relative paths "
+                                  f"are relative to the working directory)")
 
 
 def check_config(config: Mapping[str, Any]) -> None:
