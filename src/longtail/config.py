@@ -101,7 +101,7 @@ def study_sizes(study: Mapping[str, Any]) -> tuple[int, int]:
 def check_study(name: str, study: Mapping[str, Any], data: Mapping[str, Any]) -> None:
     """Raise ConfigError (naming ``studies.<name>.<key>``) for values the schema cannot judge."""
     key = f"studies.{name}"
-    if study["dataset"] not in SPLIT_SIZES:  # own data: sizes are checked on its cache
+    if is_custom(study["dataset"]) or study["dataset"] not in SPLIT_SIZES:  # own data
         check_own_study(key, study)
         return
     n_split, n_test_split = SPLIT_SIZES[study["dataset"]]
