@@ -28,6 +28,12 @@ class ConfigError(ValueError):
 
 def _allowed(schema: Mapping[str, Any]) -> str:
     """The values a schema node admits, in words."""
+    if "oneOf" in schema:
+        return "; or ".join(_allowed(option) for option in schema["oneOf"])
+    if "const" in schema.get("properties", {}).get("kind", {}):
+        fields = ", ".join(f"{name}: ..." for name in schema.get("required", [])
+                           if name != "kind")
+        return f"{{kind: {schema['properties']['kind']['const']}, {fields}}}"
     if "enum" in schema:
         return ", ".join(str(v) for v in schema["enum"])
     if "pattern" in schema:
