@@ -301,7 +301,8 @@ def test_explain(tmp_path: Path, estimates_path: Path,
     assert "test index 999 is outside 0..19" in capsys.readouterr().err
 
 
-def test_explain_png(tmp_path: Path, estimates_path: Path) -> None:
+def test_explain_png(tmp_path: Path, estimates_path: Path,
+                     capsys: pytest.CaptureFixture[str]) -> None:
     est = read_estimates(estimates_path)
     n, n_test = len(est.mem), len(est.test_labels)
     data = tmp_path / "data.h5"
@@ -313,7 +314,16 @@ def test_explain_png(tmp_path: Path, estimates_path: Path) -> None:
     png = tmp_path / "explain.png"
     assert main(["explain", str(estimates_path), "--test", "2", "-k", "3", "--png", str(png),
                  "--data", str(data)]) == 0
+    label = int(est.test_labels[2])
+    assert f"label {label} ({'abc'[label]})" in capsys.readouterr().out
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(SystemExit) as exc:
         main(["explain", str(estimates_path), "--test", "2", "--png", str(png)])
     assert exc.value.code == 2
+
+
+def test_scores_parquet(tmp_path: Path, estimates_path: Path) -> None:
+    pytest.importorskip("pyarrow")  # the optional extra 'parquet'
+    out = tmp_path / "s.parquet"
+    assert main(["scores", str(estimates_path), str(out)]) == 0
+    np.testing.assert_array_equal(pd.read_parquet(out)["mem"], read_estimates(estimates_path).mem)

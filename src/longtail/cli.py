@@ -23,6 +23,7 @@ from longtail.data.errors import DataError
 from longtail.estimate import DEFAULT_MIN_TRIALS
 from longtail.estimates import INFLUENCE_MODES, estimate_store, read_estimates
 from longtail.explain import (
+    class_names,
     describe,
     draw_explanation,
     format_table,
@@ -253,7 +254,8 @@ def run_explain(args: argparse.Namespace) -> int:
         else influenced(args.estimates, index, args.top)
     heading = "training examples that influence" if split == "test" \
         else "test examples influenced by"
-    print(f"{heading} {describe(read_estimates(args.estimates), split, index)}:")
+    classes = class_names(args.data) if args.data else None
+    print(f"{heading} {describe(read_estimates(args.estimates), split, index, classes)}:")
     print(format_table(table))
     if args.png:
         with figure_style():

@@ -135,6 +135,15 @@ def example_images(data_path: str | os.PathLike, split: str, index: np.ndarray,
     return picked, classes
 
 
+def class_names(data_path: str | os.PathLike) -> list[str]:
+    """The class names a study data file or dataset cache records ([] if none)."""
+    with open_h5(data_path, "study data file or dataset cache") as h5:
+        try:
+            return [str(c) for c in h5["classes"].asstr()[()]] if "classes" in h5 else []
+        except (OSError, ValueError) as err:
+            raise DataError(f"{data_path}: cannot read classes ({err})") from err
+
+
 def draw_explanation(path: str | os.PathLike, data_path: str | os.PathLike, split: str,
                      index: int, table: pd.DataFrame) -> Figure:
     """The explained example (framed) followed by the examples of ``table`` with their
