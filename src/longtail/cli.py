@@ -46,7 +46,6 @@ from longtail.store import CorrectnessStore, StoreError, atomic_path
 
 EXIT_DATA = 1    # the input is unreadable, inconsistent or missing (the message names it)
 EXIT_USAGE = 2   # argparse's status for a command line it refuses
-EXIT_ERROR = EXIT_DATA  # kept for callers of earlier versions
 
 
 def _number(kind: type, low: float | None = None, high: float | None = None

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
 from longtail.data import StudyData, load_study_data
 from longtail.estimates import Estimates, read_estimates
@@ -86,6 +87,6 @@ def write_galleries(estimates_path: str | os.PathLike, data_path: str | os.PathL
     return written
 
 
-def _save(fig: object, path: str | os.PathLike) -> None:
+def _save(fig: Figure, path: str | os.PathLike) -> None:
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120)  # type: ignore[attr-defined]
+        fig.savefig(tmp, format="png", dpi=120)

@@ -62,11 +62,10 @@ def released_arrays(estimates_path: str | os.PathLike) -> dict[str, np.ndarray]:
     if len(labels) and labels.min() < 0:
         raise EstimatesError(f"{estimates_path}: negative labels cannot be written as "
                              f"infl_matrix_class{{c}}")
-    blocks = {}
+    blocks = {}  # same-class groups by label (iter_influence yields only non-empty ones)
     if mode == "same-class":
         for block in iter_influence(estimates_path):
-            blocks[int(estimates.train_labels[block.train_index[0]])
-                   if len(block.train_index) else None] = block
+            blocks[int(estimates.train_labels[block.train_index[0]])] = block
     for c in range(int(labels.max()) + 1 if len(labels) else 0):
         tr = np.flatnonzero(estimates.train_labels == c)
         tt = np.flatnonzero(estimates.test_labels == c)
