@@ -198,9 +198,12 @@ def test_scores(tmp_path: Path, store_path: Path, estimates_path: Path, suffix: 
         a, b = pd.read_csv(plain), pd.read_csv(full)
     else:
         a, b = (pd.DataFrame(dict(np.load(p))) for p in (plain, full))
-    assert list(a.columns) == ["index", "source_index", "label", "mem", "mem_se", "n_in",
-                               "n_out"]
+    # estimates.h5 records p_in/p_out; the store adds the flag (no predictions recorded in
+    # this store, so no suggested label)
+    assert list(a.columns) == [c for c in SCORE_COLUMNS if c not in ("suggested_label",
+                                                                      "flipped")]
     assert list(b.columns) == [c for c in SCORE_COLUMNS if c != "suggested_label"]
+    np.testing.assert_allclose(a["p_in"], b["p_in"], rtol=1e-6)
     np.testing.assert_allclose(a["mem"], est.mem, rtol=1e-6)
     np.testing.assert_array_equal(a["n_in"], est.n_in)
     np.testing.assert_allclose(b["p_in"] - b["p_out"], est.mem, atol=1e-6)
@@ -223,6 +226,9 @@ def test_scores_parquet_without_pyarrow_is_a_clear_error(
 def test_scores_fill_optional_estimates_datasets(tmp_path: Path, estimates_path: Path) -> None:
     n = len(read_estimates(estimates_path).mem)
     with h5py.File(estimates_path, "a") as h5:
+        for name in ("p_in", "p_out", "suggested_label", "suggested_label_share"):
+            if name in h5:
+                del h5[name]
         h5["p_in"] = np.full(n, 0.75)
         h5["p_out"] = np.full(n, 0.5)
         h5["suggested_label"] = np.where(np.arange(n) % 2, 2, -1)

@@ -181,5 +181,6 @@ def estimate_store_arrays(store: CorrectnessStore, *, influence_mode: str = "sam
     with np.errstate(divide="ignore", invalid="ignore"):
         p_in = np.where(n_in > 0, hits_in / n_in, np.nan)
         p_out = np.where(est.n_out > 0, (hits - hits_in) / est.n_out, np.nan)
+    estimates.p_in, estimates.p_out = p_in, p_out  # written with the estimates
     return Result(estimates, blocks, p_in, p_out, store.train_label_flipped,
                   dict(estimates.attrs))

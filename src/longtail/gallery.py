@@ -15,7 +15,6 @@ from longtail.data import StudyData, load_study_data
 from longtail.estimates import Estimates, read_estimates
 from longtail.plots.gallery import draw_row_gallery
 from longtail.plots.style import figure_style
-from longtail.scores import read_optional
 from longtail.store import atomic_path
 
 DEFAULT_EXAMPLES = 8
@@ -70,8 +69,7 @@ def write_galleries(estimates_path: str | os.PathLike, data_path: str | os.PathL
     class PNGs written."""
     estimates = read_estimates(estimates_path)
     data = load_study_data(data_path)
-    optional = read_optional(estimates_path, ("suggested_label",), len(estimates.mem))
-    suggested = optional.get("suggested_label")
+    suggested = estimates.suggested_label
     classes_dir = Path(classes_dir)
     classes_dir.mkdir(parents=True, exist_ok=True)
     written = []

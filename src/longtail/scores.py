@@ -28,18 +28,15 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pandas as pd
 
 from longtail.estimate import mem_counts
-from longtail.estimates import Estimates, read_estimates
+from longtail.estimates import OPTIONAL_ESTIMATES, Estimates, read_estimates
 from longtail.store import StoreError, StoreReader, atomic_path
 
 SCORE_COLUMNS = ("index", "source_index", "label", "mem", "mem_se", "p_in", "p_out", "n_in",
                  "n_out", "suggested_label", "flipped")
-# Per-example datasets of estimates.h5 that, when a file holds them, fill their columns.
-OPTIONAL_ESTIMATES = ("p_in", "p_out", "suggested_label", "suggested_label_share")
 SCORE_FORMATS = (".csv", ".npz", ".parquet")
 
 
@@ -97,27 +94,14 @@ def proportions_from_store(store_path: str | os.PathLike
     return p_in, p_out, flipped
 
 
-def read_optional(path: str | os.PathLike, names: tuple[str, ...], size: int
-                  ) -> dict[str, np.ndarray]:
-    """The per-example datasets ``names`` an HDF5 file holds (absent ones are left out)."""
-    out = {}
-    try:
-        with h5py.File(path, "r") as h5:
-            for name in names:
-                if name in h5 and h5[name].shape == (size,):
-                    out[name] = h5[name][()]
-    except (OSError, ValueError, KeyError) as err:
-        raise StoreError(f"{path}: cannot read ({err})") from err
-    return out
-
-
 def read_scores(estimates_path: str | os.PathLike,
                 store_path: str | os.PathLike | None = None) -> pd.DataFrame:
     """The scores table of ``estimates.h5``; ``store_path`` (its correctness store) adds
     ``p_in``/``p_out`` where the estimates file lacks them, and ``flipped``."""
     estimates = read_estimates(estimates_path)
     n = len(estimates.mem)
-    extra = read_optional(estimates_path, OPTIONAL_ESTIMATES, n)
+    extra = {name: getattr(estimates, name) for name in OPTIONAL_ESTIMATES
+             if getattr(estimates, name) is not None}
     if store_path is not None:
         p_in, p_out, flipped = proportions_from_store(store_path)
         if len(flipped) != n:
