@@ -7,7 +7,11 @@ from longtail.config import (
     canonical,
     check_config,
     check_data_paths,
+    check_own_data_paths,
+    check_released_files,
     data_fingerprint,
+    name_custom_datasets,
+    released_studies,
     schema_errors,
     trial_shards,
     trials_fingerprint,
@@ -27,6 +31,19 @@ check_config(config)
 
 DATA_DIR = config["data"]["dir"]
 check_data_paths(config, DATA_DIR)
+check_released_files(config)
+check_own_data_paths(config)
+# Own datasets ({kind: folder|arrays, ...}) get a cache name; studies record that name.
+CUSTOM_DATASETS = name_custom_datasets(config)
+
+# Studies whose estimates are imported from the authors' released file instead of trained.
+RELEASED_STUDIES = released_studies(config)
+TRAINED_STUDIES = [study for study in config["studies"] if study not in RELEASED_STUDIES]
+
+
+def study_regex(studies):
+    """A wildcard constraint matching exactly these study names (nothing when empty)."""
+    return "|".join(studies) if studies else "(?!)"
 
 
 wildcard_constraints:
@@ -46,6 +63,17 @@ def get_dataset_cache(wildcards):
 
 def get_data_sources(wildcards):
     return canonical(config["data"])
+
+
+def get_dataset_spec(wildcards):
+    """An own dataset's mapping from the config (None for a built-in dataset)."""
+    return CUSTOM_DATASETS.get(wildcards.dataset)
+
+
+def get_dataset_source(wildcards):
+    """An own dataset's file or folder, so that replacing it rebuilds the cache."""
+    spec = get_dataset_spec(wildcards)
+    return [] if spec is None else [spec.get("root") or spec["path"]]
 
 
 def get_download_dir(wildcards):
@@ -225,12 +253,31 @@ def get_docs_figures():
     return [f"docs/figures/{figure}.png" for figure, studies in config["figures"].items() if studies]
 
 
+def get_released_file(wildcards):
+    return config["studies"][wildcards.study]["released"]
+
+
+GALLERY_STUDIES = config["galleries"]["studies"]
+
+
+def get_gallery_options(wildcards):
+    return canonical({k: v for k, v in config["galleries"].items() if k != "studies"})
+
+
+def get_gallery_outputs():
+    """The report's galleries of the studies `galleries.studies` lists."""
+    return [f"results/{study}/gallery/pairs.png" for study in GALLERY_STUDIES]
+
+
 def get_final_output():
-    per_study = ["pairs.csv", "summary.json", "consistency.csv", "reliability.json"]
+    per_study = ["pairs.csv", "summary.json"]
     return (
         [f"results/{study}/{name}" for study in config["studies"] for name in per_study]
+        + [f"results/{study}/consistency.csv" for study in TRAINED_STUDIES]
+        + [f"results/{study}/reliability.json" for study in TRAINED_STUDIES]
         + get_comparison_outputs()
         + get_figure_outputs()
+        + get_gallery_outputs()
     )
 
 
@@ -246,6 +293,15 @@ def get_thresholds(wildcards):
         key: PAPER_THRESHOLDS[key] if thresholds[key] == "auto" else thresholds[key]
         for key in ("infl", "mem")
     }
+
+
+def get_selection_inputs(wildcards):
+    """The estimates and, for a study with trials, the reliability report the selection
+    reads its thresholds from (released estimates have no trials to split in halves)."""
+    inputs = {"estimates": f"results/{wildcards.study}/estimates.h5"}
+    if wildcards.study in TRAINED_STUDIES:
+        inputs["reliability"] = f"results/{wildcards.study}/reliability.json"
+    return inputs
 
 
 def get_selection_settings(wildcards):

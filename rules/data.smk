@@ -1,4 +1,6 @@
 rule build_dataset_cache:
+    input:
+        get_dataset_source,
     output:
         f"{DATA_DIR}/{{dataset}}.h5",
     log:
@@ -6,6 +8,7 @@ rule build_dataset_cache:
     params:
         download_dir=get_download_dir,
         data=get_data_sources,
+        spec=get_dataset_spec,
     conda:
         "../environment.yml"
     script:

@@ -3,6 +3,8 @@ rule estimate_memorization:
         "results/{study}/correctness.h5",
     output:
         "results/{study}/estimates.h5",
+    wildcard_constraints:
+        study=study_regex(TRAINED_STUDIES),
     log:
         "logs/{study}/estimate_memorization.log",
     benchmark:
@@ -16,10 +18,25 @@ rule estimate_memorization:
         "../scripts/estimate_memorization.py"
 
 
+rule import_released_estimates:
+    input:
+        released=get_released_file,
+        data="results/{study}/data.h5",
+    output:
+        "results/{study}/estimates.h5",
+    wildcard_constraints:
+        study=study_regex(RELEASED_STUDIES),
+    log:
+        "logs/{study}/import_released_estimates.log",
+    conda:
+        "../environment.yml"
+    script:
+        "../scripts/import_released_estimates.py"
+
+
 rule select_high_influence_pairs:
     input:
-        estimates="results/{study}/estimates.h5",
-        reliability="results/{study}/reliability.json",
+        unpack(get_selection_inputs),
     output:
         pairs="results/{study}/pairs.csv",
         summary="results/{study}/summary.json",
@@ -27,7 +44,7 @@ rule select_high_influence_pairs:
     log:
         "logs/{study}/select_high_influence_pairs.log",
     params:
-        # only for the last-layer variant, which has no reliability report (lastlayer.smk)
+        # for the last-layer variant and released estimates, which have no trials to split
         thresholds=get_thresholds,
     conda:
         "../environment.yml"

@@ -175,3 +175,32 @@ rule copy_figure_to_docs:
 rule docs:
     input:
         get_docs_figures(),
+
+
+rule plot_galleries:
+    input:
+        estimates="results/{study}/estimates.h5",
+        pairs="results/{study}/pairs.csv",
+        data="results/{study}/data.h5",
+    output:
+        classes=report(
+            directory("results/{study}/gallery/classes"),
+            patterns=["{name}.png"],
+            caption="../report/gallery_classes.rst",
+            category="Galleries",
+            subcategory="{study}",
+        ),
+        pairs=report(
+            "results/{study}/gallery/pairs.png",
+            caption="../report/gallery_pairs.rst",
+            category="Galleries",
+            subcategory="{study}",
+        ),
+    log:
+        "logs/{study}/plot_galleries.log",
+    params:
+        options=get_gallery_options,
+    conda:
+        "../environment.yml"
+    script:
+        "../scripts/plot_galleries.py"

@@ -8,6 +8,8 @@ rule describe_study:
     output:
         json="results/{study}/about.json",
         rst="results/{study}/about.rst",
+    wildcard_constraints:
+        study=study_regex(TRAINED_STUDIES),
     log:
         "logs/{study}/describe_study.log",
     params:
@@ -16,6 +18,24 @@ rule describe_study:
         "../environment.yml"
     script:
         "../scripts/describe_study.py"
+
+
+rule describe_released_study:
+    input:
+        "results/{study}/estimates.h5",
+    output:
+        json="results/{study}/about.json",
+        rst="results/{study}/about.rst",
+    wildcard_constraints:
+        study=study_regex(RELEASED_STUDIES),
+    log:
+        "logs/{study}/describe_released_study.log",
+    params:
+        study=study_config,
+    conda:
+        "../environment.yml"
+    script:
+        "../scripts/describe_released_study.py"
 
 
 rule tabulate_pairs:

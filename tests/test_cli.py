@@ -63,12 +63,12 @@ def test_consistency(tmp_path: Path, store_path: Path) -> None:
     assert table["threshold"].tolist() == [0.1, 0.2]
 
 
-def test_unreadable_store_is_one_line_and_exit_2(tmp_path: Path,
+def test_unreadable_store_is_one_line_and_exit_1(tmp_path: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     junk = tmp_path / "junk.h5"
     junk.write_bytes(b"\x00" * 100)
     out = tmp_path / "estimates.h5"
-    assert main(["estimate", str(junk), str(out)]) == 2
+    assert main(["estimate", str(junk), str(out)]) == 1
     err = capsys.readouterr().err
     assert err.startswith("longtail estimate: error: ") and str(junk) in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
@@ -77,17 +77,17 @@ def test_unreadable_store_is_one_line_and_exit_2(tmp_path: Path,
 
 def test_pairs_on_a_file_that_is_not_estimates(tmp_path: Path, store_path: Path,
                                                capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["pairs", str(store_path), str(tmp_path / "pairs.csv")]) == 2
+    assert main(["pairs", str(store_path), str(tmp_path / "pairs.csv")]) == 1
     err = capsys.readouterr().err
     assert "longtail pairs: error:" in err and str(store_path) in err and "mem" in err
 
 
-def test_wrong_shapes_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_wrong_shapes_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write(tmp_path, make_store(seed=31))
     with h5py.File(path, "a") as h5:
         del h5["train_labels"]
         h5["train_labels"] = np.zeros(7, np.int64)
-    assert main(["consistency", str(path), str(tmp_path / "c.csv")]) == 2
+    assert main(["consistency", str(path), str(tmp_path / "c.csv")]) == 1
     assert "train_labels has shape (7,)" in capsys.readouterr().err
 
 
@@ -97,7 +97,7 @@ def test_console_script_exit_code_without_traceback(tmp_path: Path) -> None:
     result = subprocess.run([*command, "estimate", str(tmp_path / "missing.h5"),
                              str(tmp_path / "out.h5")], capture_output=True, text=True,
                             check=False)
-    assert result.returncode == 2
+    assert result.returncode == 1
     assert "missing.h5" in result.stderr and "Traceback" not in result.stderr
 
 
@@ -152,3 +152,212 @@ def test_bad_threshold_and_missing_estimates(tmp_path: Path, store_path: Path,
     assert main(["consistency", str(store_path), str(tmp_path / "c.csv"), "--reliability",
                  str(tmp_path / "r.json")]) == 2
     assert "--reliability needs --estimates" in capsys.readouterr().err
+# ----------------------------------------------------------------- ready to reuse (issue 14)
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from longtail import __version__
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.strip() == f"longtail {__version__}"
+
+
+def _actions(parser) -> list:
+    """Every option of the parser and its subcommands, recursively, with its parser's prog."""
+    import argparse
+
+    found = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                found += _actions(sub)
+        elif action.option_strings and action.dest != "help":
+            found.append((parser.prog, action))
+    return found
+
+
+def test_every_option_has_help() -> None:
+    from longtail.cli import build_parser
+
+    actions = _actions(build_parser())
+    assert len(actions) > 20
+    missing = [(prog, a.option_strings) for prog, a in actions if not a.help]
+    assert missing == []
+
+
+@pytest.mark.parametrize("argv", [
+    ["pairs", "e.h5", "p.csv", "--mem", "1.5"],
+    ["pairs", "e.h5", "p.csv", "--infl", "-0.1"],
+    ["pairs", "e.h5", "p.csv", "--infl", "nan"],
+    ["consistency", "s.h5", "c.csv", "--thresholds", "0.1", "2"],
+    ["estimate", "s.h5", "e.h5", "--min-out-trials", "0"],
+    ["explain", "e.h5", "--test", "-1"],
+    ["explain", "e.h5", "--test", "1", "--train", "2"],
+    ["explain", "e.h5"],
+    ["scores", "e.h5", "out.txt"],
+    ["frobnicate"],
+])
+def test_usage_errors_exit_2(argv: list[str], tmp_path: Path,
+                             capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main([a if not a.endswith((".h5", ".csv", ".txt")) else str(tmp_path / a)
+              for a in argv])
+    assert exc.value.code == 2
+    assert "error:" in capsys.readouterr().err
+
+
+@pytest.fixture
+def estimates_path(tmp_path: Path, store_path: Path) -> Path:
+    out = tmp_path / "estimates.h5"
+    assert main(["estimate", str(store_path), str(out), "--min-out-trials", "1"]) == 0
+    return out
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".npz"])
+def test_scores(tmp_path: Path, store_path: Path, estimates_path: Path, suffix: str) -> None:
+    from longtail.scores import SCORE_COLUMNS
+
+    est = read_estimates(estimates_path)
+    plain, full = tmp_path / f"plain{suffix}", tmp_path / f"full{suffix}"
+    assert main(["scores", str(estimates_path), str(plain)]) == 0
+    assert main(["scores", str(estimates_path), str(full), "--store", str(store_path)]) == 0
+    if suffix == ".csv":
+        a, b = pd.read_csv(plain), pd.read_csv(full)
+    else:
+        a, b = (pd.DataFrame(dict(np.load(p))) for p in (plain, full))
+    # estimates.h5 records p_in/p_out; the store adds the flag (no predictions recorded in
+    # this store, so no suggested label)
+    assert list(a.columns) == [c for c in SCORE_COLUMNS if c not in ("suggested_label",
+                                                                      "flipped")]
+    assert list(b.columns) == [c for c in SCORE_COLUMNS if c != "suggested_label"]
+    np.testing.assert_allclose(a["p_in"], b["p_in"], rtol=1e-6)
+    np.testing.assert_allclose(a["mem"], est.mem, rtol=1e-6)
+    np.testing.assert_array_equal(a["n_in"], est.n_in)
+    np.testing.assert_allclose(b["p_in"] - b["p_out"], est.mem, atol=1e-6)
+    assert not b["flipped"].any()
+
+
+def test_scores_parquet_without_pyarrow_is_a_clear_error(
+        tmp_path: Path, estimates_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "pyarrow" else real(name, *a))
+    out = tmp_path / "s.parquet"
+    assert main(["scores", str(estimates_path), str(out)]) == 1
+    assert "needs pyarrow" in capsys.readouterr().err and not out.exists()
+
+
+def test_scores_fill_optional_estimates_datasets(tmp_path: Path, estimates_path: Path) -> None:
+    n = len(read_estimates(estimates_path).mem)
+    with h5py.File(estimates_path, "a") as h5:
+        for name in ("p_in", "p_out", "suggested_label", "suggested_label_share"):
+            if name in h5:
+                del h5[name]
+        h5["p_in"] = np.full(n, 0.75)
+        h5["p_out"] = np.full(n, 0.5)
+        h5["suggested_label"] = np.where(np.arange(n) % 2, 2, -1)
+    out = tmp_path / "s.csv"
+    assert main(["scores", str(estimates_path), str(out)]) == 0
+    frame = pd.read_csv(out)
+    assert (frame["p_in"] == 0.75).all() and (frame["p_out"] == 0.5).all()
+    assert frame["suggested_label"].isna().sum() == (n + 1) // 2
+    assert (frame["suggested_label"].dropna() == 2).all()
+
+
+def test_released_round_trip(tmp_path: Path, estimates_path: Path) -> None:
+    """ours -> released layout -> ours keeps mem, labels and every same-class infl value, and
+    the released layout -> ours -> released layout is the identity."""
+    released = tmp_path / "released.npz"
+    assert main(["scores", str(estimates_path), str(released), "--format", "released"]) == 0
+    back = tmp_path / "back.h5"
+    assert main(["import-released", str(released), str(back), "--dataset", "tiny"]) == 0
+    a, b = read_estimates(estimates_path), read_estimates(back)
+    np.testing.assert_array_equal(a.mem, b.mem)
+    np.testing.assert_array_equal(a.train_labels, b.train_labels)
+    np.testing.assert_array_equal(a.test_labels, b.test_labels)
+    assert b.attrs["dataset"] == "tiny" and np.isnan(b.mem_se).all() and (b.n_in == -1).all()
+    train, test = np.arange(len(a.mem)), np.arange(len(a.test_labels))
+    np.testing.assert_array_equal(load_influence(estimates_path, train, test),
+                                  load_influence(back, train, test))
+    again = tmp_path / "again.npz"
+    assert main(["scores", str(back), str(again), "--format", "released"]) == 0
+    first, second = np.load(released), np.load(again)
+    assert sorted(first.files) == sorted(second.files)
+    assert {"tr_mem", "tr_labels", "tt_labels", "infl_matrix_class0", "tr_classidx_0",
+            "tt_classidx_0"} <= set(first.files)
+    for key in first.files:
+        np.testing.assert_array_equal(first[key], second[key])
+    csv = tmp_path / "pairs.csv"
+    assert main(["pairs", str(back), str(csv), "--mem", "0.1", "--infl", "0.2"]) == 0
+    ours = tmp_path / "ours.csv"
+    assert main(["pairs", str(estimates_path), str(ours), "--mem", "0.1", "--infl", "0.2"]) == 0
+    cols = ["train_index", "test_index", "mem", "infl"]
+    pd.testing.assert_frame_equal(pd.read_csv(csv)[cols], pd.read_csv(ours)[cols])
+
+
+def test_import_released_refuses_a_bad_file(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, tr_mem=np.zeros(4), tr_labels=np.array([0, 0, 1, 1]),
+             tt_labels=np.array([0, 1]), infl_matrix_class0=np.zeros((2, 1)),
+             tr_classidx_0=np.array([0, 2]), tt_classidx_0=np.array([0]))
+    assert main(["import-released", str(bad), str(tmp_path / "e.h5")]) == 1
+    err = capsys.readouterr().err
+    assert str(bad) in err and "tr_classidx_0 lists examples whose label is not 0" in err
+
+
+def test_explain(tmp_path: Path, estimates_path: Path,
+                 capsys: pytest.CaptureFixture[str]) -> None:
+    from longtail.explain import influenced, influencers
+
+    est = read_estimates(estimates_path)
+    table = influencers(estimates_path, 3, k=4)
+    label = est.test_labels[3]
+    candidates = np.flatnonzero(est.train_labels == label)
+    infl = load_influence(estimates_path, candidates, [3])[:, 0]
+    assert table["train_index"].tolist() == candidates[np.argsort(-infl, kind="stable")][
+        :4].tolist()
+    assert (table["label"] == label).all() and table["infl"].is_monotonic_decreasing
+    assert main(["explain", str(estimates_path), "--test", "3", "-k", "4"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("training examples that influence test example 3")
+    assert "infl ± se" in out and "mem ± se" in out
+    assert len(out.strip().splitlines()) == 2 + 4
+    back = influenced(estimates_path, int(table["train_index"][0]), k=50)
+    assert 3 in back["test_index"].tolist()
+    assert main(["explain", str(estimates_path), "--train", "0", "-k", "3"]) == 0
+    assert "test examples influenced by train example 0" in capsys.readouterr().out
+    assert main(["explain", str(estimates_path), "--test", "999"]) == 1
+    assert "test index 999 is outside 0..19" in capsys.readouterr().err
+
+
+def test_explain_png(tmp_path: Path, estimates_path: Path,
+                     capsys: pytest.CaptureFixture[str]) -> None:
+    est = read_estimates(estimates_path)
+    n, n_test = len(est.mem), len(est.test_labels)
+    data = tmp_path / "data.h5"
+    rng = np.random.default_rng(0)
+    with h5py.File(data, "w") as h5:
+        h5["x_train"] = rng.integers(0, 255, (n, 8, 8, 3), dtype=np.uint8)
+        h5["x_test"] = rng.integers(0, 255, (n_test, 8, 8, 3), dtype=np.uint8)
+        h5["classes"] = np.array(["a", "b", "c"], dtype=h5py.string_dtype())
+    png = tmp_path / "explain.png"
+    assert main(["explain", str(estimates_path), "--test", "2", "-k", "3", "--png", str(png),
+                 "--data", str(data)]) == 0
+    label = int(est.test_labels[2])
+    assert f"label {label} ({'abc'[label]})" in capsys.readouterr().out
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(SystemExit) as exc:
+        main(["explain", str(estimates_path), "--test", "2", "--png", str(png)])
+    assert exc.value.code == 2
+
+
+def test_scores_parquet(tmp_path: Path, estimates_path: Path) -> None:
+    pytest.importorskip("pyarrow")  # the optional extra 'parquet'
+    out = tmp_path / "s.parquet"
+    assert main(["scores", str(estimates_path), str(out)]) == 0
+    np.testing.assert_array_equal(pd.read_parquet(out)["mem"], read_estimates(estimates_path).mem)

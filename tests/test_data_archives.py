@@ -10,9 +10,10 @@ from pathlib import Path
 import fabricate as fab
 import pytest
 
-from longtail.data import DataError, build_cache
+from longtail.data import DataError
 from longtail.data import sources as data_sources
 from longtail.data.archives import check_tar, extract_tar
+from longtail.data.build import build_cache
 
 
 def member(name: str, kind: bytes = tarfile.REGTYPE, linkname: str = "",

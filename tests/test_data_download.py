@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import torchvision
 
-from longtail.data import DataError, build_cache, read_cache
+from longtail.data import DataError, read_cache
 from longtail.data import sources as data_sources
+from longtail.data.build import build_cache
 from longtail.data.catalog import SYSTEM_DIRS
 from longtail.data.sources import candidate_urls
 from longtail.data.verify import verify_file

@@ -8,7 +8,8 @@ import fabricate as fab
 import numpy as np
 import pytest
 
-from longtail.data import DataError, build_cache, read_cache
+from longtail.data import DataError, read_cache
+from longtail.data.build import build_cache
 
 SIZE = 8
 

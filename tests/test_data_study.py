@@ -9,7 +9,8 @@ import h5py
 import numpy as np
 import pytest
 
-from longtail.data import DataError, build_cache, load_study_data, make_study_data, read_cache
+from longtail.data import DataError, load_study_data, make_study_data, read_cache
+from longtail.data.build import build_cache
 from longtail.data.study import flip_labels, rng_for, stratified_counts, stratified_sample
 
 DEBIAN = Path("/usr/share/datasets/fashion-mnist")

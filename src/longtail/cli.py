@@ -2,8 +2,11 @@
 
 One ``add_<name>`` function per subcommand registers its parser and sets ``func`` to a function
 ``(args) -> int``; to add a subcommand, write both and append the ``add_`` function to
-:data:`SUBCOMMANDS`. Errors from the stores (:class:`longtail.store.StoreError`, which names the
-file) and I/O errors end the command with one line on stderr and exit code 2, no traceback.
+:data:`SUBCOMMANDS`. Exit status: 0 on success, 2 for a usage error (argparse: an unknown
+option, a missing argument, a threshold out of range), 1 for bad data: errors from the stores
+(:class:`longtail.store.StoreError`) and datasets (:class:`longtail.data.DataError`), which name
+the file, and I/O errors end the command with one line on stderr, no traceback. Every command
+but ``models`` works without torch.
 """
 
 from __future__ import annotations
@@ -14,8 +17,23 @@ import sys
 import warnings
 from collections.abc import Callable, Sequence
 
+import numpy as np
+
+from longtail import __version__
+from longtail.data.errors import DataError
 from longtail.estimate import DEFAULT_MIN_TRIALS
-from longtail.estimates import INFLUENCE_MODES, estimate_store
+from longtail.estimates import INFLUENCE_MODES, estimate_store, read_estimates
+from longtail.explain import (
+    class_names,
+    describe,
+    draw_explanation,
+    format_table,
+    influenced,
+    influencers,
+)
+from longtail.importers import import_datamodels, import_demo, load_array
+from longtail.plots.style import figure_style
+from longtail.released import import_released, write_released
 from longtail.reliability import (
     DEFAULT_GRIDS,
     DEFAULT_PERMUTATIONS,
@@ -25,6 +43,7 @@ from longtail.reliability import (
     select_reliably,
     write_reliability,
 )
+from longtail.scores import SCORE_FORMATS, read_scores, write_scores
 from longtail.select import (
     DEFAULT_CONSISTENCY_THRESHOLDS,
     DEFAULT_INFL_THRESHOLD,
@@ -33,9 +52,35 @@ from longtail.select import (
     select_pairs_file,
     write_summary,
 )
-from longtail.store import StoreError, atomic_path
+from longtail.store import CorrectnessStore, StoreError, atomic_path
 
-EXIT_ERROR = 2
+EXIT_DATA = 1    # the input is unreadable, inconsistent or missing (the message names it)
+EXIT_USAGE = 2   # argparse's status for a command line it refuses
+
+
+def _number(kind: type, low: float | None = None, high: float | None = None
+            ) -> Callable[[str], float | int]:
+    """An argparse type: ``kind`` in [low, high]; out of range is a usage error (status 2)."""
+    def parse(text: str) -> float | int:
+        try:
+            value = kind(text)
+        except ValueError as err:
+            what = "an integer" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from err
+        if (low is not None and value < low) or (high is not None and value > high) \
+                or value != value:
+            span = f"{low}..{high}" if high is not None else f">= {low}"
+            raise argparse.ArgumentTypeError(f"{text} is out of range; allowed: {span}")
+        return value
+    parse.__name__ = kind.__name__
+    return parse
+
+
+THRESHOLD = _number(float, 0.0, 1.0)   # mem and infl thresholds of Section 2
+COUNT = _number(int, 1)
+SEED = _number(int, 0)
+
+
 
 def add_estimate(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -46,7 +91,7 @@ def add_estimate(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("out", help="estimates file to write (estimates.h5)")
     p.add_argument("--influence", choices=INFLUENCE_MODES, default="same-class",
                    help="same-class pairs only (default), the full n x n_test matrix, or none")
-    p.add_argument("--min-out-trials", type=int, default=DEFAULT_MIN_TRIALS, metavar="N",
+    p.add_argument("--min-out-trials", type=COUNT, default=DEFAULT_MIN_TRIALS, metavar="N",
                    help="warn about examples in or out of fewer than N valid trials "
                         f"(default {DEFAULT_MIN_TRIALS})")
     p.set_defaults(func=run_estimate)
@@ -68,10 +113,10 @@ def add_pairs(subparsers: argparse._SubParsersAction) -> None:
         description="Select pairs with mem >= --mem, infl >= --infl and equal labels.")
     p.add_argument("estimates", help="estimates.h5 written by `longtail estimate`")
     p.add_argument("out", help="pairs CSV to write")
-    p.add_argument("--mem", type=float, default=DEFAULT_MEM_THRESHOLD,
-                   help=f"memorization threshold (default {DEFAULT_MEM_THRESHOLD})")
-    p.add_argument("--infl", type=float, default=DEFAULT_INFL_THRESHOLD,
-                   help=f"influence threshold (default {DEFAULT_INFL_THRESHOLD})")
+    p.add_argument("--mem", type=THRESHOLD, default=DEFAULT_MEM_THRESHOLD,
+                   help=f"memorization threshold in 0..1 (default {DEFAULT_MEM_THRESHOLD})")
+    p.add_argument("--infl", type=THRESHOLD, default=DEFAULT_INFL_THRESHOLD,
+                   help=f"influence threshold in 0..1 (default {DEFAULT_INFL_THRESHOLD})")
     p.add_argument("--summary", metavar="SUMMARY.json", help="also write the summary as JSON")
     p.add_argument("--reliability", metavar="RELIABILITY.json",
                    help="a report of `longtail consistency --reliability`: select at its "
@@ -107,15 +152,17 @@ def add_consistency(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("store", help="correctness store (correctness.h5)")
     p.add_argument("out", help="CSV to write (threshold, pairs_a, pairs_b, intersection, "
                                "jaccard)")
-    p.add_argument("--thresholds", type=float, nargs="+",
+    p.add_argument("--thresholds", type=THRESHOLD, nargs="+",
                    default=list(DEFAULT_CONSISTENCY_THRESHOLDS), metavar="T",
-                   help="influence thresholds (default 0.05 0.10 ... 0.50; with "
+                   help="influence thresholds in 0..1 (default 0.05 0.10 ... 0.50; with "
                         "--reliability the grid `auto` searches)")
     p.add_argument("--mem", type=threshold_value, default=DEFAULT_MEM_THRESHOLD,
-                   help=f"memorization threshold (default {DEFAULT_MEM_THRESHOLD}; `auto` "
-                        f"needs --reliability)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the split (default 0)")
-    p.add_argument("--min-out-trials", type=int, default=DEFAULT_MIN_TRIALS, metavar="N")
+                   help=f"memorization threshold in 0..1 (default {DEFAULT_MEM_THRESHOLD}; "
+                        f"`auto` needs --reliability)")
+    p.add_argument("--seed", type=SEED, default=0, help="seed of the split (default 0)")
+    p.add_argument("--min-out-trials", type=COUNT, default=DEFAULT_MIN_TRIALS, metavar="N",
+                   help="warn about examples in or out of fewer than N valid trials of a half "
+                        f"(default {DEFAULT_MIN_TRIALS})")
     p.add_argument("--reliability", metavar="RELIABILITY.json",
                    help="also write the reliability report (split-half Jaccard of the "
                         "memorized and pair sets, thresholds chosen by `auto`, pairs expected "
@@ -123,15 +170,15 @@ def add_consistency(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--estimates", metavar="ESTIMATES.h5",
                    help="estimates.h5 of the same store (for the pairs expected by chance)")
     p.add_argument("--infl", type=threshold_value, default=DEFAULT_INFL_THRESHOLD,
-                   help=f"with --reliability: influence threshold or auto (default "
+                   help=f"with --reliability: influence threshold in 0..1 or auto (default "
                         f"{DEFAULT_INFL_THRESHOLD})")
-    p.add_argument("--mem-grid", type=float, nargs="+", default=list(DEFAULT_GRIDS["mem"]),
+    p.add_argument("--mem-grid", type=THRESHOLD, nargs="+", default=list(DEFAULT_GRIDS["mem"]),
                    metavar="T", help="with --reliability: memorization thresholds `auto` "
                                      "searches (default 0.05 ... 0.95)")
-    p.add_argument("--target", type=float, default=DEFAULT_TARGET,
+    p.add_argument("--target", type=THRESHOLD, default=DEFAULT_TARGET,
                    help=f"split-half Jaccard that counts as replicating (default "
                         f"{DEFAULT_TARGET}, the paper's)")
-    p.add_argument("--permutations", type=int, default=DEFAULT_PERMUTATIONS, metavar="P",
+    p.add_argument("--permutations", type=COUNT, default=DEFAULT_PERMUTATIONS, metavar="P",
                    help=f"permutations for the pairs expected by chance (default "
                         f"{DEFAULT_PERMUTATIONS})")
     p.set_defaults(func=run_consistency)
@@ -155,7 +202,7 @@ def run_consistency(args: argparse.Namespace) -> int:
         if not args.estimates:
             print("longtail consistency: error: --reliability needs --estimates",
                   file=sys.stderr)
-            return EXIT_ERROR
+            return EXIT_USAGE
         settings = {"mem": args.mem, "infl": args.infl, "target": args.target,
                     "grid": {"mem": args.mem_grid, "infl": args.thresholds},
                     "chance_permutations": args.permutations}
@@ -171,7 +218,7 @@ def run_consistency(args: argparse.Namespace) -> int:
         return 0
     if args.mem == "auto":
         print("longtail consistency: error: --mem auto needs --reliability", file=sys.stderr)
-        return EXIT_ERROR
+        return EXIT_USAGE
     table = consistency_table(args.store, args.thresholds, args.mem, args.seed,
                               min_trials=args.min_out_trials)
     with atomic_path(args.out) as tmp:
@@ -186,12 +233,20 @@ def add_models(subparsers: argparse._SubParsersAction) -> None:
         description="List the architecture registry with parameter counts for an input shape.")
     p.add_argument("--shape", default="1x28x28", metavar="CxHxW",
                    help="input shape (default 1x28x28, Fashion-MNIST; CIFAR: 3x32x32)")
-    p.add_argument("--classes", type=int, default=10)
+    p.add_argument("--classes", type=COUNT, default=10,
+                   help="number of classes, the output width (default 10)")
     p.set_defaults(func=run_models)
 
 
 def run_models(args: argparse.Namespace) -> int:
-    from longtail.models import ARCHITECTURES, BATCHABLE, build_model
+    try:  # the one command that needs the optional torch
+        from longtail.models import ARCHITECTURES, BATCHABLE, build_model
+    except ModuleNotFoundError as err:
+        if (err.name or "").split(".")[0] not in ("torch", "torchvision"):
+            raise
+        print("longtail models: error: needs torch (pip install 'longtail[train]')",
+              file=sys.stderr)
+        return EXIT_DATA
 
     try:
         shape = tuple(int(side) for side in args.shape.lower().split("x"))
@@ -200,7 +255,7 @@ def run_models(args: argparse.Namespace) -> int:
     if len(shape) != 3 or min(shape) < 1:
         print(f"longtail models: error: --shape {args.shape!r} is not CxHxW, e.g. 3x32x32",
               file=sys.stderr)
-        return EXIT_ERROR
+        return EXIT_USAGE
     for arch in sorted(ARCHITECTURES):
         model = build_model(arch, shape, args.classes, seed=0)  # type: ignore[arg-type]
         params = sum(p.numel() for p in model.parameters())
@@ -209,14 +264,182 @@ def run_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_scores(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "scores", help="per-example scores (mem, p_in, p_out, ...) as .csv, .parquet or .npz",
+        description="Write one row per training example (index, source index, label, mem, "
+                    "mem_se, p_in, p_out, n_in, n_out, suggested label and flipped flag where "
+                    "known), in the format the extension of OUT names; or with --format "
+                    "released the key layout of the paper authors' released estimate files.")
+    p.add_argument("estimates", help="estimates.h5 written by `longtail estimate`")
+    p.add_argument("out", help="file to write: .csv, .parquet (needs pyarrow) or .npz")
+    p.add_argument("--store", metavar="STORE.h5",
+                   help="the correctness store of these estimates: adds p_in/p_out (when the "
+                        "estimates file lacks them) and the label-noise flag")
+    p.add_argument("--format", choices=("table", "released"), default="table",
+                   help="table: one column per score (default); released: the .npz layout of "
+                        "the authors' released files (tr_mem, tr_labels, tt_labels, "
+                        "infl_matrix_class{c}, tr_classidx_{c}, tt_classidx_{c})")
+    p.set_defaults(func=run_scores)
+
+
+def run_scores(args: argparse.Namespace) -> int:
+    if args.format == "released":
+        if not args.out.lower().endswith(".npz"):
+            raise UsageError("--format released writes an .npz file; name OUT *.npz")
+        write_released(args.estimates, args.out)
+        print(f"{args.out}: released layout of {args.estimates}")
+        return 0
+    if not args.out.lower().endswith(SCORE_FORMATS):
+        raise UsageError(f"{args.out!r}: the extension picks the format; use one of "
+                         f"{', '.join(SCORE_FORMATS)}")
+    frame = read_scores(args.estimates, args.store)
+    write_scores(frame, args.out)
+    print(f"{args.out}: {len(frame)} training examples, columns {', '.join(frame.columns)}")
+    return 0
+
+
+def add_explain(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "explain", help="top-k influencers of a test example, or influenced of a training one",
+        description="Print the k training examples with the highest influence (Alg. 1 line 7) "
+                    "on test example J, or the k test examples training example I influences "
+                    "most, with index, source index, label, infl ± se (and mem ± se).")
+    p.add_argument("estimates", help="estimates.h5 written by `longtail estimate`")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--test", type=SEED, metavar="J", help="explain test example J")
+    which.add_argument("--train", type=SEED, metavar="I", help="explain training example I")
+    p.add_argument("-k", "--top", type=COUNT, default=10, metavar="K",
+                   help="how many examples to list (default 10)")
+    p.add_argument("--png", metavar="FILE.png",
+                   help="also draw the example and the listed ones with their images")
+    p.add_argument("--data", metavar="DATA.h5",
+                   help="the images for --png: the study's results/{study}/data.h5, or the "
+                        "dataset cache (resources/<dataset>.h5) for imported released "
+                        "estimates")
+    p.set_defaults(func=run_explain)
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    if args.png and not args.data:
+        raise UsageError("--png needs --data (the study data file or dataset cache)")
+    split, index = ("test", args.test) if args.test is not None else ("train", args.train)
+    table = influencers(args.estimates, index, args.top) if split == "test" \
+        else influenced(args.estimates, index, args.top)
+    heading = "training examples that influence" if split == "test" \
+        else "test examples influenced by"
+    classes = class_names(args.data) if args.data else None
+    print(f"{heading} {describe(read_estimates(args.estimates), split, index, classes)}:")
+    print(format_table(table))
+    if args.png:
+        with figure_style():
+            fig = draw_explanation(args.estimates, args.data, split, index, table)
+            with atomic_path(args.png) as tmp:
+                fig.savefig(tmp, format="png", dpi=150)
+        print(f"{args.png}: drawn")
+    return 0
+
+
+def add_import(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "import", help="correctness arrays of other tools -> a correctness store",
+        description="Read correctness arrays in a layout other tools write and write a "
+                    "correctness store for `longtail estimate`.")
+    layouts = p.add_subparsers(dest="layout", required=True, metavar="LAYOUT")
+    demo = layouts.add_parser(
+        "demo", help="the paper authors' public MNIST demo (masks + per-trial correctness)",
+        description="An .npz with trainset_mask (t, n), trainset_correctness (t, n) and "
+                    "testset_correctness (t, n_test), as the authors' demo stacks them, and "
+                    "the labels (train_labels/test_labels in the file or given here).")
+    demo.add_argument("npz", help="the demo's arrays saved with np.savez")
+    demo.add_argument("out", help="correctness store to write (correctness.h5)")
+    _label_options(demo, required=False)
+    demo.set_defaults(func=run_import_demo)
+    dm = layouts.add_parser(
+        "datamodels", help="datamodels/TRAK: masks.npy + per-trial margins (correct = margin > 0)",
+        description="masks.npy (t, n) bool and margin matrices (t, n_test) for the test set "
+                    "and (t, n) for the training set; an example counts as correct when its "
+                    "margin is > 0.")
+    dm.add_argument("masks", help="masks.npy, (t, n) bool: example i in trial k's subset")
+    dm.add_argument("test_margins", help=".npy, (t, n_test) margins on the test set")
+    dm.add_argument("out", help="correctness store to write (correctness.h5)")
+    dm.add_argument("--train-margins", required=True, metavar="FILE.npy",
+                    help="(t, n) margins on the training set (memorization needs them)")
+    _label_options(dm, required=True)
+    dm.set_defaults(func=run_import_datamodels)
+
+
+def _label_options(p: argparse.ArgumentParser, required: bool) -> None:
+    p.add_argument("--train-labels", required=required, metavar="FILE.npy",
+                   help="(n,) integer labels of the training examples")
+    p.add_argument("--test-labels", required=required, metavar="FILE.npy",
+                   help="(n_test,) integer labels of the test examples")
+    p.add_argument("--dataset", default="custom", help="name recorded in the store "
+                                                       "(default custom)")
+
+
+def _labels(args: argparse.Namespace) -> dict[str, np.ndarray]:
+    return {name: load_array(path) for name, path in (("train_labels", args.train_labels),
+                                                      ("test_labels", args.test_labels)) if path}
+
+
+def _report_store(out: str, store: CorrectnessStore) -> int:
+    t, n = store.mask.shape
+    print(f"{out}: t={t} trials, n={n}, n_test={store.test_correct.shape[1]}")
+    return 0
+
+
+def run_import_demo(args: argparse.Namespace) -> int:
+    store = import_demo(args.npz, args.out, _labels(args), {"dataset": args.dataset})
+    return _report_store(args.out, store)
+
+
+def run_import_datamodels(args: argparse.Namespace) -> int:
+    labels = _labels(args)
+    store = import_datamodels(args.masks, args.test_margins, args.train_margins,
+                              labels["train_labels"], labels["test_labels"], args.out,
+                              {"dataset": args.dataset})
+    return _report_store(args.out, store)
+
+
+def add_import_released(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "import-released", help="the paper authors' released estimates (.npz) -> estimates.h5",
+        description="Read a released estimate file (tr_mem, tr_labels, tt_labels and per class "
+                    "infl_matrix_class{c}, tr_classidx_{c}, tt_classidx_{c}) into the "
+                    "estimates format, for `longtail pairs`, `scores`, `explain` and the "
+                    "workflow's figures and tables. Standard errors are NaN and trial counts "
+                    "-1: the released files hold neither.")
+    p.add_argument("npz", help="released file, e.g. cifar100_infl_matrix.npz")
+    p.add_argument("out", help="estimates file to write (estimates.h5)")
+    p.add_argument("--dataset", default="released",
+                   help="dataset name recorded in the file (e.g. cifar100)")
+    p.set_defaults(func=run_import_released)
+
+
+def run_import_released(args: argparse.Namespace) -> int:
+    estimates = import_released(args.npz, args.out, {"dataset": args.dataset})
+    print(f"{args.out}: n={len(estimates.mem)} n_test={len(estimates.test_labels)} "
+          f"from {args.npz}")
+    return 0
+
+
+class UsageError(Exception):
+    """A combination of options argparse cannot check; exit status 2."""
+
+
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
-    add_estimate, add_pairs, add_consistency, add_models]
+    add_estimate, add_pairs, add_consistency, add_scores, add_explain, add_import,
+    add_import_released, add_models]
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="longtail",
-        description="Subsampled memorization and influence estimation (Feldman & Zhang 2020).")
+        description="Subsampled memorization and influence estimation (Feldman & Zhang 2020).",
+        epilog="Exit status: 0 success, 1 bad or missing data, 2 usage error.")
+    parser.add_argument("--version", action="version", version=f"longtail {__version__}",
+                        help="print the version and exit")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in SUBCOMMANDS:
         add(subparsers)
@@ -230,17 +453,20 @@ def _print_warning(message: Warning | str, category: type[Warning], filename: st
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``longtail`` console script; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     with warnings.catch_warnings():
         warnings.showwarning = _print_warning
         try:
             return args.func(args)
-        except StoreError as err:
+        except UsageError as err:
+            parser.exit(EXIT_USAGE, f"longtail {args.command}: error: {err}\n")
+        except (StoreError, DataError) as err:
             print(f"longtail {args.command}: error: {err}", file=sys.stderr)
         except OSError as err:
             print(f"longtail {args.command}: error: {err.filename or ''}: {err.strerror or err}",
                   file=sys.stderr)
-    return EXIT_ERROR
+    return EXIT_DATA
 
 
 if __name__ == "__main__":

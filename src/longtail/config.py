@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ SPLIT_SIZES: dict[str, tuple[int, int]] = {
     "cifar100": (50000, 10000),
     "imagenet": (1281167, 50000),
 }
+DATASETS = tuple(SPLIT_SIZES)  # the built-in datasets
 
 
 class ConfigError(ValueError):
@@ -30,6 +32,12 @@ def _allowed(schema: Mapping[str, Any]) -> str:
         return " or ".join(_allowed(option) for option in schema["anyOf"])
     if "const" in schema:
         return str(schema["const"])
+    if "oneOf" in schema:
+        return "; or ".join(_allowed(option) for option in schema["oneOf"])
+    if "const" in schema.get("properties", {}).get("kind", {}):
+        fields = ", ".join(f"{name}: ..." for name in schema.get("required", [])
+                           if name != "kind")
+        return f"{{kind: {schema['properties']['kind']['const']}, {fields}}}"
     if "enum" in schema:
         return ", ".join(str(v) for v in schema["enum"])
     if "pattern" in schema:
@@ -65,6 +73,33 @@ def subset_size(n: int, subset_ratio: float) -> int:
     return int(round(subset_ratio * n))
 
 
+def is_custom(dataset: str | Mapping[str, Any]) -> bool:
+    """A user's own dataset (a mapping ``{kind: folder|arrays, ...}``), not a built-in one."""
+    return isinstance(dataset, Mapping)
+
+
+def dataset_key(dataset: str | Mapping[str, Any]) -> str:
+    """The name of a dataset's cache file (``<data.dir>/<key>.h5``): a built-in dataset's
+    name, or for a user's own ``<kind>-<file or folder name>-<hash of the mapping>``."""
+    if not is_custom(dataset):
+        return str(dataset)
+    location = str(dataset.get("root") or dataset.get("path") or "")
+    slug = re.sub(r"[^a-z0-9]+", "-", Path(location).stem.lower()).strip("-")[:24] or "data"
+    return f"{dataset['kind']}-{slug}-{_hash(canonical(dict(dataset)))[:8]}"
+
+
+def name_custom_datasets(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Replace each study's own-dataset mapping by its :func:`dataset_key` (what every stage,
+    file attribute and fingerprint records) and return ``{key: mapping}`` for the cache rule."""
+    custom = {}
+    for study in config["studies"].values():
+        if is_custom(study["dataset"]):
+            key = dataset_key(study["dataset"])
+            custom[key] = dict(study["dataset"])
+            study["dataset"] = key
+    return custom
+
+
 def study_sizes(study: Mapping[str, Any]) -> tuple[int, int]:
     """(n, n_test) of a study: its subsample sizes, or the whole splits when null."""
     n_split, n_test_split = SPLIT_SIZES[study["dataset"]]
@@ -76,6 +111,9 @@ def study_sizes(study: Mapping[str, Any]) -> tuple[int, int]:
 def check_study(name: str, study: Mapping[str, Any], data: Mapping[str, Any]) -> None:
     """Raise ConfigError (naming ``studies.<name>.<key>``) for values the schema cannot judge."""
     key = f"studies.{name}"
+    if is_custom(study["dataset"]) or study["dataset"] not in SPLIT_SIZES:  # own data
+        check_own_study(key, study)
+        return
     n_split, n_test_split = SPLIT_SIZES[study["dataset"]]
     n, n_test = study_sizes(study)
     if n > n_split:
@@ -108,14 +146,48 @@ def check_study(name: str, study: Mapping[str, Any], data: Mapping[str, Any]) ->
                           f"n = {n} examples; allowed: 0 or >= 1/n")
 
 
+def check_own_study(key: str, study: Mapping[str, Any]) -> None:
+    """The checks of :func:`check_study` that need no split sizes (a user's own dataset,
+    whose sizes ``make_study_data`` checks against its cache before any training)."""
+    n = study.get("n_train")
+    if n is not None:
+        m = subset_size(n, study["subset_ratio"])
+        if not 1 <= m < n:
+            raise ConfigError(f"{key}.subset_ratio = {study['subset_ratio']} gives m = {m} of "
+                              f"n = {n}; allowed: 1 <= m < n")
+    train = study["train"]
+    if study["trials_per_job"] % train["ensemble_size"] and train["ensemble_size"] > 1:
+        raise ConfigError(
+            f"{key}.trials_per_job = {study['trials_per_job']} must be a multiple of "
+            f"{key}.train.ensemble_size = {train['ensemble_size']}")
+
+
+def check_own_data_paths(config: Mapping[str, Any]) -> None:
+    """Refuse, before any job runs, an own dataset whose folder or file does not exist."""
+    for name, study in config["studies"].items():
+        spec = study["dataset"]
+        if is_custom(spec):
+            path = Path(spec.get("root") or spec.get("path"))
+            ok = path.is_dir() if spec["kind"] == "folder" else path.is_file()
+            field = "root" if spec["kind"] == "folder" else "path"
+            if not ok:
+                raise ConfigError(f"studies.{name}.dataset.{field} = {str(path)!r} is not a "
+                                  f"{'folder' if field == 'root' else 'file'} (relative paths "
+                                  f"are relative to the working directory)")
+
+
 def check_config(config: Mapping[str, Any]) -> None:
     """Cross-field checks of a schema-validated config (defaults already filled in)."""
     for name, study in config["studies"].items():
         check_study(name, study, config.get("data", {}))
-    for figure, studies in config.get("figures", {}).items():
+    check_released(config)
+    named = [(f"figures.{figure}", studies) for figure, studies in
+             config.get("figures", {}).items()]
+    named.append(("galleries.studies", config.get("galleries", {}).get("studies", [])))
+    for key, studies in named:
         for study in studies:
             if study not in config["studies"]:
-                raise ConfigError(f"figures.{figure} names study '{study}', which is not in "
+                raise ConfigError(f"{key} names study '{study}', which is not in "
                                   f"studies (known: {', '.join(config['studies'])})")
     check_lastlayer_and_compare(config)
 
@@ -130,6 +202,49 @@ def check_data_paths(config: Mapping[str, Any], data_dir: str | os.PathLike) -> 
         raise ConfigError(f"data.imagenet_root = {root!r} is not a folder (needed to build "
                           f"{cache}); allowed: the folder with ILSVRC2012_img_train.tar, "
                           f"ILSVRC2012_img_val.tar and ILSVRC2012_devkit_t12.tar.gz")
+
+
+# What needs a study's trained models (or its correctness store): refused for released studies.
+NEEDS_TRAINING = {"figures": ("fig2",), "tables": ("marginal_utility",)}
+
+
+def released_studies(config: Mapping[str, Any]) -> list[str]:
+    """Studies whose estimates come from the authors' released file (key ``released``)."""
+    return [name for name, study in config["studies"].items() if study.get("released")]
+
+
+def check_released(config: Mapping[str, Any]) -> None:
+    """A released study covers whole splits without noise, and nothing that needs its trained
+    models (Fig. 2, marginal utility, last layer, comparisons) names it."""
+    for name in released_studies(config):
+        study = config["studies"][name]
+        key = f"studies.{name}"
+        for field in ("n_train", "n_test"):
+            if study.get(field) is not None:
+                raise ConfigError(f"{key}.{field} = {study[field]}: a released estimate file "
+                                  f"covers the whole split; allowed: null")
+        if study.get("label_noise"):
+            raise ConfigError(f"{key}.label_noise = {study['label_noise']}: released estimates "
+                              f"were computed without label noise; allowed: 0")
+        uses = [f"{kind}.{item}" for kind, items in NEEDS_TRAINING.items() for item in items
+                if name in config.get(kind, {}).get(item, [])]
+        uses += ["lastlayer.studies"] if name in config.get("lastlayer", {}).get("studies",
+                                                                                 []) else []
+        uses += [f"compare.groups.{group}" for group, members in
+                 config.get("compare", {}).get("groups", {}).items() if name in members]
+        if uses:
+            raise ConfigError(f"{', '.join(uses)} names study '{name}', whose estimates are "
+                              f"imported from {study['released']} (no trained models to "
+                              f"retrain or compare); remove it there")
+
+
+def check_released_files(config: Mapping[str, Any]) -> None:
+    """Refuse, before any job runs, a ``released`` file that does not exist."""
+    for name in released_studies(config):
+        path = config["studies"][name]["released"]
+        if not Path(path).is_file():
+            raise ConfigError(f"studies.{name}.released = {path!r} is not a file; allowed: the "
+                              f"authors' released estimates, e.g. cifar100_infl_matrix.npz")
 
 
 # What must agree for studies to share their subsets I_k (trial k's subset depends on these).

@@ -67,7 +67,14 @@ from longtail.estimate import (
     same_class_from_counts,
     suggested_labels,
 )
-from longtail.store import PER_EXAMPLE, StoreError, StoreReader, atomic_path
+from longtail.store import (
+    PER_EXAMPLE,
+    CorrectnessStore,
+    MemoryStoreReader,
+    StoreError,
+    StoreReader,
+    atomic_path,
+)
 
 INFLUENCE_MODES = ("same-class", "full", "none")
 SAME_CLASS_GROUP = "infl_same_class"
@@ -156,11 +163,13 @@ def _prefetch(store: StoreReader, use: np.ndarray, row_bytes: int,
             yield pending.result()
 
 
-def compute_estimates(store_path: str | os.PathLike, *, influence: str = "same-class",
+def compute_estimates(store_path: str | os.PathLike | CorrectnessStore, *,
+                      influence: str = "same-class",
                       min_trials: int = DEFAULT_MIN_TRIALS, trials: np.ndarray | None = None,
                       block_size: int = DEFAULT_BLOCK_SIZE
                       ) -> tuple[Estimates, Iterator[InfluenceBlock]]:
-    """Algorithm 1, lines 4-7, over the valid trials of a correctness store.
+    """Algorithm 1, lines 4-7, over the valid trials of a correctness store (a file, or one
+    in memory).
 
     ``trials`` (t,) bool optionally restricts the trials used further (e.g. to one half for
     the consistency check); diverged trials are always excluded and counted. Returns the
@@ -170,7 +179,9 @@ def compute_estimates(store_path: str | os.PathLike, *, influence: str = "same-c
     """
     if influence not in INFLUENCE_MODES:
         raise ValueError(f"influence must be one of {INFLUENCE_MODES}, got {influence!r}")
-    with StoreReader(store_path) as store:
+    reader = MemoryStoreReader(store_path) if isinstance(store_path, CorrectnessStore) \
+        else StoreReader(store_path)
+    with reader as store:
         t, n, n_test = store.t, store.n, store.n_test
         example = {name: store.array(name) for name in PER_EXAMPLE}
         trial_ids = store.trial_ids()

@@ -43,10 +43,38 @@ EXACT_COLUMNS = ("infl_numerator", "infl_denominator")  # infl~ = numerator / de
 CONSISTENCY_COLUMNS = ("threshold", "pairs_a", "pairs_b", "intersection", "jaccard")
 
 
+FLOAT_TOLERANCE = 1e-7  # float32 rounding of a stored estimate near a threshold (< 2e-8)
+
+
+def has_counts(estimates: Estimates) -> bool:
+    """Whether the trial counts behind the estimates are known (not for estimates imported
+    from the authors' released files, whose n_in / n_out are -1)."""
+    return bool((np.asarray(estimates.n_in) >= 0).all())
+
+
+def stored_at_least(values: np.ndarray, threshold: float) -> np.ndarray:
+    """``values >= threshold`` for estimates without trial counts: the stored float, allowed
+    its float32 rounding; NaN never. Achievable values lie 1 / (n_in n_out) >= 4 / t^2 apart,
+    more than the tolerance for t < 6,000: exact for the released files' t of 2,000-4,000."""
+    values = np.nan_to_num(np.asarray(values, np.float64), nan=-np.inf)
+    return values >= float(threshold) - FLOAT_TOLERANCE
+
+
 def is_memorized(estimates: Estimates, threshold: float) -> np.ndarray:
     """(n,) bool: mem~_i >= ``threshold`` (Section 2; Fig. 2's removal sets), decided exactly
-    from the trial counts; NaN estimates never."""
+    from the trial counts (the stored value for released estimates); NaN estimates never."""
+    if not has_counts(estimates):
+        return stored_at_least(estimates.mem, threshold)
     return mem_at_least(estimates.mem, estimates.n_in, estimates.n_out, threshold)
+
+
+def block_at_least(estimates: Estimates, block: InfluenceBlock, threshold: float,
+                   rows: np.ndarray | slice = slice(None)) -> np.ndarray:
+    """infl~ >= ``threshold`` on the grid of ``block`` (its ``rows``), exact from the counts
+    (the stored value for released estimates)."""
+    if not has_counts(estimates):
+        return stored_at_least(block.infl[rows], threshold)
+    return ratio_at_least(*block_fraction(estimates, block, rows), threshold)
 
 
 def block_fraction(estimates: Estimates, block: InfluenceBlock, rows: np.ndarray | slice
@@ -67,16 +95,22 @@ def select_pairs(estimates: Estimates, blocks: Iterable[InfluenceBlock], mem_thr
     (Section 2), both decided exactly, as a DataFrame with :data:`PAIR_COLUMNS` and the exact
     fraction (:data:`EXACT_COLUMNS`), sorted by (train, test) index."""
     memorized = is_memorized(estimates, mem_threshold)
+    exact = has_counts(estimates)
     parts = []
     for block in blocks:
         rows = memorized[block.train_index]
         if not rows.any():
             continue
         train_index = block.train_index[rows]
-        numerator, denominator = block_fraction(estimates, block, rows)
+        if exact:
+            numerator, denominator = block_fraction(estimates, block, rows)
+            above = ratio_at_least(numerator, denominator, infl_threshold)
+        else:
+            above = stored_at_least(block.infl[rows], infl_threshold)
+            numerator = denominator = np.zeros(above.shape, np.int64)
         same = estimates.train_labels[train_index, None] == \
             estimates.test_labels[None, block.test_index]
-        a, b = np.nonzero(ratio_at_least(numerator, denominator, infl_threshold) & same)
+        a, b = np.nonzero(above & same)
         parts.append((train_index[a], block.test_index[b], block.infl[rows][a, b],
                       block.infl_se[rows][a, b], numerator[a, b], denominator[a, b]))
     if not parts:
@@ -93,6 +127,8 @@ def select_pairs(estimates: Estimates, blocks: Iterable[InfluenceBlock], mem_thr
         "test_source_index": estimates.test_source_index[test],
         "infl_numerator": num.astype(np.int64), "infl_denominator": den.astype(np.int64)},
         columns=[*PAIR_COLUMNS, *EXACT_COLUMNS])
+    if not exact:  # no counts: later comparisons use the stored floats (pairs_at_least)
+        pairs = pairs.drop(columns=list(EXACT_COLUMNS))
     return pairs.sort_values(["train_index", "test_index"], ignore_index=True)
 
 
@@ -102,7 +138,7 @@ def pairs_at_least(pairs: pd.DataFrame, infl_threshold: float) -> np.ndarray:
     if all(column in pairs for column in EXACT_COLUMNS):
         return ratio_at_least(pairs["infl_numerator"].to_numpy(),
                               pairs["infl_denominator"].to_numpy(), infl_threshold)
-    return pairs["infl"].to_numpy() >= infl_threshold
+    return stored_at_least(pairs["infl"].to_numpy(), infl_threshold)
 
 
 def count_influencers(estimates: Estimates, blocks: Iterable[InfluenceBlock],
@@ -114,7 +150,7 @@ def count_influencers(estimates: Estimates, blocks: Iterable[InfluenceBlock],
     for block in blocks:
         same = estimates.train_labels[block.train_index, None] == \
             estimates.test_labels[None, block.test_index]
-        above = ratio_at_least(*block_fraction(estimates, block), infl_threshold) & same
+        above = block_at_least(estimates, block, infl_threshold) & same
         np.add.at(counts, block.test_index, above.sum(axis=0))
     return counts
 

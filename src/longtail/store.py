@@ -54,6 +54,15 @@ OPTIONAL_PER_TRIAL = ("subset_accuracy", "train_prediction")
 PER_EXAMPLE = ("train_labels", "test_labels", "train_source_index", "test_source_index",
                "train_label_flipped")
 REQUIRED_ATTRS = ("dataset", "arch", "n", "n_test", "subset_size", "fingerprint")
+# What a store must hold to be read (a user's own store may hold only these); every other
+# dataset has the default below ("index": 0, 1, 2, ...; test_accuracy: the row mean of
+# test_correct) and every attribute the one of store_attr_defaults (docs/store.md).
+REQUIRED_DATASETS = ("mask", "train_correct", "test_correct", "train_labels", "test_labels")
+OPTIONAL_DEFAULTS: dict[str, Any] = {
+    "trial": "index", "trial_seed": -1, "test_accuracy": "row mean", "wall_time": np.nan,
+    "diverged": False, "train_source_index": "index", "test_source_index": "index",
+    "train_label_flipped": False,
+}
 _DTYPES = {
     "trial": np.int64, "trial_seed": np.int64, "mask": np.bool_, "train_correct": np.bool_,
     "test_correct": np.bool_, "test_accuracy": np.float64, "wall_time": np.float64,
@@ -62,6 +71,12 @@ _DTYPES = {
     "train_label_flipped": np.bool_, "subset_accuracy": np.float64,
     "train_prediction": np.int16,
 }
+
+
+def store_attr_defaults(n: int, n_test: int, subset_size: int) -> dict[str, Any]:
+    """Attributes of a store that does not record them (a user's own store)."""
+    return {"dataset": "custom", "arch": "custom", "n": n, "n_test": n_test,
+            "subset_size": subset_size, "fingerprint": ""}
 
 
 # Errors only a write gives (disk full, quota exceeded, read-only file system).
@@ -337,9 +352,10 @@ class StoreReader:
 
     def _check_shapes(self) -> tuple[int, int, int]:
         h5, path = self.h5, self.path
-        missing = [name for name in PER_TRIAL + PER_EXAMPLE if name not in h5]
+        missing = [name for name in REQUIRED_DATASETS if name not in h5]
         if missing:
-            raise StoreError(f"{path}: missing datasets {missing}")
+            raise StoreError(f"{path}: missing datasets {missing} (required: "
+                             f"{', '.join(REQUIRED_DATASETS)})")
         if h5["mask"].ndim != 2 or h5["test_correct"].ndim != 2:
             raise StoreError(f"{path}: mask has shape {h5['mask'].shape} and test_correct "
                              f"{h5['test_correct'].shape}; both must be 2-D (t, n), (t, n_test)")
@@ -352,16 +368,23 @@ class StoreReader:
                     "train_label_flipped": (n,), "test_labels": (n_test,),
                     "test_source_index": (n_test,), "subset_accuracy": (t,),
                     "train_prediction": (t, n)}
-        expected = {name: shape for name, shape in expected.items()
-                    if name in h5 or name not in OPTIONAL_PER_TRIAL}
-        for name, shape in expected.items():
-            if h5[name].shape != shape:
+        for name, shape in expected.items():  # datasets a store lacks get their defaults
+            if name in h5 and h5[name].shape != shape:
                 raise StoreError(f"{path}: {name} has shape {h5[name].shape}, expected {shape}")
         return t, n, n_test
 
     @property
     def attrs(self) -> dict[str, Any]:
-        return read_attrs(self.h5)
+        """The store's attributes, each missing one filled with its default (docs/store.md)."""
+        return {**store_attr_defaults(self.n, self.n_test, self.subset_size),
+                **read_attrs(self.h5)}
+
+    @property
+    def subset_size(self) -> int:
+        """m as recorded, or the median subset size of the first trials when not recorded."""
+        if "subset_size" in self.h5.attrs:
+            return int(self.h5.attrs["subset_size"])
+        return int(np.median(self.array("mask", slice(0, 64)).sum(axis=1))) if self.t else 0
 
     @property
     def chunk_rows(self) -> int:
@@ -370,6 +393,8 @@ class StoreReader:
 
     def array(self, name: str, rows: slice | np.ndarray = slice(None)) -> np.ndarray:
         """Dataset ``name`` (rows ``rows`` of a per-trial one) in the schema's dtype."""
+        if name not in self.h5 and name in OPTIONAL_DEFAULTS:
+            return self._default(name, rows)
         try:
             return np.asarray(self.h5[name][rows], dtype=_DTYPES[name])
         except (OSError, ValueError, KeyError) as err:
@@ -380,6 +405,18 @@ class StoreReader:
         """Whether the store holds dataset ``name`` (optional ones may be absent)."""
         return name in self.h5
 
+    def _default(self, name: str, rows: slice | np.ndarray) -> np.ndarray:
+        """The documented default of an optional dataset the file does not hold."""
+        size = self.t if name in PER_TRIAL else self.n if name.startswith("train_") \
+            else self.n_test
+        if name == "test_accuracy":
+            correct = self.array("test_correct", rows)
+            return correct.mean(axis=1) if correct.shape[1] else np.full(len(correct), np.nan)
+        default = OPTIONAL_DEFAULTS[name]
+        full = np.arange(size, dtype=np.int64) if default == "index" else \
+            np.full(size, default, dtype=_DTYPES[name])
+        return full[rows] if name in PER_TRIAL else full
+
     def trial_ids(self) -> np.ndarray:
         ids = self.array("trial")
         if len(np.unique(ids)) != len(ids):
@@ -387,11 +424,48 @@ class StoreReader:
         return ids
 
 
+class MemoryStoreReader:
+    """A :class:`CorrectnessStore` in memory behind :class:`StoreReader`'s reading interface,
+    so the estimators run one code path on files and on arrays (``longtail.estimate``)."""
+
+    def __init__(self, store: CorrectnessStore) -> None:
+        self.store, self.path = store, "<arrays>"
+        self.t, self.n = store.mask.shape
+        self.n_test = store.test_correct.shape[1]
+        self.chunk_rows = max(1, self.t)
+
+    def __enter__(self) -> MemoryStoreReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    @property
+    def attrs(self) -> dict[str, Any]:
+        return dict(self.store.attrs)
+
+    def has(self, name: str) -> bool:
+        source = self.store.trials if name in PER_TRIAL + OPTIONAL_PER_TRIAL else self.store
+        return getattr(source, name, None) is not None
+
+    def array(self, name: str, rows: slice | np.ndarray = slice(None)) -> np.ndarray:
+        if name in PER_TRIAL + OPTIONAL_PER_TRIAL:
+            return np.asarray(getattr(self.store.trials, name)[rows], dtype=_DTYPES[name])
+        return np.asarray(getattr(self.store, name), dtype=_DTYPES[name])
+
+    def trial_ids(self) -> np.ndarray:
+        ids = self.array("trial")
+        if len(np.unique(ids)) != len(ids):
+            raise StoreError("duplicate trial ids")
+        return ids
+
+
 def read_store(path: str | os.PathLike) -> CorrectnessStore:
     """Read and validate a whole correctness store (this project's or a user's own)."""
     with StoreReader(path) as reader:
         reader.trial_ids()
-        trials = TrialResults(**{name: reader.array(name) for name in
-                                 PER_TRIAL + OPTIONAL_PER_TRIAL if reader.has(name)})
+        trials = TrialResults(**{name: reader.array(name) for name in PER_TRIAL},
+                              **{name: reader.array(name) for name in OPTIONAL_PER_TRIAL
+                                 if reader.has(name)})
         return CorrectnessStore(trials=trials, attrs=reader.attrs,
                                 **{name: reader.array(name) for name in PER_EXAMPLE})

@@ -1,16 +1,18 @@
 """The data layer: verified original datasets -> one HDF5 cache each -> per-study subsamples.
 
-``build_cache`` finds each dataset's original files (offline folders first, then configured
-mirrors, then torchvision's URLs), verifies them with torchvision's checksums, converts them
-with torchvision's dataset classes and writes one content-hashed cache file. ``read_cache``
-refuses a cache whose content no longer matches its hash. ``make_study_data`` draws the
-stratified, seeded subsample and label noise one study uses; ``load_study_data`` reads it back.
+``longtail.data.build.build_cache`` finds each dataset's original files (offline folders first,
+then configured mirrors, then torchvision's URLs), verifies them with torchvision's checksums,
+converts them with torchvision's dataset classes and writes one content-hashed cache file; it
+is the only part that needs torch/torchvision. ``read_cache`` refuses a cache whose content no
+longer matches its hash. ``make_study_data`` draws the stratified, seeded subsample and label
+noise one study uses; ``load_study_data`` reads it back. Importing this package needs no torch.
 """
 
-from .cache import DatasetCache, build_cache, read_cache
-from .catalog import DATASETS, SPLIT_SIZES
+from longtail.config import DATASETS, SPLIT_SIZES
+
+from .cache import DatasetCache, read_cache
 from .errors import DataError
 from .study import StudyData, load_study_data, make_study_data
 
-__all__ = ["DATASETS", "SPLIT_SIZES", "DataError", "DatasetCache", "StudyData", "build_cache",
+__all__ = ["DATASETS", "SPLIT_SIZES", "DataError", "DatasetCache", "StudyData",
            "load_study_data", "make_study_data", "read_cache"]

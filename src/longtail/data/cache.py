@@ -1,4 +1,5 @@
-"""The per-dataset HDF5 cache: one file with both splits, built once from verified originals.
+"""The per-dataset HDF5 cache: one file with both splits, built once from verified originals
+(``longtail.data.build``; this module needs no torch, so every reader works without it).
 
 Cache layout (``resources/<dataset>.h5``):
 
@@ -23,27 +24,42 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import h5py
 import numpy as np
-import torchvision
 
 from ..store import atomic_path, read_attrs, write_attrs
 from . import h5io
-from .catalog import check_dataset, known_checksums
-from .convert import Converted, SplitSource, convert
 from .errors import DataError
-from .sources import locate
 
 FORMAT_VERSION = 1
 CACHE_ARRAYS = ("train_images", "train_labels", "train_index",
                 "test_images", "test_labels", "test_index")
+
+
+Batches = Iterable[tuple[np.ndarray, np.ndarray]]
+
+
+@dataclass
+class SplitSource:
+    """One split to be written: its size, image shape, original indices and (images, labels)."""
+
+    n: int
+    image_shape: tuple[int, int, int]
+    index: np.ndarray
+    batches: Batches
+
+
+@dataclass
+class Converted:
+    """Both splits of a dataset and its class names, ready to be written as a cache."""
+
+    train: SplitSource
+    test: SplitSource
+    classes: list[str]
 
 
 @dataclass
@@ -100,43 +116,6 @@ def write_cache(path: str | os.PathLike, dataset: str, data: Converted,
         write_attrs(h5, {**attrs, "dataset": dataset, "content_hash": digest,
                               "format_version": FORMAT_VERSION})
     return digest
-
-
-def build_cache(dataset: str, out_path: str | os.PathLike, *, download_dir: str | os.PathLike,
-                offline_dirs: Sequence[str | os.PathLike] = (), mirrors: Sequence[str] = (),
-                imagenet_root: str | os.PathLike | None = None, image_size: int = 64,
-                allow_download: bool = True, checksums: Mapping[str, str] | None = None) -> None:
-    """Find (offline first) or download the original files, verify and convert them to one cache.
-
-    ``checksums`` overrides torchvision's md5 per file name (original files and, for CIFAR,
-    the extracted batch files). Any failure raises DataError and leaves no ``out_path`` and no
-    extracted files behind.
-    """
-    check_dataset(dataset)
-    if dataset == "imagenet" and image_size < 1:
-        raise DataError(f"image_size must be positive, got {image_size}")
-    sums = {**known_checksums(dataset), **(checksums or {})}
-    download_dir = Path(download_dir)
-    found = locate(dataset, download_dir=download_dir, offline_dirs=[Path(d) for d in offline_dirs],
-                   mirrors=mirrors, imagenet_root=Path(imagenet_root) if imagenet_root else None,
-                   allow_download=allow_download, checksums=sums)
-    sources = {name: {"path": str(path), "md5": sums[name], "verified": found.how[name]}
-               for name, path in found.files.items()}
-    attrs = {"sources": sources, "torchvision": torchvision.__version__,
-             **({"image_size": image_size} if dataset == "imagenet" else {})}
-    download_dir.mkdir(parents=True, exist_ok=True)
-    workdir = Path(tempfile.mkdtemp(prefix=f".{dataset}-", suffix=".extract", dir=download_dir))
-    try:
-        write_cache(out_path, dataset, convert(dataset, found.files, workdir, sums, image_size),
-                    attrs)
-    except DataError:
-        raise
-    except Exception as err:  # torchvision/PIL/gzip/pickle signal bad input in many ways
-        names = ", ".join(str(path) for path in found.files.values())
-        raise DataError(f"{dataset}: converting {names} failed: "
-                        f"{type(err).__name__}: {err}") from err
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def read_cache(path: str | os.PathLike) -> DatasetCache:

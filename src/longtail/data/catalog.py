@@ -7,11 +7,9 @@ from pathlib import Path
 from torchvision.datasets import CIFAR10, CIFAR100, MNIST, FashionMNIST
 from torchvision.datasets import imagenet as tv_imagenet
 
-from longtail.config import SPLIT_SIZES
+from longtail.config import DATASETS
 
 from .errors import DataError
-
-DATASETS = tuple(SPLIT_SIZES)
 
 TORCHVISION_CLASSES = {"mnist": MNIST, "fashion-mnist": FashionMNIST,
                        "cifar10": CIFAR10, "cifar100": CIFAR100}

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import os
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,27 +16,9 @@ from torchvision.datasets import imagenet as tv_imagenet
 from torchvision.datasets.utils import extract_archive
 
 from .archives import check_tar, extract_tar
+from .cache import Converted, SplitSource
 from .catalog import TORCHVISION_CLASSES
 from .errors import DataError
-
-Batches = Iterable[tuple[np.ndarray, np.ndarray]]
-
-
-@dataclass
-class SplitSource:
-    """One split to be written: its size, image shape, original indices and (images, labels)."""
-
-    n: int
-    image_shape: tuple[int, int, int]
-    index: np.ndarray
-    batches: Batches
-
-
-@dataclass
-class Converted:
-    train: SplitSource
-    test: SplitSource
-    classes: list[str]
 
 
 def _in_memory(images: np.ndarray, labels: np.ndarray) -> SplitSource:
