@@ -113,4 +113,4 @@ def test_fit_report_warns_when_models_do_not_fit_their_data():
     assert good == {"models_fit": 0.995, "models_fit_flipped": 0.97,
                     "models_test_accuracy": 0.85}
     bad = fit_report({"fit": 0.9})
-    assert "90.0%" in bad["warning"] and "95-100%" in bad["warning"]
+    assert "90.0%" in bad["fit_warning"] and "95-100%" in bad["fit_warning"]

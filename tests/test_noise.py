@@ -61,3 +61,23 @@ def test_label_noise_metrics():
     assert m["n_mem_undefined"] == 1
     with pytest.raises(ValueError, match="no training label was flipped"):
         label_noise_metrics(mem, np.zeros(6, bool))
+
+
+def test_detectors_compared_and_suggested_labels_recover_originals():
+    from longtail.noise import compare_detectors, suggested_label_recovery
+
+    flipped = np.array([1, 1, 0, 0, 0, 0, 1, 0], bool)
+    original = np.array([3, 1, 0, 2, 2, 0, 4, 1])
+    mem = np.array([0.9, 0.1, 0.2, 0.0, 0.3, 0.0, 0.8, 0.1])   # misses flipped example 1
+    p_out = np.array([0.0, 0.1, 0.9, 0.8, 0.7, 1.0, 0.05, 0.9])  # 1 - p_out finds all three
+    suggested = np.array([3, 2, 0, 2, 2, 0, -1, 1])   # 0 right, 1 wrong, 6 never held out
+    out = compare_detectors(mem, p_out, suggested, flipped, original)
+    assert out["auroc"] == pytest.approx(12.5 / 15)        # mem: 12 of 15 pairs, one tie
+    assert out["auroc_inconsistency"] == pytest.approx(1.0)
+    assert out["precision_at_k_inconsistency"] == pytest.approx(1.0)
+    assert out["best_detector"] == "inconsistency" and out["best_auroc"] == 1.0
+    assert (out["n_flipped_suggested"], out["suggested_original"]) == (2, 1)
+    assert out["suggested_original_share"] == pytest.approx(1 / 3)
+    assert compare_detectors(mem, None, None, flipped, original)["best_detector"] == "mem"
+    assert np.isnan(suggested_label_recovery(None, flipped, original)[
+        "suggested_original_share"])

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import math
 
-import h5py
+import fabricate as fab
 import numpy as np
 import pandas as pd
 import pytest
 
+from longtail.data import load_study_data
+from longtail.data.study import make_study_data
 from longtail.estimates import Estimates, write_estimates
 from longtail.tables import (
     OURS,
@@ -117,9 +119,15 @@ def test_write_table_writes_every_format(tmp_path):
 
 
 def _noise_study(tmp_path):
-    """estimates.h5, data.h5 (flipped labels only) and about.json of a 6-example study."""
-    mem = np.array([0.95, 0.9, 0.1, 0.0, 0.6, 0.2])
-    flipped = np.array([True, True, False, False, False, True])
+    """estimates.h5, data.h5 (through the real writers, half the labels flipped) and
+    about.json of a 6-example study: mem~ .95, .9, .2 on the flipped, .1, 0, .6 on the clean."""
+    fab.synthetic_cache(tmp_path / "cache.h5", np.arange(6) % 3, np.arange(2) % 3,
+                        num_classes=3)
+    make_study_data(tmp_path / "cache.h5", tmp_path / "data.h5", n_train=6, n_test=2,
+                    label_noise=0.5, seed=0)
+    flipped = load_study_data(tmp_path / "data.h5").train_label_flipped
+    mem = np.zeros(len(flipped))
+    mem[flipped], mem[~flipped] = [0.95, 0.9, 0.2], [0.1, 0.0, 0.6]
     n = len(mem)
     estimates = Estimates(mem=mem, mem_se=np.zeros(n), n_in=np.ones(n, np.int64),
                           n_out=np.ones(n, np.int64), train_labels=np.zeros(n, np.int64),
@@ -127,8 +135,6 @@ def _noise_study(tmp_path):
                           train_source_index=np.arange(n), test_source_index=np.arange(2),
                           excluded_trials=np.zeros(0, np.int64), attrs={"influence": "none"})
     write_estimates(tmp_path / "estimates.h5", estimates)
-    with h5py.File(tmp_path / "data.h5", "w") as h5:
-        h5["train_label_flipped"] = flipped
     (tmp_path / "about.json").write_text(json.dumps({**ABOUT, "n": n, "label_noise": 0.5}))
     return tmp_path
 

@@ -276,7 +276,7 @@ def fit_report(attrs: dict[str, Any]) -> dict[str, Any]:
     report = {f"models_{key}": float(attrs[key]) for key in keys if key in attrs}
     fit = report.get("models_fit", float("nan"))
     if not np.isnan(fit) and fit < FIT_PREMISE:
-        report["warning"] = (f"the models fit only {100 * fit:.1f}% of their training subsets "
+        report["fit_warning"] = (f"the models fit only {100 * fit:.1f}% of their training subsets "
                              f"(the paper's premise: 95-100%); memorization estimates are "
                              f"lower than a model that fits its data would give")
     return report

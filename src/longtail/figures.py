@@ -14,8 +14,9 @@ import h5py
 import numpy as np
 import pandas as pd
 
+from longtail.data import load_study_data
 from longtail.estimates import load_influence, read_estimates
-from longtail.noise import label_noise_metrics
+from longtail.noise import compare_detectors, detector_scores
 from longtail.plots import (
     ExampleGrid,
     NoisePanel,
@@ -62,10 +63,11 @@ def read_class_names(data_path: PathLike) -> list[str]:
         return [str(name) for name in h5["classes"].asstr()[()]]
 
 
-def read_flipped(data_path: PathLike) -> np.ndarray:
-    """(n,) bool: training labels flipped by the study's label noise."""
-    with h5py.File(data_path, "r") as h5:
-        return np.asarray(h5["train_label_flipped"][()], dtype=bool)
+def read_label_noise(data_path: PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """(flipped, original): which training labels the study's label noise flipped (n,) bool,
+    and every example's original label (n,), from the study data file."""
+    data = load_study_data(data_path)
+    return np.asarray(data.train_label_flipped, bool), np.asarray(data.y_train_clean, np.int64)
 
 
 def by_study(paths: Sequence[PathLike], studies: Sequence[str]) -> dict[str, list[str]]:
@@ -254,9 +256,12 @@ def make_label_noise(studies: Sequence[str], estimates: Sequence[PathLike],
     _check_studies("label_noise", studies)
     panels = []
     for est_path, data_path, about_path in zip(estimates, data, about, strict=True):
-        mem, flipped = read_estimates(est_path).mem, read_flipped(data_path)
-        panels.append(NoisePanel(short_title(read_about(about_path)), mem, flipped,
-                                 label_noise_metrics(mem, flipped)))
+        est = read_estimates(est_path)
+        flipped, original = read_label_noise(data_path)
+        panels.append(NoisePanel(
+            short_title(read_about(about_path)), est.mem, flipped,
+            compare_detectors(est.mem, est.p_out, est.suggested_label, flipped, original),
+            detector_scores(est.mem, est.p_out)))
     with figure_style():
         save_figure(draw_label_noise(panels, bins=options["bins"], log=options["log"]),
                     out_pdf, out_png)

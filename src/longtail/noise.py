@@ -85,3 +85,56 @@ def label_noise_metrics(mem: np.ndarray, flipped: np.ndarray) -> dict[str, Any]:
             "mem_flipped_mean": float(np.nanmean(mem[flipped])),
             "mem_clean_mean": float(np.nanmean(mem[~flipped])),
             "n_mem_undefined": int(np.isnan(mem).sum())}
+
+
+# ---------------------------------------------------------------- detectors compared
+
+DETECTORS = {
+    "mem": "mem~ = p_in - p_out (Alg. 1 line 5)",
+    "inconsistency": "1 - p_out (held-out models disagree with the label)",
+}
+
+
+def detector_scores(mem: np.ndarray, p_out: np.ndarray | None) -> dict[str, np.ndarray]:
+    """The detectors of :data:`DETECTORS` a study's estimates allow: mem~ always, 1 - p_out
+    (one minus the empirical consistency score) when p_out is stored."""
+    scores = {"mem": np.asarray(mem, dtype=np.float64)}
+    if p_out is not None:
+        scores["inconsistency"] = 1.0 - np.asarray(p_out, dtype=np.float64)
+    return scores
+
+
+def suggested_label_recovery(suggested: np.ndarray | None, flipped: np.ndarray,
+                             original: np.ndarray) -> dict[str, Any]:
+    """How often the suggested label (the class held-out models predict most often) of a
+    flipped example is its original label: count and share of the flipped examples."""
+    flipped = np.asarray(flipped, dtype=bool)
+    if suggested is None:
+        return {"n_flipped_suggested": 0, "suggested_original": 0,
+                "suggested_original_share": math.nan}
+    suggested = np.asarray(suggested)
+    known = flipped & (suggested >= 0)
+    hits = int((suggested[known] == np.asarray(original)[known]).sum())
+    return {"n_flipped_suggested": int(known.sum()), "suggested_original": hits,
+            "suggested_original_share": hits / int(flipped.sum()) if flipped.any()
+            else math.nan}
+
+
+def compare_detectors(mem: np.ndarray, p_out: np.ndarray | None,
+                      suggested: np.ndarray | None, flipped: np.ndarray,
+                      original: np.ndarray) -> dict[str, Any]:
+    """mem~'s metrics (:func:`label_noise_metrics`, unprefixed) plus each other detector's
+    AUROC, precision at k and average precision (suffixed ``_<detector>``), the detector with
+    the best AUROC, and the recovery of original labels by the suggested label."""
+    flipped = np.asarray(flipped, dtype=bool)
+    scores = detector_scores(mem, p_out)
+    per = {name: label_noise_metrics(score, flipped) for name, score in scores.items()}
+    out = dict(per["mem"])
+    for name, metrics in per.items():
+        if name != "mem":
+            out.update({f"{key}_{name}": metrics[key]
+                        for key in ("auroc", "precision_at_k", "average_precision")})
+    best = max(per, key=lambda name: per[name]["auroc"])
+    out.update({"best_detector": best, "best_auroc": per[best]["auroc"]})
+    out.update(suggested_label_recovery(suggested, flipped, original))
+    return out

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from longtail.estimate import mem_counts
+from longtail.estimates import FIT_PREMISE, fit_summary
 from longtail.store import StoreReader, atomic_path
 
 DATASET_NAMES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10",
@@ -30,14 +32,21 @@ def describe_study(store_path: str | os.PathLike, name: str, study: Mapping[str,
         valid = ~store.array("diverged")
         accuracy = store.array("test_accuracy")[valid]
         attrs = store.attrs
-        fit_hits = fit_total = 0
+        flipped = store.array("train_label_flipped").astype(bool)
+        hits_in, n_in, hits = (np.zeros(store.n, np.int64) for _ in range(3))
+        test_hits = np.zeros(store.n_test, np.int64)
         rows = max(store.chunk_rows, 1)
         for start in range(0, store.t, rows):
             block = slice(start, min(start + rows, store.t))
             keep = valid[block]
-            mask = store.array("mask", block)[keep]
-            fit_hits += int((store.array("train_correct", block)[keep] & mask).sum())
-            fit_total += int(mask.sum())
+            counts = mem_counts(store.array("mask", block)[keep],
+                                store.array("train_correct", block)[keep])
+            for total, part in zip((hits_in, n_in, hits), counts, strict=True):
+                total += part
+            test_hits += store.array("test_correct", block)[keep].sum(axis=0)
+        fit = fit_summary(hits_in, n_in, hits, int(valid.sum()), test_hits, flipped,
+                          store.array("subset_accuracy")[valid] if store.has("subset_accuracy")
+                          else np.full(int(valid.sum()), np.nan))
     train = study["train"]
     return {
         "study": name, "dataset": study["dataset"], "arch": study["arch"],
@@ -49,7 +58,9 @@ def describe_study(store_path: str | os.PathLike, name: str, study: Mapping[str,
                                               "weight_decay", "schedule") if key in train},
         "test_accuracy_mean": float(accuracy.mean()) if len(accuracy) else float("nan"),
         "test_accuracy_std": float(accuracy.std(ddof=1)) if len(accuracy) > 1 else float("nan"),
-        "subset_fit": fit_hits / fit_total if fit_total else float("nan"),
+        "subset_fit": fit["fit"],
+        "subset_fit_flipped": fit["fit_flipped"],
+        "subset_fit_min_trial": fit["fit_min_trial"],
     }
 
 
@@ -78,7 +89,22 @@ def about_rst(about: Mapping[str, Any]) -> str:
             f"({about['valid_trials']} valid), each trained on a random subset of m = "
             f"{about['m']:,} examples ({recipe}; seed {about['seed']}). Their test accuracy is "
             f"{100 * about['test_accuracy_mean']:.1f}{spread}% (mean +- std over the models) and "
-            f"they fit {100 * about['subset_fit']:.1f}% of their own training subsets.\n")
+            f"they fit {100 * about['subset_fit']:.1f}% of their own training subsets"
+            f"{_flipped_fit(about)}.{_fit_warning(about)}\n")
+
+
+def _flipped_fit(about: Mapping[str, Any]) -> str:
+    fit = about.get("subset_fit_flipped", float("nan"))
+    return "" if np.isnan(fit) else f" ({100 * fit:.1f}% of the flipped labels in them)"
+
+
+def _fit_warning(about: Mapping[str, Any]) -> str:
+    """Section 1's premise in words when the models do not fit their data."""
+    if not about["subset_fit"] < FIT_PREMISE:
+        return ""
+    return (f" **Warning**: the paper's premise is that standard training fits 95-100% of the "
+            f"training set; these models fit {100 * about['subset_fit']:.1f}%, so examples they "
+            f"do not fit get memorization estimates near 0.")
 
 
 def write_about(store_path: str | os.PathLike, name: str, study: Mapping[str, Any],

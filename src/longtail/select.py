@@ -28,6 +28,7 @@ from longtail.estimates import (
     Estimates,
     EstimatesError,
     compute_estimates,
+    fit_report,
     iter_influence,
     read_estimates,
     valid_trials,
@@ -193,6 +194,7 @@ def summarize_pairs(pairs: pd.DataFrame, estimates: Estimates, mem_threshold: fl
         "n_valid_trials": int(attrs.get("n_valid_trials", -1)),
         "n_excluded_trials": int(attrs.get("n_excluded_trials", -1)),
         "influence": str(attrs.get("influence", "")),
+        **fit_report(attrs),
     }
 
 

@@ -25,9 +25,9 @@ from typing import Any
 
 import pandas as pd
 
-from longtail.estimates import read_estimates
-from longtail.figures import by_study, read_flipped
-from longtail.noise import label_noise_metrics
+from longtail.estimates import FIT_PREMISE, fit_report, read_estimates
+from longtail.figures import by_study, read_label_noise
+from longtail.noise import compare_detectors
 from longtail.provenance import ARCH_NAMES, DATASET_NAMES
 from longtail.removal import LEVEL, marginal_utility, random_removal_curve, read_removal
 from longtail.store import atomic_path
@@ -84,7 +84,10 @@ MARGINAL_COLUMNS = ("source", "study", "dataset", "model", "n", "models", "remov
                     "equivalent_random_beyond", "random_removed_max")
 NOISE_COLUMNS = ("source", "study", "dataset", "model", "n", "label_noise", "n_flipped",
                  "auroc", "precision_at_k", "k", "average_precision", "mem_flipped_mean",
-                 "mem_clean_mean")
+                 "mem_clean_mean", "auroc_inconsistency", "precision_at_k_inconsistency",
+                 "average_precision_inconsistency", "best_detector", "best_auroc",
+                 "n_flipped_suggested", "suggested_original", "suggested_original_share",
+                 "models_fit", "models_fit_flipped", "models_test_accuracy")
 
 
 def _study_columns(about: Mapping[str, Any]) -> dict[str, Any]:
@@ -172,9 +175,10 @@ def marginal_utility_table(utilities: Sequence[Mapping[str, Any]],
 
 def label_noise_table(metrics: Sequence[Mapping[str, Any]], abouts: Sequence[Mapping[str, Any]]
                       ) -> pd.DataFrame:
-    """One row per study from :func:`longtail.noise.label_noise_metrics`."""
+    """One row per study from :func:`longtail.noise.compare_detectors` and the models' fit
+    (:func:`longtail.estimates.fit_report`); NaN for what a study's estimates lack."""
     rows = [{**_study_columns(about), "label_noise": about["label_noise"],
-             **{key: m[key] for key in NOISE_COLUMNS[6:]}}
+             **{key: m.get(key, math.nan) for key in NOISE_COLUMNS[6:]}}
             for m, about in zip(metrics, abouts, strict=True)]
     return pd.DataFrame(rows, columns=list(NOISE_COLUMNS))
 
@@ -292,9 +296,26 @@ def label_noise_display(table: pd.DataFrame) -> pd.DataFrame:
              "precision at k = flipped": f"{row['precision_at_k']:.3f}",
              "average precision": f"{row['average_precision']:.3f}",
              "mean mem~, flipped / clean": f"{row['mem_flipped_mean']:.2f} / "
-                                           f"{row['mem_clean_mean']:.2f}"}
+                                           f"{row['mem_clean_mean']:.2f}",
+             "AUROC of 1 - p_out": _fraction(row["auroc_inconsistency"]),
+             "suggested label = original (flipped)": _share_of(
+                 row["suggested_original"], row["n_flipped"], row["suggested_original_share"]),
+             "fit: subset / flipped in subset": f"{_fraction(row['models_fit'], pct=True)} / "
+                                                f"{_fraction(row['models_fit_flipped'], pct=True)}"}
             for row in table.to_dict("records")]
     return pd.DataFrame(rows)
+
+
+def _fraction(value: Any, pct: bool = False) -> str:
+    if _missing(value):
+        return "—"
+    return f"{100 * value:.1f}%" if pct else f"{value:.3f}"
+
+
+def _share_of(count: Any, total: Any, share: Any) -> str:
+    if _missing(share):
+        return "—"
+    return f"{int(count):,} of {int(total):,} ({100 * share:.1f}%)"
 
 
 def to_markdown(display: pd.DataFrame, title: str, notes: Sequence[str] = ()) -> str:
@@ -471,13 +492,28 @@ def make_label_noise_table(estimates: Sequence[str | os.PathLike],
                            data: Sequence[str | os.PathLike], about: Sequence[str | os.PathLike],
                            paths: Mapping[str, str | os.PathLike]) -> pd.DataFrame:
     """tables/label_noise: mem~ as a detector of the flipped labels of each study."""
-    metrics = [label_noise_metrics(read_estimates(e).mem, read_flipped(d))
-               for e, d in zip(estimates, data, strict=True)]
+    metrics = []
+    for est_path, data_path in zip(estimates, data, strict=True):
+        est = read_estimates(est_path)
+        flipped, original = read_label_noise(data_path)
+        metrics.append({**compare_detectors(est.mem, est.p_out, est.suggested_label, flipped,
+                                            original),
+                        **fit_report(est.attrs)})
     numbers = label_noise_table(metrics, [_read_json(p) for p in about])
-    notes = ["Beyond the paper: training labels flipped at random; mem~ ranks the training "
-             "examples. AUROC: probability that a flipped example has higher mem~ than a clean "
-             "one (ties count one half); precision at k: share of flipped labels among the k "
-             "examples with the highest mem~, k = the number flipped."]
+    notes = ["Beyond the paper: training labels flipped at random; each detector ranks the "
+             "training examples. AUROC: probability that a flipped example scores higher than "
+             "a clean one (ties count one half); precision at k: share of flipped labels among "
+             "the k highest scores, k = the number flipped. mem~ = p_in - p_out (Alg. 1 line "
+             "5); 1 - p_out: the share of models trained without the example that disagree "
+             "with its label (one minus the empirical consistency score). Suggested label: the "
+             "class those held-out models predict most often. Fit: the models' accuracy on "
+             "their own subsets, and on the flipped labels in them (Section 1: standard "
+             "training fits 95-100% of the training set)."]
+    for row in numbers.to_dict("records"):
+        if not _missing(row["models_fit"]) and row["models_fit"] < FIT_PREMISE:
+            notes.append(f"Warning ({row['study']}): the models fit only "
+                         f"{100 * row['models_fit']:.1f}% of their subsets; flipped labels "
+                         f"they do not fit get mem~ near 0.")
     write_table(numbers, label_noise_display(numbers), paths,
                 "Memorization estimates as a detector of flipped labels", "tab:label-noise",
                 notes)

@@ -209,14 +209,15 @@ class NoisePanel:
     mem: np.ndarray
     flipped: np.ndarray
     metrics: Mapping[str, Any]
+    scores: Mapping[str, np.ndarray] | None = None  # detector -> score (default: mem~ alone)
 
 
 def draw_label_noise(panels: Sequence[NoisePanel], bins: int = 40, log: bool = True) -> Figure:
     """Memorization estimates as a detector of flipped labels, one row per study: histograms of
     mem~ for flipped and clean training examples (left; each normalised to its own count, on a
-    logarithmic axis by default) and
-    the precision-recall curve of flagging examples by mem~ (right) with AUROC, average
-    precision and precision at k = number flipped."""
+    logarithmic axis by default) and the precision-recall curves of flagging examples by each
+    detector (right: mem~ and, where stored, 1 - p_out) with their AUROC, and precision at
+    k = number flipped of mem~."""
     if not panels:
         raise ValueError("the label-noise figure needs at least one study")
     fig = new_figure(TEXT_WIDTH, 2.7 * len(panels))
@@ -236,10 +237,16 @@ def draw_label_noise(panels: Sequence[NoisePanel], bins: int = 40, log: bool = T
         left.set_ylabel("share of examples")
         left.legend(loc="upper center", frameon=False)
         left.set_title(_wrap(panel.title, 60), fontsize=7.5, loc="left")
-        precision, recall, _ = precision_recall_curve(mem, flipped)
         m = panel.metrics
-        right.plot(np.r_[0.0, recall], np.r_[precision[0], precision], color=COLORS["flipped"],
-                   drawstyle="steps-post")
+        scores = panel.scores or {"mem": mem}
+        styles = {"mem": ("mem~", "-"), "inconsistency": ("1 - p_out", ":")}
+        for name, score in scores.items():
+            precision, recall, _ = precision_recall_curve(score, flipped)
+            label, style = styles.get(name, (name, "--"))
+            auroc_value = m["auroc"] if name == "mem" else m.get(f"auroc_{name}", float("nan"))
+            right.plot(np.r_[0.0, recall], np.r_[precision[0], precision],
+                       color=COLORS["flipped"], linestyle=style, drawstyle="steps-post",
+                       label=f"{label}: AUROC {auroc_value:.3f}")
         right.axhline(m["fraction_flipped"], color=COLORS["full"], linestyle="--", linewidth=1,
                       label=f"chance ({m['fraction_flipped']:.0%} flipped)")
         right.plot([m["precision_at_k"]], [m["precision_at_k"]], "o", color=COLORS["flipped"],
@@ -248,7 +255,6 @@ def draw_label_noise(panels: Sequence[NoisePanel], bins: int = 40, log: bool = T
         right.set_ylim(0, 1.02)
         right.set_xlabel("recall (flipped labels found)")
         right.set_ylabel("precision")
-        right.text(0.98, 0.55, f"AUROC {m['auroc']:.3f}\nAP {m['average_precision']:.3f}",
-                   ha="right", va="center", transform=right.transAxes)
-        right.legend(loc="upper right", frameon=False)
+        right.legend(loc="upper center", bbox_to_anchor=(0.5, -0.3), frameon=False,
+                     fontsize=6.5, ncol=2)
     return fig
