@@ -33,3 +33,25 @@ def test_gpu_throughput_runs_the_cuda_path_code_on_cpu():
         assert line["gpu_utilisation"] is None and line["test_accuracy"] is None
     # Extrapolation to the preset's full recipe: 20 epochs of ceil(42000 / 128) steps.
     assert lines[0]["steps_per_model_full"] == 20 * 329
+
+
+def test_recipe_frontier_reports_fit_and_cost_per_point(tmp_path):
+    import numpy as np
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    import fabricate as fab
+
+    from longtail.data.study import make_study_data
+
+    fab.synthetic_cache(tmp_path / "cache.h5", np.arange(80) % 4, np.arange(20) % 4,
+                        num_classes=4)
+    make_study_data(tmp_path / "cache.h5", tmp_path / "data.h5", n_train=60, n_test=20,
+                    label_noise=0.1, seed=0)
+    lines = run_json("benchmarks/recipe_frontier.py", "--data", str(tmp_path / "data.h5"),
+                     "--models", "2")
+    assert [(line["arch"], line["precision"]) for line in lines] == [
+        ("mlp", "fp32"), ("mlp-384-192", "bf16")]
+    for line in lines:
+        assert 0 <= line["fit"] <= 1 and 0 <= line["test"] <= 1
+        assert line["fit_flipped"] is not None and line["s_per_model"] > 0
+        assert abs(line["minutes_t1024"] - 1024 * line["s_per_model"] / 2 / 60) <= 0.06
