@@ -285,3 +285,17 @@ def test_bf16_batched_step_equals_autograd_under_autocast():
                                    rtol=2e-2)
         torch.testing.assert_close(params[2 * layer + 1][0, 0], lin.bias.detach(), atol=2e-3,
                                    rtol=2e-2)
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_trials_are_bit_identical_with_one_or_two_threads(precision):
+    """Reproducibility (README): on one machine and library version, the number of threads
+    does not change a trial's predictions (nor, see above, does the sharding)."""
+    data = blobs(240, 60, seed=3, side=10)
+    seeds, masks = _plan(240, range(8), 168)
+    runs = [train_trials(data, "mlp-64-32", Recipe(**{**RECIPE.__dict__, "ensemble_size": 8,
+                                                      "precision": precision,
+                                                      "threads": threads}),
+                         seeds, masks, progress=False) for threads in (1, 2)]
+    np.testing.assert_array_equal(runs[0].train_prediction, runs[1].train_prediction)
+    np.testing.assert_array_equal(runs[0].test_correct, runs[1].test_correct)
