@@ -259,7 +259,7 @@ def build_setup(args: argparse.Namespace, device: torch.device) -> Setup:
                          f"(known: {', '.join(config['studies'])})")
     study = {"seed": 0, "subset_ratio": 0.7, **config["studies"][args.study]}
     dataset = study["dataset"]
-    if dataset not in SHAPES:
+    if not isinstance(dataset, str) or dataset not in SHAPES:
         raise SystemExit(f"study '{args.study}' has dataset {dataset!r}; this benchmark makes "
                          f"random data shaped like {', '.join(SHAPES)}")
     arch = args.arch or study["arch"]
