@@ -21,9 +21,10 @@ machine slows a round, never speeds it up), and at ``--threads`` threads unless 
   the same ``--loop-models`` models,
 * ``gemm`` / ``bf16_gemm``: a large square float32 / bfloat16 ``torch.matmul`` (float32 without
   TF32 on CUDA), the machine's practical GEMM ceilings in each precision,
-* with ``--jobs J`` > 1 (default 2 on CPU, 1 = off on CUDA): J processes of ``--threads``
-  threads each training ``--models`` models by the chosen method side by side, as the workflow
-  runs its training jobs, and one process training ``--models`` models with J x threads threads.
+* with ``--jobs J`` > 1 (default 2 on CPU, 1 on CUDA; 0 or 1: not measured): J processes of
+  ``--threads`` threads each training ``--models`` models by the chosen method side by side, as
+  the workflow runs its training jobs, and one process training ``--models`` models with
+  J x threads threads.
 
 GFLOP/s count the FLOPs a training step really executes, from the arch's real layer widths
 (``mlp``: 512-256; ``mlp-W1-W2..``: W1, W2, ..): forward 2*MAC, weight gradients 2*MAC, input
@@ -43,7 +44,7 @@ n + n_test examples (2*MAC each). Prints one JSON line:
   chosen GFLOP/s / the GEMM peak of the precision it trains in;
 * ``jobs``; ``parallel_jobs_models_per_s``: J * models / the wall time of the J side-by-side
   jobs; ``one_process_models_per_s``: models / the wall time of one process with J x threads
-  threads (both null when ``--jobs`` is 1).
+  threads (both null when ``--jobs`` <= 1).
 
     python benchmarks/train_throughput.py [--study fashion-mnist-mlp] [--config config.yaml]
         [--device cpu|cuda] [--epochs 30] [--models 16] [--threads 1] [--precision bf16]
@@ -215,7 +216,7 @@ class ParallelJobs:
     def __init__(self, jobs: int) -> None:
         command = [sys.executable, str(Path(__file__).resolve()), *sys.argv[1:], "--worker"]
         self.procs = [subprocess.Popen([*command, str(j)], stdin=subprocess.PIPE,
-                                       stdout=subprocess.PIPE, text=True, cwd=ROOT)
+                                       stdout=subprocess.PIPE, text=True)
                       for j in range(jobs)]
         for proc in self.procs:
             self._expect(proc, "ready")
@@ -312,7 +313,7 @@ def main() -> None:
     if args.worker is not None:
         worker(setup, args.worker, models, device)
         return
-    jobs = args.jobs or (2 if device.type == "cpu" else 1)
+    jobs = args.jobs if args.jobs is not None else 2 if device.type == "cpu" else 1
 
     seeds, masks = setup.trials(0, models)
     loop_seeds, loop_masks = seeds[: args.loop_models], masks[: args.loop_models]
