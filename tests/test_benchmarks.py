@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -15,12 +17,34 @@ def run_json(*args: str) -> list[dict]:
 
 
 def test_train_throughput_prints_speedup_and_gemm_fraction():
-    (line,) = run_json("benchmarks/train_throughput.py", "--epochs", "1", "--models", "2",
-                       "--loop-models", "1", "--n", "600", "--threads", "1",
-                       "--rounds", "1")
-    assert {"speedup", "gemm_fraction", "chosen_models_per_s", "tight_loop_models_per_s",
-            "gemm_gflops"} <= set(line)
+    # A bf16 recipe, so every side runs: chosen (bf16), fp32, tight loop, project loop, both
+    # GEMM peaks and two parallel worker processes against one two-thread process.
+    (line,) = run_json("benchmarks/train_throughput.py", "--study", "fashion-mnist-mlp",
+                       "--arch", "mlp-64-32", "--precision", "bf16", "--batch-size", "64",
+                       "--epochs", "1", "--models", "2", "--loop-models", "1", "--n", "600",
+                       "--threads", "1", "--rounds", "1", "--jobs", "2")
+    rates = ["chosen_models_per_s", "fp32_models_per_s", "tight_loop_models_per_s",
+             "project_loop_models_per_s", "parallel_jobs_models_per_s",
+             "one_process_models_per_s"]
+    assert {"benchmark", "device", "threads", "method", "models", "epochs", "rounds",
+            "chosen_gflops", "tight_loop_gflops", "gemm_gflops", "bf16_gemm_gflops", "speedup",
+            "bf16_speedup_over_fp32", "gemm_fraction", "gemm_fraction_same_precision",
+            *rates} <= set(line)
+    assert (line["arch"], line["precision"], line["batch_size"], line["method"]) == (
+        "mlp-64-32", "bf16", 64, "batched")
+    assert (line["models"], line["epochs"], line["threads"], line["jobs"]) == (2, 1, 1, 2)
+    assert (line["n"], line["m"]) == (600, 420)
+    assert all(line[key] > 0 for key in rates)
+    assert line["gemm_gflops"] > 0 and line["bf16_gemm_gflops"] > 0
     assert line["speedup"] > 0 and 0 < line["gemm_fraction"] < 2
+    assert line["gemm_fraction_same_precision"] == pytest.approx(
+        line["chosen_gflops"] / line["bf16_gemm_gflops"], abs=2e-3)
+    # FLOPs from the arch's real widths, 784-64-32-10: a training step 2+2 MAC per layer and 2
+    # more for every input gradient but the first layer's; evaluation of n + n_test = 720.
+    macs = [784 * 64, 64 * 32, 32 * 10]
+    flops = 420 * (4 * sum(macs) + 2 * sum(macs[1:])) + 720 * 2 * sum(macs)
+    assert line["chosen_gflops"] / line["chosen_models_per_s"] == pytest.approx(
+        flops / 1e9, rel=0.03)
 
 
 def test_gpu_throughput_runs_the_cuda_path_code_on_cpu():
