@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -21,15 +22,14 @@ from longtail.compare import (
     common_trials,
     compare_group,
     compare_group_files,
-    jaccard,
     make_arch_comparison,
     mem_correlation,
-    memorized,
-    memorized_curve,
     pair_set,
     tabulate_comparisons,
 )
 from longtail.config import ConfigError
+from longtail.reliability import memorized_table
+from longtail.select import is_memorized, jaccard
 from longtail.store import CorrectnessStore, StoreError, TrialResults
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,8 +70,14 @@ def test_jaccard_hand_values() -> None:
     assert jaccard(np.zeros(3, bool), np.array([1, 0, 0], bool)) == 0.0
 
 
+def counts(mem: np.ndarray) -> SimpleNamespace:
+    """Estimates-like mem with 20 trials in and 20 out (mem is a multiple of 1/400)."""
+    return SimpleNamespace(mem=np.asarray(mem, np.float64), n_in=np.full(len(mem), 20),
+                           n_out=np.full(len(mem), 20))
+
+
 def test_memorized_never_selects_nan_and_is_inclusive() -> None:
-    np.testing.assert_array_equal(memorized(np.array([0.25, 0.2, np.nan, 1.0]), 0.25),
+    np.testing.assert_array_equal(is_memorized(counts([0.25, 0.2, np.nan, 1.0]), 0.25),
                                   [True, False, False, True])
 
 
@@ -84,7 +90,8 @@ def test_agreement_counts_and_jaccards() -> None:
     mem_b = np.array([0.8, 0.1, 0.4, 0.3, 0.7])
     pairs_a = pairs([(0, 0, 0.5), (0, 1, 0.2), (3, 2, 0.12)])
     pairs_b = pairs([(0, 0, 0.3), (3, 2, 0.6), (4, 1, 0.9)])
-    out = agreement(mem_a, mem_b, pairs_a, pairs_b, mem_threshold=0.25, infl_threshold=0.15)
+    out = agreement(counts(mem_a), counts(mem_b), pairs_a, pairs_b, mem_threshold=0.25,
+                    infl_threshold=0.15)
     assert (out["memorized_a"], out["memorized_b"], out["memorized_both"]) == (3, 4, 2)
     assert out["jaccard_memorized"] == pytest.approx(2 / 5)  # {0,1,3} vs {0,2,3,4}
     # (3, 2) has infl 0.12 < 0.15 in a: a = {(0,0),(0,1)}, b = {(0,0),(3,2),(4,1)}
@@ -95,7 +102,7 @@ def test_agreement_counts_and_jaccards() -> None:
 
 
 def test_memorized_curve_per_threshold() -> None:
-    curve = memorized_curve(np.array([0.1, 0.5, 0.9]), np.array([0.6, 0.5, 0.2]),
+    curve = memorized_table(counts([0.1, 0.5, 0.9]), counts([0.6, 0.5, 0.2]),
                             thresholds=[0.05, 0.4, 0.95])
     assert curve["size_a"].tolist() == [3, 2, 0]
     assert curve["size_b"].tolist() == [3, 2, 0]

@@ -30,11 +30,15 @@ from scipy import stats
 
 from longtail.estimate import DEFAULT_MIN_TRIALS
 from longtail.estimates import Estimates, compute_estimates
+from longtail.reliability import memorized_table
 from longtail.select import (
     DEFAULT_CONSISTENCY_THRESHOLDS,
     DEFAULT_INFL_THRESHOLD,
     DEFAULT_MEM_THRESHOLD,
+    is_memorized,
+    jaccard,
     jaccard_table,
+    pairs_at_least,
     select_pairs,
     split_trials,
 )
@@ -66,39 +70,24 @@ def mem_correlation(mem_a: np.ndarray, mem_b: np.ndarray) -> dict[str, float]:
             "spearman": float(stats.spearmanr(a, b).statistic), "n": int(both.sum())}
 
 
-def memorized(mem: np.ndarray, threshold: float) -> np.ndarray:
-    """(n,) bool: mem >= threshold (Section 2's selection; NaN is never selected)."""
-    mem = np.asarray(mem, np.float64)
-    return np.isfinite(mem) & (mem >= threshold)
-
-
-def jaccard(a: np.ndarray | set, b: np.ndarray | set) -> float:
-    """|A & B| / |A | B| of two sets, or of two boolean masks over the same items; NaN when
-    both are empty (nothing to agree on)."""
-    if isinstance(a, set) or isinstance(b, set):
-        union = len(set(a) | set(b))
-        return len(set(a) & set(b)) / union if union else float("nan")
-    a, b = np.asarray(a, bool), np.asarray(b, bool)
-    if a.shape != b.shape:
-        raise ValueError(f"masks differ in shape: {a.shape} vs {b.shape}")
-    union = int((a | b).sum())
-    return int((a & b).sum()) / union if union else float("nan")
-
-
 def pair_set(pairs: pd.DataFrame, infl_threshold: float = -np.inf) -> set[tuple[int, int]]:
-    """The (train_index, test_index) pairs of a pairs table with infl >= ``infl_threshold``."""
-    kept = pairs[pairs["infl"] >= infl_threshold]
+    """The (train_index, test_index) pairs of a pairs table with infl >= ``infl_threshold``
+    (exact where the pairs carry their fractions, :func:`longtail.select.pairs_at_least`)."""
+    kept = pairs[pairs_at_least(pairs, infl_threshold)] if np.isfinite(infl_threshold) \
+        else pairs
     return set(zip(kept["train_index"].tolist(), kept["test_index"].tolist(), strict=True))
 
 
-def agreement(mem_a: np.ndarray, mem_b: np.ndarray, pairs_a: pd.DataFrame,
+def agreement(est_a: Estimates, est_b: Estimates, pairs_a: pd.DataFrame,
               pairs_b: pd.DataFrame, mem_threshold: float = DEFAULT_MEM_THRESHOLD,
               infl_threshold: float = DEFAULT_INFL_THRESHOLD) -> dict[str, Any]:
     """Correlation of mem, and sizes, overlap and Jaccard similarity of the memorized sets
-    (mem >= ``mem_threshold``) and of the high-influence pair sets (infl >= ``infl_threshold``;
-    pairs tables as :func:`longtail.select.select_pairs` makes them) of two estimates."""
-    corr = mem_correlation(mem_a, mem_b)
-    mem_set_a, mem_set_b = memorized(mem_a, mem_threshold), memorized(mem_b, mem_threshold)
+    (mem >= ``mem_threshold``, exact) and of the high-influence pair sets
+    (infl >= ``infl_threshold``; pairs tables as :func:`longtail.select.select_pairs` makes
+    them) of two estimates."""
+    corr = mem_correlation(est_a.mem, est_b.mem)
+    mem_set_a = is_memorized(est_a, mem_threshold)
+    mem_set_b = is_memorized(est_b, mem_threshold)
     set_a, set_b = pair_set(pairs_a, infl_threshold), pair_set(pairs_b, infl_threshold)
     return {
         "n_both_defined": corr["n"], "pearson": corr["pearson"], "spearman": corr["spearman"],
@@ -107,19 +96,6 @@ def agreement(mem_a: np.ndarray, mem_b: np.ndarray, pairs_a: pd.DataFrame,
         "jaccard_memorized": jaccard(mem_set_a, mem_set_b),
         "infl_threshold": float(infl_threshold), "pairs_a": len(set_a), "pairs_b": len(set_b),
         "pairs_both": len(set_a & set_b), "jaccard_pairs": jaccard(set_a, set_b)}
-
-
-def memorized_curve(mem_a: np.ndarray, mem_b: np.ndarray,
-                    thresholds: Sequence[float] = MEM_CURVE_THRESHOLDS) -> pd.DataFrame:
-    """Jaccard similarity of {i: mem_a >= theta} and {i: mem_b >= theta} for each theta."""
-    rows = []
-    for threshold in thresholds:
-        a, b = memorized(mem_a, threshold), memorized(mem_b, threshold)
-        rows.append({"threshold": float(threshold), "size_a": int(a.sum()),
-                     "size_b": int(b.sum()), "intersection": int((a & b).sum()),
-                     "jaccard": jaccard(a, b)})
-    return pd.DataFrame(rows, columns=["threshold", "size_a", "size_b", "intersection",
-                                       "jaccard"])
 
 
 # ----------------------------------------------------------------- studies' stores
@@ -215,12 +191,12 @@ def _compare(group: str, comparison: str, a: Selection, b: Selection, same_subse
     head = {"group": group, "comparison": comparison, "study_a": a.study, "study_b": b.study}
     row = {**head, "arch_a": a.arch, "arch_b": b.arch, "trials_a": len(a.trials),
            "trials_b": len(b.trials), "same_subsets": same_subsets,
-           **agreement(a.estimates.mem, b.estimates.mem, a.pairs, b.pairs, mem_threshold,
+           **agreement(a.estimates, b.estimates, a.pairs, b.pairs, mem_threshold,
                        infl_threshold),
            "test_accuracy_a": a.test_accuracy, "test_accuracy_b": b.test_accuracy}
     curves = []
     for selection, table in (
-            ("memorized", memorized_curve(a.estimates.mem, b.estimates.mem)),
+            ("memorized", memorized_table(a.estimates, b.estimates, MEM_CURVE_THRESHOLDS)),
             ("pairs", jaccard_table(a.pairs, b.pairs, curve_thresholds).rename(
                 columns={"pairs_a": "size_a", "pairs_b": "size_b"}))):
         curves.append(table.assign(selection=selection, **head))

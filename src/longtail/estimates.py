@@ -273,7 +273,8 @@ def fit_report(attrs: dict[str, Any]) -> dict[str, Any]:
     """The models' fit for summary.json and captions, with a warning when they fit less than
     Section 1's premise (95% of their training set)."""
     keys = ("fit", "fit_min_trial", "fit_flipped", "held_out_accuracy", "test_accuracy")
-    report = {f"models_{key}": float(attrs[key]) for key in keys if key in attrs}
+    report = {f"models_{key}": float(attrs[key]) for key in keys
+              if key in attrs and not np.isnan(attrs[key])}  # JSON has no NaN
     fit = report.get("models_fit", float("nan"))
     if not np.isnan(fit) and fit < FIT_PREMISE:
         report["fit_warning"] = (f"the models fit only {100 * fit:.1f}% of their training subsets "

@@ -287,9 +287,9 @@ def lastlayer_summary(study: str, paths: LastLayerInputs, mem_threshold: float,
     reps = read_representations(paths.representations)
     full_acc, full_time = _trial_times(paths.full_store)
     linear_acc, linear_time = _trial_times(paths.linear_store)
-    full_mem = read_estimates(paths.full_estimates).mem
-    linear_mem = read_estimates(paths.linear_estimates).mem
-    agree = agreement(full_mem, linear_mem, pd.read_csv(paths.full_pairs),
+    full = read_estimates(paths.full_estimates)
+    linear = read_estimates(paths.linear_estimates)
+    agree = agreement(full, linear, pd.read_csv(paths.full_pairs),
                       pd.read_csv(paths.linear_pairs), mem_threshold, infl_threshold)
     representation_seconds = float(reps.attrs["train_seconds"] + reps.attrs["extract_seconds"])
     lastlayer_total = representation_seconds + float(linear_time.sum())

@@ -59,7 +59,7 @@ def describe_study(store_path: str | os.PathLike, name: str, study: Mapping[str,
         "test_accuracy_mean": float(accuracy.mean()) if len(accuracy) else float("nan"),
         "test_accuracy_std": float(accuracy.std(ddof=1)) if len(accuracy) > 1 else float("nan"),
         "subset_fit": fit["fit"],
-        "subset_fit_flipped": fit["fit_flipped"],
+        "subset_fit_flipped": None if np.isnan(fit["fit_flipped"]) else fit["fit_flipped"],
         "subset_fit_min_trial": fit["fit_min_trial"],
     }
 
@@ -94,8 +94,8 @@ def about_rst(about: Mapping[str, Any]) -> str:
 
 
 def _flipped_fit(about: Mapping[str, Any]) -> str:
-    fit = about.get("subset_fit_flipped", float("nan"))
-    return "" if np.isnan(fit) else f" ({100 * fit:.1f}% of the flipped labels in them)"
+    fit = about.get("subset_fit_flipped")
+    return "" if fit is None else f" ({100 * fit:.1f}% of the flipped labels in them)"
 
 
 def _fit_warning(about: Mapping[str, Any]) -> str:

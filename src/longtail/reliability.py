@@ -34,6 +34,7 @@ from longtail.estimates import Estimates, compute_estimates, read_estimates, val
 from longtail.select import (
     DEFAULT_CONSISTENCY_THRESHOLDS,
     is_memorized,
+    jaccard,
     jaccard_table,
     select_pairs,
     select_pairs_file,
@@ -53,12 +54,6 @@ CHANCE_NULL = ("every true influence is zero: for each memorized training exampl
                "(n_in kept); pairs then selected at the same thresholds, mean over "
                "{permutations} permutations")
 MEM_COLUMNS = ("threshold", "size_a", "size_b", "intersection", "jaccard")
-
-
-def jaccard(a: np.ndarray, b: np.ndarray) -> float:
-    """|A n B| / |A u B| of two (n,) bool sets; NaN when both are empty."""
-    union = int((a | b).sum())
-    return int((a & b).sum()) / union if union else math.nan
 
 
 def memorized_table(est_a: Estimates, est_b: Estimates, thresholds: Sequence[float]

@@ -248,6 +248,19 @@ def split_trials(use: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return half_a, half_b
 
 
+def jaccard(a: np.ndarray | set, b: np.ndarray | set) -> float:
+    """|A & B| / |A | B| of two sets, or of two boolean masks over the same items; NaN when
+    both are empty (nothing to agree on). The one Jaccard of the package."""
+    if isinstance(a, set) or isinstance(b, set):
+        union = len(set(a) | set(b))
+        return len(set(a) & set(b)) / union if union else float("nan")
+    a, b = np.asarray(a, bool), np.asarray(b, bool)
+    if a.shape != b.shape:
+        raise ValueError(f"masks differ in shape: {a.shape} vs {b.shape}")
+    union = int((a | b).sum())
+    return int((a & b).sum()) / union if union else float("nan")
+
+
 def jaccard_table(pairs_a: pd.DataFrame, pairs_b: pd.DataFrame,
                   thresholds: Sequence[float]) -> pd.DataFrame:
     """Jaccard similarity of the pair sets {(i, j): infl >= threshold} (exact, see
