@@ -70,7 +70,6 @@ rule tabulate_lastlayer:
         ),
         full_store=expand("results/{study}/correctness.h5", study=LASTLAYER_STUDIES),
         full_estimates=expand("results/{study}/estimates.h5", study=LASTLAYER_STUDIES),
-        full_pairs=expand("results/{study}/pairs.csv", study=LASTLAYER_STUDIES),
         linear_store=expand(
             "results/{study}/lastlayer/correctness.h5", study=LASTLAYER_STUDIES
         ),

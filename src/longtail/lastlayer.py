@@ -37,8 +37,9 @@ import torch
 from longtail.compare import agreement, write_csv, write_markdown
 from longtail.config import trials_fingerprint
 from longtail.data import load_study_data
-from longtail.estimates import load_influence, read_estimates
+from longtail.estimates import iter_influence, load_influence, read_estimates
 from longtail.models import Classifier
+from longtail.select import is_memorized, select_pairs
 from longtail.store import (
     CorrectnessStore,
     StoreError,
@@ -272,7 +273,6 @@ class LastLayerInputs:
     representations: str | os.PathLike
     full_store: str | os.PathLike
     full_estimates: str | os.PathLike
-    full_pairs: str | os.PathLike
     linear_store: str | os.PathLike
     linear_estimates: str | os.PathLike
     linear_pairs: str | os.PathLike
@@ -289,8 +289,13 @@ def lastlayer_summary(study: str, paths: LastLayerInputs, mem_threshold: float,
     linear_acc, linear_time = _trial_times(paths.linear_store)
     full = read_estimates(paths.full_estimates)
     linear = read_estimates(paths.linear_estimates)
-    agree = agreement(full, linear, pd.read_csv(paths.full_pairs),
-                      pd.read_csv(paths.linear_pairs), mem_threshold, infl_threshold)
+    # the full model's pairs at the linear models' thresholds (its own pairs.csv may use the
+    # thresholds `auto` chose), so both sides are selected alike
+    full_pairs = select_pairs(full, iter_influence(paths.full_estimates,
+                                                   is_memorized(full, mem_threshold)),
+                              mem_threshold, infl_threshold)
+    agree = agreement(full, linear, full_pairs, pd.read_csv(paths.linear_pairs),
+                      mem_threshold, infl_threshold)
     representation_seconds = float(reps.attrs["train_seconds"] + reps.attrs["extract_seconds"])
     lastlayer_total = representation_seconds + float(linear_time.sum())
     return {
