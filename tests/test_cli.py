@@ -361,3 +361,32 @@ def test_scores_parquet(tmp_path: Path, estimates_path: Path) -> None:
     out = tmp_path / "s.parquet"
     assert main(["scores", str(estimates_path), str(out)]) == 0
     np.testing.assert_array_equal(pd.read_parquet(out)["mem"], read_estimates(estimates_path).mem)
+
+
+def test_agreement_of_trial_ranges(tmp_path: Path, store_path: Path,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """Estimates of the same trials agree exactly; of disjoint halves, mostly within their
+    standard errors (the store's correctness depends on the subsets only through mem)."""
+    outs = {}
+    for name, trials in (("all", None), ("first", "0-100"), ("second", "100-200"),
+                         ("first_again", "0-100")):
+        outs[name] = tmp_path / f"{name}.h5"
+        extra = ["--trials", trials] if trials else []
+        assert main(["estimate", str(store_path), str(outs[name]), "--min-out-trials", "1",
+                     *extra]) == 0
+    capsys.readouterr()
+    assert main(["agreement", str(outs["first"]), str(outs["first_again"])]) == 0
+    same = json.loads(capsys.readouterr().out)
+    assert same["identical"] and same["jaccard_memorized"] == 1.0
+    assert same["mem_abs_difference_max"] == 0.0 and same["trials_a"] == 99  # 4 diverged
+    assert main(["agreement", str(outs["first"]), str(outs["second"])]) == 0
+    halves = json.loads(capsys.readouterr().out)
+    assert not halves["identical"] and halves["trials_b"] == 100
+    assert halves["mem_within_1.96_se"] > 0.85
+    assert 0 < halves["pearson"] < 1
+    with pytest.raises(SystemExit):
+        main(["estimate", str(store_path), str(tmp_path / "x.h5"), "--trials", "5-5"])
+    assert "need 0 <= START < STOP" in capsys.readouterr().err
+    assert main(["estimate", str(store_path), str(tmp_path / "x.h5"), "--trials",
+                 "900-1000"]) == 1
+    assert "no trial with id in [900, 1000)" in capsys.readouterr().err

@@ -12,6 +12,7 @@ but ``models`` works without torch.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 import warnings
@@ -20,6 +21,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from longtail import __version__
+from longtail.compare import agreement_files
 from longtail.data.errors import DataError
 from longtail.estimate import DEFAULT_MIN_TRIALS
 from longtail.estimates import INFLUENCE_MODES, estimate_store, read_estimates
@@ -94,12 +96,25 @@ def add_estimate(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--min-out-trials", type=COUNT, default=DEFAULT_MIN_TRIALS, metavar="N",
                    help="warn about examples in or out of fewer than N valid trials "
                         f"(default {DEFAULT_MIN_TRIALS})")
+    p.add_argument("--trials", type=trial_range, metavar="START-STOP",
+                   help="use only the trials with ids START..STOP-1 (e.g. 0-1024)")
     p.set_defaults(func=run_estimate)
+
+
+def trial_range(text: str) -> tuple[int, int]:
+    """A --trials argument: START-STOP with 0 <= START < STOP."""
+    try:
+        start, stop = (int(part) for part in text.split("-"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not START-STOP, e.g. 0-1024") from None
+    if not 0 <= start < stop:
+        raise argparse.ArgumentTypeError(f"{text!r}: need 0 <= START < STOP")
+    return start, stop
 
 
 def run_estimate(args: argparse.Namespace) -> int:
     attrs = estimate_store(args.store, args.out, influence=args.influence,
-                           min_out_trials=args.min_out_trials)
+                           min_out_trials=args.min_out_trials, trial_range=args.trials)
     print(f"{args.out}: n={attrs['n']} n_test={attrs['n_test']} influence={attrs['influence']} "
           f"valid trials={attrs['n_valid_trials']}/{attrs['n_trials']} "
           f"(excluded diverged: {attrs['n_excluded_trials']}; examples with < "
@@ -428,9 +443,31 @@ class UsageError(Exception):
     """A combination of options argparse cannot check; exit status 2."""
 
 
+def add_agreement(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "agreement", help="how well two estimates of the same examples agree",
+        description="Compare two estimates files of the same training examples (two runs, two "
+                    "models, two ranges of trials): correlation of mem, Jaccard of the "
+                    "memorized sets and of the pairs selected at the same thresholds, and the "
+                    "share of examples whose mem differ by at most 1.96 standard errors. "
+                    "Prints one JSON line.")
+    p.add_argument("a", help="first estimates.h5")
+    p.add_argument("b", help="second estimates.h5")
+    p.add_argument("--mem", type=THRESHOLD, default=DEFAULT_MEM_THRESHOLD,
+                   help=f"memorization threshold in 0..1 (default {DEFAULT_MEM_THRESHOLD})")
+    p.add_argument("--infl", type=THRESHOLD, default=DEFAULT_INFL_THRESHOLD,
+                   help=f"influence threshold in 0..1 (default {DEFAULT_INFL_THRESHOLD})")
+    p.set_defaults(func=run_agreement)
+
+
+def run_agreement(args: argparse.Namespace) -> int:
+    print(json.dumps(agreement_files(args.a, args.b, args.mem, args.infl)))
+    return 0
+
+
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
-    add_estimate, add_pairs, add_consistency, add_scores, add_explain, add_import,
-    add_import_released, add_models]
+    add_estimate, add_pairs, add_consistency, add_agreement, add_scores, add_explain,
+    add_import, add_import_released, add_models]
 
 
 def build_parser() -> argparse.ArgumentParser:

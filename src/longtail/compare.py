@@ -29,7 +29,7 @@ import pandas as pd
 from scipy import stats
 
 from longtail.estimate import DEFAULT_MIN_TRIALS
-from longtail.estimates import Estimates, compute_estimates
+from longtail.estimates import Estimates, compute_estimates, iter_influence, read_estimates
 from longtail.reliability import memorized_table
 from longtail.select import (
     DEFAULT_CONSISTENCY_THRESHOLDS,
@@ -96,6 +96,39 @@ def agreement(est_a: Estimates, est_b: Estimates, pairs_a: pd.DataFrame,
         "jaccard_memorized": jaccard(mem_set_a, mem_set_b),
         "infl_threshold": float(infl_threshold), "pairs_a": len(set_a), "pairs_b": len(set_b),
         "pairs_both": len(set_a & set_b), "jaccard_pairs": jaccard(set_a, set_b)}
+
+
+def mem_differences(est_a: Estimates, est_b: Estimates) -> dict[str, Any]:
+    """How far two estimates of the same examples' mem~ lie apart in units of their standard
+    errors: the share of examples with |mem_a - mem_b| <= 1.96 sqrt(se_a^2 + se_b^2) (about
+    95% when both estimate the same mem from independent trials), and the mean and largest
+    |mem_a - mem_b|."""
+    diff = np.abs(np.asarray(est_a.mem) - np.asarray(est_b.mem))
+    se = np.sqrt(np.asarray(est_a.mem_se) ** 2 + np.asarray(est_b.mem_se) ** 2)
+    both = np.isfinite(diff) & np.isfinite(se)
+    within = (diff[both] <= 1.96 * se[both]) | (diff[both] == 0)
+    return {"mem_within_1.96_se": float(within.mean()) if both.any() else float("nan"),
+            "mem_abs_difference_mean": float(diff[both].mean()) if both.any() else float("nan"),
+            "mem_abs_difference_max": float(diff[both].max()) if both.any() else float("nan"),
+            "identical": bool(np.array_equal(est_a.mem, est_b.mem, equal_nan=True))}
+
+
+def agreement_files(path_a: str | os.PathLike, path_b: str | os.PathLike,
+                    mem_threshold: float = DEFAULT_MEM_THRESHOLD,
+                    infl_threshold: float = DEFAULT_INFL_THRESHOLD) -> dict[str, Any]:
+    """Agreement of two estimates files of the same examples (two runs, two architectures,
+    two trial ranges): :func:`agreement` with pairs selected from each at the same
+    thresholds, and :func:`mem_differences`."""
+    estimates = [read_estimates(path) for path in (path_a, path_b)]
+    if not np.array_equal(estimates[0].train_source_index, estimates[1].train_source_index):
+        raise StoreError(f"{path_a} and {path_b} estimate different training examples")
+    pairs = [select_pairs(est, iter_influence(path, is_memorized(est, mem_threshold)),
+                          mem_threshold, infl_threshold)
+             for est, path in zip(estimates, (path_a, path_b), strict=True)]
+    return {"trials_a": int(estimates[0].attrs.get("n_valid_trials", -1)),
+            "trials_b": int(estimates[1].attrs.get("n_valid_trials", -1)),
+            **agreement(*estimates, *pairs, mem_threshold, infl_threshold),
+            **mem_differences(*estimates)}
 
 
 # ----------------------------------------------------------------- studies' stores

@@ -352,14 +352,25 @@ def _write_full(h5: h5py.File, blocks: Iterator[InfluenceBlock] | Sequence[Influ
 
 def estimate_store(store_path: str | os.PathLike, out_path: str | os.PathLike,
                    influence: str = "same-class", min_out_trials: int = DEFAULT_MIN_TRIALS,
-                   block_size: int = DEFAULT_BLOCK_SIZE) -> dict[str, Any]:
+                   block_size: int = DEFAULT_BLOCK_SIZE,
+                   trial_range: tuple[int, int] | None = None) -> dict[str, Any]:
     """Read a correctness store, estimate mem (and influence) and write ``out_path``.
 
     Thin-adapter entry point for ``rules/estimate.smk``; returns the attributes written
-    (trial counts, excluded diverged trials, examples with too few trials).
+    (trial counts, excluded diverged trials, examples with too few trials). ``trial_range``
+    (start, stop) restricts Algorithm 1 to the trials with ids in [start, stop).
     """
+    trials = None
+    if trial_range is not None:
+        with StoreReader(store_path) as store:
+            ids = store.trial_ids()
+        trials = (ids >= trial_range[0]) & (ids < trial_range[1])
+        if not trials.any():
+            raise StoreError(f"{store_path}: no trial with id in [{trial_range[0]}, "
+                             f"{trial_range[1]}) (ids {ids.min()}..{ids.max()})")
     estimates, blocks = compute_estimates(store_path, influence=influence,
-                                          min_trials=min_out_trials, block_size=block_size)
+                                          min_trials=min_out_trials, trials=trials,
+                                          block_size=block_size)
     write_estimates(out_path, estimates, blocks)
     return dict(estimates.attrs)
 
