@@ -34,12 +34,14 @@ def draw_consistency(panels: Sequence[tuple[str, Mapping[str, Any]]]) -> Figure:
     in words, and the paper's point on the right."""
     if not panels:
         raise ValueError("the consistency figure needs at least one study")
-    fig = new_figure(TEXT_WIDTH, 2.4 * len(panels) + 0.3)
-    axes = fig.subplots(len(panels), 2, squeeze=False)
-    for row, (title, report) in enumerate(panels):
+    fig = new_figure(TEXT_WIDTH, 2.6 * len(panels) + 0.3)
+    rows = np.atleast_1d(fig.subfigures(len(panels), 1))
+    for sub, (title, report) in zip(rows, panels, strict=True):
+        sub.suptitle(title, fontsize=7.5)  # the study, once per row; each panel its verdict
+        axes = sub.subplots(1, 2)
         target = report["target"]
         for column, (key, label, symbol) in enumerate(SETS):
-            ax, setting = axes[row, column], report[key]
+            ax, setting = axes[column], report[key]
             table = setting["table"]
             x = np.array([r["threshold"] for r in table], float)
             y = np.array([np.nan if r["jaccard"] is None else r["jaccard"] for r in table])
@@ -54,8 +56,8 @@ def draw_consistency(panels: Sequence[tuple[str, Mapping[str, Any]]]) -> Figure:
             ax.set_ylim(0, 1.05)
             ax.set_xlabel(symbol)
             ax.set_ylabel(f"Jaccard, {label}")
-            ax.set_title(f"{title}\n{_verdict(setting, target)}", fontsize=7)
-    handles, labels = axes[0, 1].get_legend_handles_labels()
+            ax.set_title(_verdict(setting, target), fontsize=7)
+    handles, labels = axes[1].get_legend_handles_labels()
     fig.legend(handles, [text.replace("θ_infl ", "θ ") for text in labels],
                loc="outside lower center", ncol=len(labels), fontsize=6.5,
                frameon=False)  # outside the axes: covers no data
