@@ -4,6 +4,7 @@ per influence level), the distribution of memorization estimates and the label-n
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,16 +28,9 @@ def _no_data(ax: Axes, text: str) -> None:
 
 
 def _wrap(title: str, width: int = 58) -> str:
-    """Break a long panel title at ', ' so it fits a narrow column."""
-    lines, line = [], ""
-    for part in title.split(", "):
-        candidate = f"{line}, {part}" if line else part
-        if len(candidate) > width and line:
-            lines.append(line + ",")
-            line = part
-        else:
-            line = candidate
-    return "\n".join([*lines, line])
+    """Break a long panel title between words so every line fits a narrow column."""
+    return "\n".join(textwrap.wrap(title, width, break_on_hyphens=False,
+                                   break_long_words=False))
 
 
 # ---------------------------------------------------------------- Fig. 2
