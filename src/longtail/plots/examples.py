@@ -3,6 +3,7 @@ near 0, 0.5 and 1) and Fig. 3 (high-influence pairs), with the selections that p
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -198,17 +199,21 @@ def draw_fig3(panels: Sequence[PairPanel], tests: int = 4) -> Figure:
     unit = _image_unit(groups * (1 + tests), fixed, FIG3_WIDTH)
     row_height = TITLE_HEIGHT + unit + 0.2
     group_width = (1 + tests) * unit + (tests - 1) * gap + train_gap
-    heights = [0.3 + max([len(g) for g in p.groups] or [1]) * row_height for p in panels]
-    canvas = InchCanvas(fixed + groups * (1 + tests) * unit, sum(heights))
+    width = fixed + groups * (1 + tests) * unit
+    titles = [textwrap.fill(p.title, int(width * 15), break_on_hyphens=False) for p in panels]
+    heads = [0.3 + 0.15 * title.count("\n") for title in titles]  # room for wrapped titles
+    heights = [head + max([len(g) for g in p.groups] or [1]) * row_height
+               for head, p in zip(heads, panels, strict=True)]
+    canvas = InchCanvas(width, sum(heights))
     top = 0.0
-    for panel, height in zip(panels, heights, strict=True):
-        canvas.text(canvas.width / 2, top + 0.02, panel.title, fontsize=8.5)
+    for panel, title, head, height in zip(panels, titles, heads, heights, strict=True):
+        canvas.text(canvas.width / 2, top + 0.02, title, fontsize=8.5)
         if not panel.groups:
-            canvas.text(canvas.width / 2, top + 0.3 + row_height / 2, panel.note, va="center")
+            canvas.text(canvas.width / 2, top + head + row_height / 2, panel.note, va="center")
         for g, group in enumerate(panel.groups):
             x0 = 0.05 + g * (group_width + group_gap)
             for r, row in enumerate(group):
-                y = top + 0.3 + r * row_height + TITLE_HEIGHT
+                y = top + head + r * row_height + TITLE_HEIGHT
                 ax = canvas.axes(x0, y, unit, unit)
                 show_image(ax, row.train_image, f"mem {row.mem:.2f}", color=COLORS["memorized"])
                 ax.set_xlabel(row.label, fontsize=6.5, labelpad=1.5)
