@@ -3,7 +3,7 @@
 
 from snakemake.utils import min_version
 
-min_version("9.0")
+min_version("9.19")  # profiles named profile.yaml (profiles/)
 
 
 configfile: "config.yaml"

@@ -6,6 +6,11 @@ wildcard_constraints:
     group="|".join(COMPARE_GROUPS),
 
 
+localrules:
+    tabulate_arch_comparison,
+    plot_arch_comparison,
+
+
 rule compare_architectures:
     input:
         stores=get_group_stores,
@@ -17,13 +22,16 @@ rule compare_architectures:
         "logs/compare/{group}.log",
     benchmark:
         "results/compare/{group}/benchmark.tsv"
+    conda:
+        "../environment.yml"
+    resources:
+        mem_mb=get_group_mem_mb,
+        runtime=get_group_runtime,
     params:
-        studies=get_group_studies,
+        studies=lookup(dpath="compare/groups/{group}", within=config),
         thresholds=get_thresholds,
         seed=get_group_seed,
         min_out_trials=get_group_min_out_trials,
-    conda:
-        "../environment.yml"
     script:
         "../scripts/compare_architectures.py"
 
@@ -49,7 +57,9 @@ rule plot_arch_comparison:
         mem=expand("results/compare/{group}/mem.csv", group=COMPARE_GROUPS),
     output:
         pdf=report(
-            "figures/arch_comparison.pdf", caption="../report/arch_comparison.rst", category="Sec. C"
+            "figures/arch_comparison.pdf",
+            caption="../report/arch_comparison.rst",
+            category="Sec. C",
         ),
         png="figures/arch_comparison.png",
     log:

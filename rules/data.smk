@@ -5,12 +5,15 @@ rule build_dataset_cache:
         f"{DATA_DIR}/{{dataset}}.h5",
     log:
         f"logs/data/{{dataset}}.log",
+    conda:
+        "../environment.yml"
+    resources:
+        mem_mb=get_cache_mem_mb,
+        runtime=get_cache_runtime,
     params:
         download_dir=get_download_dir,
         data=get_data_sources,
         spec=get_dataset_spec,
-    conda:
-        "../environment.yml"
     script:
         "../scripts/build_dataset_cache.py"
 
@@ -22,9 +25,12 @@ rule make_study_data:
         "results/{study}/data.h5",
     log:
         "logs/{study}/make_study_data.log",
-    params:
-        data=get_data_params,
     conda:
         "../environment.yml"
+    resources:
+        mem_mb=get_study_data_mem_mb,
+        runtime=get_short_runtime,
+    params:
+        data=get_data_params,
     script:
         "../scripts/make_study_data.py"

@@ -1,35 +1,46 @@
+# Selecting pairs reads the estimates once and writes a CSV: the submitting host does it.
+localrules:
+    select_high_influence_pairs,
+
+
 rule estimate_memorization:
     input:
         "results/{study}/correctness.h5",
     output:
         "results/{study}/estimates.h5",
-    wildcard_constraints:
-        study=study_regex(TRAINED_STUDIES),
     log:
         "logs/{study}/estimate_memorization.log",
     benchmark:
         "results/{study}/benchmarks/estimate.tsv"
-    params:
-        influence=config["influence"],
-        min_out_trials=get_min_out_trials,
+    wildcard_constraints:
+        study=study_regex(TRAINED_STUDIES),
     conda:
         "../environment.yml"
+    resources:
+        mem_mb=get_estimate_mem_mb,
+        runtime=get_store_runtime,
+    params:
+        influence=lookup(dpath="influence", within=config),
+        min_out_trials=lookup(dpath="studies/{study}/min_out_trials", within=config),
     script:
         "../scripts/estimate_memorization.py"
 
 
 rule import_released_estimates:
     input:
-        released=get_released_file,
+        released=lookup(dpath="studies/{study}/released", within=config),
         data="results/{study}/data.h5",
     output:
         "results/{study}/estimates.h5",
-    wildcard_constraints:
-        study=study_regex(RELEASED_STUDIES),
     log:
         "logs/{study}/import_released_estimates.log",
+    wildcard_constraints:
+        study=study_regex(RELEASED_STUDIES),
     conda:
         "../environment.yml"
+    resources:
+        mem_mb=get_released_mem_mb,
+        runtime=get_short_runtime,
     script:
         "../scripts/import_released_estimates.py"
 
@@ -43,11 +54,11 @@ rule select_high_influence_pairs:
         rst="results/{study}/selection.rst",
     log:
         "logs/{study}/select_high_influence_pairs.log",
+    conda:
+        "../environment.yml"
     params:
         # for the last-layer variant and released estimates, which have no trials to split
         thresholds=get_thresholds,
-    conda:
-        "../environment.yml"
     script:
         "../scripts/select_high_influence_pairs.py"
 
@@ -63,11 +74,14 @@ rule measure_selection_consistency:
         reliability="results/{study}/reliability.json",
     log:
         "logs/{study}/measure_selection_consistency.log",
-    params:
-        thresholds=get_selection_settings,
-        seed=get_study_seed,
-        min_out_trials=get_min_out_trials,
     conda:
         "../environment.yml"
+    resources:
+        mem_mb=get_store_mem_mb,
+        runtime=get_store_runtime,
+    params:
+        thresholds=get_selection_settings,
+        seed=lookup(dpath="studies/{study}/seed", within=config),
+        min_out_trials=lookup(dpath="studies/{study}/min_out_trials", within=config),
     script:
         "../scripts/measure_selection_consistency.py"

@@ -1,24 +1,37 @@
 # The paper's figures from the estimates, pairs and removal runs: figures/<name>.pdf with a PNG
 # beside it. Each rule reads only its own plotting options (config `plots.<name>`), so changing
-# one redraws only that figure.
+# one redraws only that figure. Drawing is light: every rule here runs on the submitting host.
+
+
+localrules:
+    plot_fig1,
+    plot_fig2,
+    plot_fig3,
+    plot_figC1,
+    plot_consistency,
+    plot_mem_hist,
+    plot_label_noise,
+    copy_figure_to_docs,
+    docs,
+    plot_galleries,
 
 
 rule plot_fig1:
     input:
-        estimates=per_study(figure_studies("fig1"), "estimates.h5"),
-        data=per_study(figure_studies("fig1"), "data.h5"),
-        about=per_study(figure_studies("fig1"), "about.json"),
-        about_rst=per_study(figure_studies("fig1"), "about.rst"),
+        estimates=expand("results/{study}/estimates.h5", study=figure_studies("fig1")),
+        data=expand("results/{study}/data.h5", study=figure_studies("fig1")),
+        about=expand("results/{study}/about.json", study=figure_studies("fig1")),
+        about_rst=expand("results/{study}/about.rst", study=figure_studies("fig1")),
     output:
         pdf="figures/fig1.pdf",
         png=report("figures/fig1.png", caption="../report/fig1.rst", category="Figures"),
     log:
         "logs/figures/fig1.log",
+    conda:
+        "../environment.yml"
     params:
         studies=figure_studies("fig1"),
         options=get_plot_options("fig1"),
-    conda:
-        "../environment.yml"
     script:
         "../scripts/plot_fig1.py"
 
@@ -26,8 +39,8 @@ rule plot_fig1:
 rule plot_fig2:
     input:
         removal=removal_shard_files(figure_studies("fig2"), ("full", "mem")),
-        about=per_study(figure_studies("fig2"), "about.json"),
-        about_rst=per_study(figure_studies("fig2"), "about.rst"),
+        about=expand("results/{study}/about.json", study=figure_studies("fig2")),
+        about_rst=expand("results/{study}/about.rst", study=figure_studies("fig2")),
     output:
         pdf="figures/fig2.pdf",
         png=report("figures/fig2.png", caption="../report/fig2.rst", category="Figures"),
@@ -35,64 +48,64 @@ rule plot_fig2:
         rst="figures/fig2.rst",
     log:
         "logs/figures/fig2.log",
+    conda:
+        "../environment.yml"
     params:
         studies=figure_studies("fig2"),
         options=get_plot_options("fig2"),
-    conda:
-        "../environment.yml"
     script:
         "../scripts/plot_fig2.py"
 
 
 rule plot_fig3:
     input:
-        estimates=per_study(figure_studies("fig3"), "estimates.h5"),
-        pairs=per_study(figure_studies("fig3"), "pairs.csv"),
-        summaries=per_study(figure_studies("fig3"), "summary.json"),
-        selection_rst=per_study(figure_studies("fig3"), "selection.rst"),
-        data=per_study(figure_studies("fig3"), "data.h5"),
-        about=per_study(figure_studies("fig3"), "about.json"),
-        about_rst=per_study(figure_studies("fig3"), "about.rst"),
+        estimates=expand("results/{study}/estimates.h5", study=figure_studies("fig3")),
+        pairs=expand("results/{study}/pairs.csv", study=figure_studies("fig3")),
+        summaries=expand("results/{study}/summary.json", study=figure_studies("fig3")),
+        selection_rst=expand("results/{study}/selection.rst", study=figure_studies("fig3")),
+        data=expand("results/{study}/data.h5", study=figure_studies("fig3")),
+        about=expand("results/{study}/about.json", study=figure_studies("fig3")),
+        about_rst=expand("results/{study}/about.rst", study=figure_studies("fig3")),
     output:
         pdf="figures/fig3.pdf",
         png=report("figures/fig3.png", caption="../report/fig3.rst", category="Figures"),
     log:
         "logs/figures/fig3.log",
+    conda:
+        "../environment.yml"
     params:
         studies=figure_studies("fig3"),
         options=get_plot_options("fig3"),
-    conda:
-        "../environment.yml"
     script:
         "../scripts/plot_fig3.py"
 
 
 rule plot_figC1:
     input:
-        pairs=per_study(figure_studies("figC1"), "pairs.csv"),
-        summaries=per_study(figure_studies("figC1"), "summary.json"),
-        selection_rst=per_study(figure_studies("figC1"), "selection.rst"),
-        about=per_study(figure_studies("figC1"), "about.json"),
-        about_rst=per_study(figure_studies("figC1"), "about.rst"),
+        pairs=expand("results/{study}/pairs.csv", study=figure_studies("figC1")),
+        summaries=expand("results/{study}/summary.json", study=figure_studies("figC1")),
+        selection_rst=expand("results/{study}/selection.rst", study=figure_studies("figC1")),
+        about=expand("results/{study}/about.json", study=figure_studies("figC1")),
+        about_rst=expand("results/{study}/about.rst", study=figure_studies("figC1")),
     output:
         pdf="figures/figC1.pdf",
         png=report("figures/figC1.png", caption="../report/figC1.rst", category="Figures"),
     log:
         "logs/figures/figC1.log",
+    conda:
+        "../environment.yml"
     params:
         studies=figure_studies("figC1"),
         options=get_plot_options("figC1"),
-    conda:
-        "../environment.yml"
     script:
         "../scripts/plot_figC1.py"
 
 
 rule plot_consistency:
     input:
-        reliability=per_study(figure_studies("consistency"), "reliability.json"),
-        about=per_study(figure_studies("consistency"), "about.json"),
-        about_rst=per_study(figure_studies("consistency"), "about.rst"),
+        reliability=expand("results/{study}/reliability.json", study=figure_studies("consistency")),
+        about=expand("results/{study}/about.json", study=figure_studies("consistency")),
+        about_rst=expand("results/{study}/about.rst", study=figure_studies("consistency")),
     output:
         pdf="figures/consistency.pdf",
         png=report(
@@ -102,41 +115,39 @@ rule plot_consistency:
         ),
     log:
         "logs/figures/consistency.log",
-    params:
-        studies=figure_studies("consistency"),
     conda:
         "../environment.yml"
+    params:
+        studies=figure_studies("consistency"),
     script:
         "../scripts/plot_consistency.py"
 
 
 rule plot_mem_hist:
     input:
-        estimates=per_study(figure_studies("mem_hist"), "estimates.h5"),
-        about_rst=per_study(figure_studies("mem_hist"), "about.rst"),
+        estimates=expand("results/{study}/estimates.h5", study=figure_studies("mem_hist")),
+        about_rst=expand("results/{study}/about.rst", study=figure_studies("mem_hist")),
     output:
         pdf="figures/mem_hist.pdf",
-        png=report(
-            "figures/mem_hist.png", caption="../report/mem_hist.rst", category="Figures"
-        ),
+        png=report("figures/mem_hist.png", caption="../report/mem_hist.rst", category="Figures"),
     log:
         "logs/figures/mem_hist.log",
+    conda:
+        "../environment.yml"
     params:
         studies=figure_studies("mem_hist"),
         options=get_plot_options("mem_hist"),
         mem_threshold=get_thresholds(None)["mem"],
-    conda:
-        "../environment.yml"
     script:
         "../scripts/plot_mem_hist.py"
 
 
 rule plot_label_noise:
     input:
-        estimates=per_study(figure_studies("label_noise"), "estimates.h5"),
-        data=per_study(figure_studies("label_noise"), "data.h5"),
-        about=per_study(figure_studies("label_noise"), "about.json"),
-        about_rst=per_study(figure_studies("label_noise"), "about.rst"),
+        estimates=expand("results/{study}/estimates.h5", study=figure_studies("label_noise")),
+        data=expand("results/{study}/data.h5", study=figure_studies("label_noise")),
+        about=expand("results/{study}/about.json", study=figure_studies("label_noise")),
+        about_rst=expand("results/{study}/about.rst", study=figure_studies("label_noise")),
     output:
         pdf="figures/label_noise.pdf",
         png=report(
@@ -146,11 +157,11 @@ rule plot_label_noise:
         ),
     log:
         "logs/figures/label_noise.log",
+    conda:
+        "../environment.yml"
     params:
         studies=figure_studies("label_noise"),
         options=get_plot_options("label_noise"),
-    conda:
-        "../environment.yml"
     script:
         "../scripts/plot_label_noise.py"
 
@@ -198,9 +209,9 @@ rule plot_galleries:
         ),
     log:
         "logs/{study}/plot_galleries.log",
-    params:
-        options=get_gallery_options,
     conda:
         "../environment.yml"
+    params:
+        options=get_gallery_options,
     script:
         "../scripts/plot_galleries.py"

@@ -3,6 +3,12 @@
 # penultimate representation, on the study's own subsets I_k; the same estimators on top.
 
 
+localrules:
+    select_lastlayer_pairs,
+    tabulate_lastlayer,
+    plot_figC3,
+
+
 rule extract_representations:
     input:
         data="results/{study}/data.h5",
@@ -12,11 +18,15 @@ rule extract_representations:
         "logs/{study}/lastlayer/extract_representations.log",
     benchmark:
         "results/{study}/benchmarks/lastlayer_extract.tsv"
-    params:
-        study=get_training_params,
-    threads: get_training_threads
     conda:
         "../environment.yml"
+    threads: lookup(dpath="studies/{study}/train/threads", within=config)
+    resources:
+        gpu=get_training_gpus,
+        mem_mb=get_training_mem_mb,
+        runtime=get_full_model_runtime,
+    params:
+        study=get_training_params,
     script:
         "../scripts/extract_representations.py"
 
@@ -31,12 +41,15 @@ rule train_lastlayer_trials:
         "logs/{study}/lastlayer/train_lastlayer_trials.log",
     benchmark:
         "results/{study}/benchmarks/lastlayer_train.tsv"
+    conda:
+        "../environment.yml"
+    threads: lookup(dpath="lastlayer/train/threads", within=config)
+    resources:
+        mem_mb=get_lastlayer_mem_mb,
+        runtime=get_lastlayer_runtime,
     params:
         study=get_lastlayer_study,
         linear=get_lastlayer_train,
-    threads: get_lastlayer_threads
-    conda:
-        "../environment.yml"
     script:
         "../scripts/train_lastlayer_trials.py"
 
@@ -70,23 +83,19 @@ rule tabulate_lastlayer:
         ),
         full_store=expand("results/{study}/correctness.h5", study=LASTLAYER_STUDIES),
         full_estimates=expand("results/{study}/estimates.h5", study=LASTLAYER_STUDIES),
-        linear_store=expand(
-            "results/{study}/lastlayer/correctness.h5", study=LASTLAYER_STUDIES
-        ),
-        linear_estimates=expand(
-            "results/{study}/lastlayer/estimates.h5", study=LASTLAYER_STUDIES
-        ),
+        linear_store=expand("results/{study}/lastlayer/correctness.h5", study=LASTLAYER_STUDIES),
+        linear_estimates=expand("results/{study}/lastlayer/estimates.h5", study=LASTLAYER_STUDIES),
         linear_pairs=expand("results/{study}/lastlayer/pairs.csv", study=LASTLAYER_STUDIES),
     output:
         csv="tables/lastlayer.csv",
         md="tables/lastlayer.md",
     log:
         "logs/tables/lastlayer.log",
+    conda:
+        "../environment.yml"
     params:
         studies=LASTLAYER_STUDIES,
         thresholds=get_thresholds,
-    conda:
-        "../environment.yml"
     script:
         "../scripts/tabulate_lastlayer.py"
 
@@ -94,18 +103,16 @@ rule tabulate_lastlayer:
 rule plot_figC3:
     input:
         full_estimates=expand("results/{study}/estimates.h5", study=LASTLAYER_STUDIES),
-        linear_estimates=expand(
-            "results/{study}/lastlayer/estimates.h5", study=LASTLAYER_STUDIES
-        ),
+        linear_estimates=expand("results/{study}/lastlayer/estimates.h5", study=LASTLAYER_STUDIES),
         table="tables/lastlayer.csv",
     output:
         pdf=report("figures/figC3.pdf", caption="../report/figC3.rst", category="Sec. C"),
         png="figures/figC3.png",
     log:
         "logs/figures/figC3.log",
-    params:
-        studies=LASTLAYER_STUDIES,
     conda:
         "../environment.yml"
+    params:
+        studies=LASTLAYER_STUDIES,
     script:
         "../scripts/plot_figC3.py"

@@ -16,10 +16,14 @@ rule train_removal_shard:
         "results/{study}/benchmarks/removal_{part}_{start}-{stop}.tsv"
     wildcard_constraints:
         part=r"full|pairs|(mem|random)-\d+(\.\d+)?",
-    params:
-        study=get_training_params,
-    threads: get_training_threads
     conda:
         "../environment.yml"
+    threads: lookup(dpath="studies/{study}/train/threads", within=config)
+    resources:
+        gpu=get_training_gpus,
+        mem_mb=get_training_mem_mb,
+        runtime=get_removal_runtime,
+    params:
+        study=get_training_params,
     script:
         "../scripts/train_removal_shard.py"

@@ -6,9 +6,12 @@ rule aggregate_correctness:
         "results/{study}/correctness.h5",
     log:
         "logs/{study}/aggregate_correctness.log",
-    params:
-        study=get_store_params,
     conda:
         "../environment.yml"
+    resources:
+        mem_mb=get_store_mem_mb,
+        runtime=get_store_runtime,
+    params:
+        study=get_store_params,
     script:
         "../scripts/aggregate_correctness.py"

@@ -1,5 +1,14 @@
 # Section 3's numbers as tables (CSV, Markdown, LaTeX, HTML), with the paper's beside ours, and
-# the description of each study that figure titles and report captions quote.
+# the description of each study that figure titles and report captions quote. All of them are
+# light and run on the submitting host.
+
+
+localrules:
+    describe_study,
+    describe_released_study,
+    tabulate_pairs,
+    tabulate_marginal_utility,
+    tabulate_label_noise,
 
 
 rule describe_study:
@@ -8,14 +17,14 @@ rule describe_study:
     output:
         json="results/{study}/about.json",
         rst="results/{study}/about.rst",
-    wildcard_constraints:
-        study=study_regex(TRAINED_STUDIES),
     log:
         "logs/{study}/describe_study.log",
-    params:
-        study=get_description_params,
+    wildcard_constraints:
+        study=study_regex(TRAINED_STUDIES),
     conda:
         "../environment.yml"
+    params:
+        study=get_description_params,
     script:
         "../scripts/describe_study.py"
 
@@ -26,48 +35,44 @@ rule describe_released_study:
     output:
         json="results/{study}/about.json",
         rst="results/{study}/about.rst",
-    wildcard_constraints:
-        study=study_regex(RELEASED_STUDIES),
     log:
         "logs/{study}/describe_released_study.log",
-    params:
-        study=study_config,
+    wildcard_constraints:
+        study=study_regex(RELEASED_STUDIES),
     conda:
         "../environment.yml"
+    params:
+        study=study_config,
     script:
         "../scripts/describe_released_study.py"
 
 
 rule tabulate_pairs:
     input:
-        summaries=per_study(table_studies("pairs"), "summary.json"),
-        about=per_study(table_studies("pairs"), "about.json"),
-        about_rst=per_study(table_studies("pairs"), "about.rst"),
+        summaries=expand("results/{study}/summary.json", study=table_studies("pairs")),
+        about=expand("results/{study}/about.json", study=table_studies("pairs")),
+        about_rst=expand("results/{study}/about.rst", study=table_studies("pairs")),
     output:
         csv="tables/pairs.csv",
         md="tables/pairs.md",
         tex="tables/pairs.tex",
-        html=report(
-            "tables/pairs.html", caption="../report/pairs.rst", category="Tables"
-        ),
+        html=report("tables/pairs.html", caption="../report/pairs.rst", category="Tables"),
     log:
         "logs/tables/pairs.log",
-    params:
-        studies=table_studies("pairs"),
     conda:
         "../environment.yml"
+    params:
+        studies=table_studies("pairs"),
     script:
         "../scripts/tabulate_pairs.py"
 
 
 rule tabulate_marginal_utility:
     input:
-        removal=removal_shard_files(
-            table_studies("marginal_utility"), ("full", "pairs", "random")
-        ),
-        pairs=per_study(table_studies("marginal_utility"), "pairs.csv"),
-        about=per_study(table_studies("marginal_utility"), "about.json"),
-        about_rst=per_study(table_studies("marginal_utility"), "about.rst"),
+        removal=removal_shard_files(table_studies("marginal_utility"), ("full", "pairs", "random")),
+        pairs=expand("results/{study}/pairs.csv", study=table_studies("marginal_utility")),
+        about=expand("results/{study}/about.json", study=table_studies("marginal_utility")),
+        about_rst=expand("results/{study}/about.rst", study=table_studies("marginal_utility")),
     output:
         csv="tables/marginal_utility.csv",
         md="tables/marginal_utility.md",
@@ -80,20 +85,20 @@ rule tabulate_marginal_utility:
         rst="tables/marginal_utility.rst",
     log:
         "logs/tables/marginal_utility.log",
-    params:
-        studies=table_studies("marginal_utility"),
     conda:
         "../environment.yml"
+    params:
+        studies=table_studies("marginal_utility"),
     script:
         "../scripts/tabulate_marginal_utility.py"
 
 
 rule tabulate_label_noise:
     input:
-        estimates=per_study(table_studies("label_noise"), "estimates.h5"),
-        data=per_study(table_studies("label_noise"), "data.h5"),
-        about=per_study(table_studies("label_noise"), "about.json"),
-        about_rst=per_study(table_studies("label_noise"), "about.rst"),
+        estimates=expand("results/{study}/estimates.h5", study=table_studies("label_noise")),
+        data=expand("results/{study}/data.h5", study=table_studies("label_noise")),
+        about=expand("results/{study}/about.json", study=table_studies("label_noise")),
+        about_rst=expand("results/{study}/about.rst", study=table_studies("label_noise")),
     output:
         csv="tables/label_noise.csv",
         md="tables/label_noise.md",
@@ -105,9 +110,9 @@ rule tabulate_label_noise:
         ),
     log:
         "logs/tables/label_noise.log",
-    params:
-        studies=table_studies("label_noise"),
     conda:
         "../environment.yml"
+    params:
+        studies=table_studies("label_noise"),
     script:
         "../scripts/tabulate_label_noise.py"

@@ -7,10 +7,14 @@ rule train_trial_shard:
         "logs/{study}/train/{start}-{stop}.log",
     benchmark:
         "results/{study}/benchmarks/train_{start}-{stop}.tsv"
-    params:
-        study=get_training_params,
-    threads: get_training_threads
     conda:
         "../environment.yml"
+    threads: lookup(dpath="studies/{study}/train/threads", within=config)
+    resources:
+        gpu=get_training_gpus,
+        mem_mb=get_training_mem_mb,
+        runtime=get_trial_runtime,
+    params:
+        study=get_training_params,
     script:
         "../scripts/train_trial_shard.py"

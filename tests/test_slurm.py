@@ -4,7 +4,9 @@ the tiny study submitted with ``--profile profiles/slurm``.
 Needs root (it starts munged, slurmctld and slurmd); installs the Debian packages if missing.
 Skipped only when the cluster cannot be started for that reason (not root, no apt); any other
 failure to start is a test failure. The node declares two fake GPUs (``--fake-gpus 2``), so the
-profile's ``gpu: 1`` for training jobs really goes through ``sbatch --gpus=1``.
+training rules' ``resources: gpu=1`` really goes through ``sbatch --gpus=1``; the memory the
+rules derive from the study reaches ``sbatch --mem``. Then training is repeated with shards
+packed two per job, and as one SLURM job array (``--slurm-array-jobs``).
 """
 
 from __future__ import annotations
@@ -30,15 +32,17 @@ PROFILE = ROOT / "profiles" / "slurm"
 TARGET = "results/tiny/correctness.h5"
 TRAINING_RULES = ("train_trial_shard", "train_removal_shard")
 RUN_TIMEOUT = 900  # seconds for one workflow run through SLURM (it takes about 2 minutes)
-# Site values for this localhost cluster (LONGTAIL_SLURM_*, see profiles/slurm/config.yaml): one
-# fake GPU per training job; tiny training jobs need little memory, so both fit on the node at once.
-SITE = {"gpus": "1", "train_mem_mb": "4000"}
+# What rules/common.smk derives for a tiny study's training job: 4 GB base + its 0.3 MB of images.
+TRAINING_MEM_MB = 5000
 SKIP_CODES = {3: "not root", 4: "Debian packages missing and apt-get cannot install them"}
 
 pytestmark = pytest.mark.slurm
 
 SUBMITTED = re.compile(
     r"Job (\S+) has been submitted with SLURM jobid (\d+) \(log: (.+?)\)\.?$", re.M)
+ARRAY_SUBMITTED = re.compile(
+    r"Submitted array job with Snakemake IDs (\S+) and SLURM job ID (\d+)\. "
+    r"The individual task IDs are (\d+)-(\d+)\.", re.M)
 
 
 def _sh(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
@@ -91,6 +95,7 @@ def run_on_slurm(workdir: Path, *args: str, **site: str) -> tuple[str, float]:
 
     Site values for the profile come from LONGTAIL_SLURM_* (``site`` sets them); those of the
     calling shell are dropped so that a developer's site settings do not leak into this test.
+    What a job needs (memory, time, GPU) comes from the rules alone.
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith("LONGTAIL_SLURM_")}
     env.update({f"LONGTAIL_SLURM_{k.upper()}": str(v) for k, v in site.items()})
@@ -171,7 +176,7 @@ def assert_same_store(ours: Path, reference: Path) -> None:
 def slurm_study(slurm_cluster, tmp_path_factory):
     """The tiny study's correctness store, made through SLURM: (workdir, output, seconds)."""
     workdir = tmp_path_factory.mktemp("slurm-study")
-    output, seconds = run_on_slurm(workdir, TARGET, **SITE)
+    output, seconds = run_on_slurm(workdir, TARGET)
     jobs = slurm_jobs(output)
     print(f"\nSLURM e2e: {seconds:.0f} s, {len(jobs)} SLURM jobs", file=sys.stderr)
     return workdir, output, seconds
@@ -194,6 +199,16 @@ def test_training_jobs_asked_slurm_for_a_gpu(slurm_study):
             assert re.search(r"TresPerJob=\S*gpu:1|gres/gpu[:=]1", out), out
 
 
+def test_jobs_asked_slurm_for_the_memory_their_rules_declare(slurm_study):
+    """No memory in the profile: sbatch --mem comes from the rules' study-derived mem_mb."""
+    workdir, output, _ = slurm_study
+    for jobid, log in slurm_jobs(output).items():
+        if "rule_train_trial_shard" in log.as_posix():
+            out = subprocess.run(["scontrol", "-o", "show", "job", jobid],
+                                 capture_output=True, text=True).stdout
+            assert f"MinMemoryNode={TRAINING_MEM_MB}M" in out, out
+
+
 def test_slurm_store_equals_local_store(slurm_study, tiny_study):
     workdir, _, _ = slurm_study
     assert_same_store(workdir / TARGET, tiny_study / TARGET)
@@ -203,9 +218,37 @@ def test_shards_packed_into_one_job_give_the_same_store(slurm_study, tiny_study)
     """LONGTAIL_SLURM_SHARDS_PER_JOB=2: both shards in one SLURM job, same results."""
     workdir, _, _ = slurm_study
     output, seconds = run_on_slurm(workdir, TARGET, "--forcerun", "train_trial_shard",
-                                   shards_per_job=2, **SITE)
+                                   shards_per_job=2)
     jobs = check_all_training_in_slurm(workdir, output)
     training_jobs = [j for j, log in jobs.items() if "train_trial_shard" in log.as_posix()]
     assert len(training_jobs) == 1, jobs
     print(f"\nSLURM packed rerun: {seconds:.0f} s, {len(jobs)} SLURM jobs", file=sys.stderr)
+    assert_same_store(workdir / TARGET, tiny_study / TARGET)
+
+
+def test_shards_as_one_slurm_array_give_the_same_store(slurm_study, tiny_study):
+    """``--slurm-array-jobs train_trial_shard``: both shards are tasks of one SLURM job array
+    (one sbatch for thousands of one-trial shards), with the same results."""
+    workdir, _, _ = slurm_study
+    output, seconds = run_on_slurm(workdir, TARGET, "--forcerun", "train_trial_shard",
+                                   "--slurm-array-jobs", "train_trial_shard")
+    arrays = ARRAY_SUBMITTED.findall(output)
+    assert len(arrays) == 1, f"expected one array job:\n{output[-3000:]}"
+    _, array_id, first, last = arrays[0]
+    assert (int(first), int(last)) == (1, 2), arrays
+    assert not re.search(r"^localrule train_trial_shard:", output, re.M)
+    tasks = subprocess.run(["scontrol", "-o", "show", "job", array_id], capture_output=True,
+                           text=True).stdout.splitlines()
+    assert len(tasks) == 2, tasks
+    for task in tasks:
+        assert f"ArrayJobId={array_id}" in task and "JobState=COMPLETED" in task, task
+        assert re.search(r"TresPerJob=\S*gpu:1|gres/gpu[:=]1", task), task
+    logs = sorted((workdir / ".snakemake" / "slurm_logs" / "rule_train_trial_shard")
+                  .glob(f"{array_id}_*.log"))
+    assert len(logs) == 2, logs
+    made = {path for log in logs for path in outputs_made_in(log)}
+    shards = {p.relative_to(workdir).as_posix()
+              for p in (workdir / "results" / "tiny" / "trials").glob("*.h5")}
+    assert shards and shards <= made, (shards, made)
+    print(f"\nSLURM array rerun: {seconds:.0f} s", file=sys.stderr)
     assert_same_store(workdir / TARGET, tiny_study / TARGET)

@@ -1,42 +1,8 @@
 """``results/{study}/estimates.h5``: memorization and influence estimates (Algorithm 1, lines
 5 and 7) computed from a correctness store, and the readers every later stage uses.
 
-Schema (public contract; see docs/estimates.md):
-
-==============================  ======================  =======================================
-dataset / group                 shape, dtype            meaning
-==============================  ======================  =======================================
-``mem``                         (n,) float64            mem~_m(A, S, i), Alg. 1 line 5
-``mem_se``                      (n,) float64            its standard error
-``n_in``                        (n,) int64              valid trials with i in I_k
-``n_out``                       (n,) int64              valid trials with i not in I_k
-``train_labels``                (n,) int64              y_i (copied from the store)
-``test_labels``                 (n_test,) int64         y'_j
-``train_source_index``          (n,) int64              index of i in the original split
-``test_source_index``           (n_test,) int64         index of j in the original split
-``excluded_trials``             (k,) int64              ids of diverged trials left out
-``p_in``, ``p_out``             (n,) float64            the two terms of Alg. 1 line 5:
-                                                        Pr[h_k(x_i) = y_i | i in / not in I_k]
-                                                        (p_out: the empirical consistency score)
-``suggested_label``             (n,) int64              class the models predict most often
-                                                        for x_i when i is held out (-1: unknown)
-``suggested_label_share``       (n,) float64            share of held-out trials predicting it
-``test_hits``                   (n_test,) int64         valid trials correct on j (for exact
-                                                        infl >= theta, Alg. 1 line 7)
-``infl``, ``infl_se``           (n, n_test) float32     influence == "full": infl~_m(A, S, i, j)
-``infl_same_class/<label>/``    group per class         influence == "same-class":
-    ``train_index``             (n_c,) int64            training examples with y_i = label
-    ``test_index``              (n'_c,) int64           test examples with y'_j = label
-    ``infl``, ``infl_se``       (n_c, n'_c) float32     influence of train_index[a] on
-                                                        test_index[b]
-==============================  ======================  =======================================
-
-Attributes: ``influence`` (same-class | full | none), ``n_trials``, ``n_valid_trials``,
-``n_excluded_trials``, ``min_trials``, ``n_few_trials``, ``n``, ``n_test``, the store's
-``dataset``, ``arch``, ``subset_size``, ``fingerprint``, and how well the models fit their
-training sets (Section 1's premise, :func:`fit_summary`): ``fit`` (share of (trial, i in I_k)
-with h_k(x_i) = y_i), ``fit_min_trial``, ``fit_flipped`` (the same over flipped labels; NaN
-without label noise), ``held_out_accuracy`` and ``test_accuracy`` (means over valid trials).
+Schema (public contract): docs/estimates.md ("estimates.h5 layout"), the one description of
+every dataset, group and attribute; this module implements it.
 
 The store is read in blocks of trials (whole HDF5 chunks of rows) and only counts are kept
 (see :mod:`longtail.estimate`), so memory does not grow with t; diverged trials are dropped on

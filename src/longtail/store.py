@@ -1,36 +1,8 @@
 """The correctness store: the one place that defines the HDF5 schema of trial shards and of
 ``results/{study}/correctness.h5``. Every reader and writer goes through this module.
 
-Store schema (public contract; see docs/store.md):
-
-==========================  ===================  ==========================================
-dataset                     shape, dtype         meaning
-==========================  ===================  ==========================================
-``mask``                    (t, n) bool          i in I_k (Algorithm 1, line 1)
-``train_correct``           (t, n) bool          h_k(x_i) = y_i
-``test_correct``            (t, n_test) bool     h_k(x'_j) = y'_j
-``train_labels``            (n,) int64           y_i as trained on (after label noise)
-``test_labels``             (n_test,) int64      y'_j
-``train_source_index``      (n,) int64           index of example i in the original split
-``test_source_index``       (n_test,) int64      index of test example j in the original split
-``train_label_flipped``     (n,) bool            label noise flipped y_i
-``trial``                   (t,) int64           trial id k (0-based)
-``trial_seed``              (t,) int64           seed the subset and training derive from
-``test_accuracy``           (t,) float64         accuracy of h_k on the test set
-``wall_time``               (t,) float64         seconds spent training h_k
-``diverged``                (t,) bool            loss became NaN/inf; excluded by estimators
-``subset_accuracy``         (t,) float64         accuracy of h_k on its own subset I_k (the
-                                                 fit; derived from mask and train_correct
-                                                 when a store lacks it)
-``train_prediction``        (t, n) int16         class h_k predicts for x_i (optional; -1 for
-                                                 a diverged trial); gives the suggested label
-==========================  ===================  ==========================================
-
-Attributes: ``dataset``, ``arch``, ``n``, ``n_test``, ``subset_size``, ``fingerprint`` (hash of
-everything that determines the trials) and ``study_config`` (JSON).
-A shard holds the per-trial datasets for a contiguous range of trial ids and the same attributes.
-Every non-empty dataset carries HDF5's Fletcher-32 checksum per chunk, so a changed byte is
-refused on read instead of read as a different trial id, seed or divergence flag.
+Schema (public contract): docs/store.md, the one description of every dataset (shape, dtype,
+meaning, default when absent) and attribute; this module implements it.
 """
 
 from __future__ import annotations
