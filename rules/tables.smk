@@ -71,6 +71,7 @@ rule tabulate_marginal_utility:
     input:
         removal=removal_shard_files(table_studies("marginal_utility"), ("full", "pairs", "random")),
         pairs=expand("results/{study}/pairs.csv", study=table_studies("marginal_utility")),
+        summary=expand("results/{study}/summary.json", study=table_studies("marginal_utility")),
         about=expand("results/{study}/about.json", study=table_studies("marginal_utility")),
         about_rst=expand("results/{study}/about.rst", study=table_studies("marginal_utility")),
     output:

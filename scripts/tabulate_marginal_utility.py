@@ -5,4 +5,5 @@ from longtail.workflow import log_to
 
 with log_to(snakemake.log[0]):
     make_marginal_utility_table(snakemake.params.studies, snakemake.input.removal,
-                                snakemake.input.pairs, snakemake.input.about, snakemake.output)
+                                snakemake.input.pairs, snakemake.input.about, snakemake.output,
+                                snakemake.input.summary)

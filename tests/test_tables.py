@@ -166,3 +166,14 @@ def test_label_noise_figure_from_files(tmp_path):
     with pytest.raises(ValueError, match="lists no studies"):
         make_label_noise([], [], [], [], tmp_path / "x.pdf", tmp_path / "x.png",
                          {"bins": 10, "log": True})
+
+
+def test_tables_built_on_pairs_that_do_not_replicate_say_so():
+    from longtail.tables import replication_warning
+
+    assert replication_warning("s", {"replicates": True, "jaccard_pairs": 0.8}) == ""
+    assert replication_warning("s", {}) == ""  # no reliability report (released estimates)
+    text = replication_warning("s", {"replicates": False, "jaccard_pairs": 0.33,
+                                     "replicates_target": 0.7})
+    assert "do not replicate (split-half Jaccard 0.33 < 0.7)" in text
+    assert "not comparable with the paper's" in text

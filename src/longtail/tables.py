@@ -461,12 +461,26 @@ def pairs_reliability_notes(summaries: Sequence[Mapping[str, Any]],
     return notes
 
 
+def replication_warning(study: str, summary: Mapping[str, Any]) -> str:
+    """Words for a table built on pairs that do not replicate (:mod:`longtail.reliability`);
+    empty when they do or when the summary carries no reliability."""
+    if summary.get("replicates", True):
+        return ""
+    jaccard = summary.get("jaccard_pairs")
+    shown = "undefined" if jaccard is None else f"{jaccard:.2f}"
+    return (f"{study}: these pairs do not replicate (split-half Jaccard {shown} < "
+            f"{summary['replicates_target']:g}), so the numbers measure removing this "
+            f"particular selection and are not comparable with the paper's.")
+
+
 def make_marginal_utility_table(studies: Sequence[str], removal: Sequence[str | os.PathLike],
                                 pairs: Sequence[str | os.PathLike],
                                 about: Sequence[str | os.PathLike],
-                                paths: Mapping[str, str | os.PathLike]) -> pd.DataFrame:
+                                paths: Mapping[str, str | os.PathLike],
+                                summaries: Sequence[str | os.PathLike] = ()) -> pd.DataFrame:
     """tables/marginal_utility from each study's removal runs (parts ``full`` and ``pairs``)
-    and its pairs."""
+    and its pairs; with the studies' ``summary.json``, a note for pairs that do not
+    replicate."""
     shards = by_study(removal, studies)
     results = [read_removal(shards[study]) for study in studies]
     utilities = [marginal_utility(result, pd.read_csv(pairs_path)["test_index"].to_numpy())
@@ -479,12 +493,16 @@ def make_marginal_utility_table(studies: Sequence[str], removal: Sequence[str | 
              *[random_curve_note(study, random_removal_curve(result))
                for study, result in zip(studies, results, strict=True)],
              paper_note(numbers), PAPER_MARGINAL_NOTE]
+    warnings = [replication_warning(study, _read_json(path))
+                for study, path in zip(studies, summaries, strict=True)]
+    warnings = [text for text in warnings if text]
     write_table(numbers, marginal_utility_display(numbers), paths,
                 "Marginal utility of the pairs' training examples", "tab:marginal-utility",
-                notes)
+                [*warnings, *notes])
     if paths.get("rst"):
         with atomic_path(paths["rst"]) as tmp:
-            tmp.write_text(marginal_utility_caption(numbers))
+            tmp.write_text(marginal_utility_caption(numbers) + "".join(
+                f"\n{text}\n" for text in warnings))
     return numbers
 
 
