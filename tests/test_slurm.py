@@ -190,23 +190,23 @@ def test_every_training_job_ran_in_slurm(slurm_study):
     assert len(training_jobs) == 2, jobs
 
 
+def training_job_records(output: str) -> list[str]:
+    """`scontrol show job` of every training job the run submitted, one line each."""
+    return [subprocess.run(["scontrol", "-o", "show", "job", jobid], capture_output=True,
+                           text=True).stdout
+            for jobid, log in slurm_jobs(output).items()
+            if "rule_train_trial_shard" in log.as_posix()]
+
+
 def test_training_jobs_asked_slurm_for_a_gpu(slurm_study):
-    workdir, output, _ = slurm_study
-    for jobid, log in slurm_jobs(output).items():
-        if "rule_train_trial_shard" in log.as_posix():
-            out = subprocess.run(["scontrol", "-o", "show", "job", jobid],
-                                 capture_output=True, text=True).stdout
-            assert re.search(r"TresPerJob=\S*gpu:1|gres/gpu[:=]1", out), out
+    for out in training_job_records(slurm_study[1]):
+        assert re.search(r"TresPerJob=\S*gpu:1|gres/gpu[:=]1", out), out
 
 
 def test_jobs_asked_slurm_for_the_memory_their_rules_declare(slurm_study):
     """No memory in the profile: sbatch --mem comes from the rules' study-derived mem_mb."""
-    workdir, output, _ = slurm_study
-    for jobid, log in slurm_jobs(output).items():
-        if "rule_train_trial_shard" in log.as_posix():
-            out = subprocess.run(["scontrol", "-o", "show", "job", jobid],
-                                 capture_output=True, text=True).stdout
-            assert f"MinMemoryNode={TRAINING_MEM_MB}M" in out, out
+    for out in training_job_records(slurm_study[1]):
+        assert f"MinMemoryNode={TRAINING_MEM_MB}M" in out, out
 
 
 def test_slurm_store_equals_local_store(slurm_study, tiny_study):
