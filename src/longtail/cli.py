@@ -24,7 +24,7 @@ from longtail import __version__
 from longtail.compare import agreement_files
 from longtail.data.errors import DataError
 from longtail.estimate import DEFAULT_MIN_TRIALS
-from longtail.estimates import INFLUENCE_MODES, estimate_store, read_estimates
+from longtail.estimates import INFLUENCE_MODES, estimate_store, read_estimates, trials_in_range
 from longtail.explain import (
     class_names,
     describe,
@@ -196,6 +196,9 @@ def add_consistency(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--permutations", type=COUNT, default=DEFAULT_PERMUTATIONS, metavar="P",
                    help=f"permutations for the pairs expected by chance (default "
                         f"{DEFAULT_PERMUTATIONS})")
+    p.add_argument("--trials", type=trial_range, metavar="START-STOP",
+                   help="use only the trials with ids START..STOP-1, as `longtail estimate "
+                        "--trials` (give --estimates made with the same range)")
     p.set_defaults(func=run_consistency)
 
 
@@ -213,6 +216,7 @@ def threshold_value(text: str) -> float | str:
 
 
 def run_consistency(args: argparse.Namespace) -> int:
+    trials = None if args.trials is None else trials_in_range(args.store, args.trials)
     if args.reliability:
         if not args.estimates:
             print("longtail consistency: error: --reliability needs --estimates",
@@ -222,7 +226,7 @@ def run_consistency(args: argparse.Namespace) -> int:
                     "grid": {"mem": args.mem_grid, "infl": args.thresholds},
                     "chance_permutations": args.permutations}
         report, table = reliability(args.store, args.estimates, settings, seed=args.seed,
-                                    min_trials=args.min_out_trials)
+                                    min_trials=args.min_out_trials, trials=trials)
         write_reliability(report, table, args.reliability, args.out)
         print(table.to_string(index=False))
         for name in ("mem", "infl"):
@@ -235,7 +239,7 @@ def run_consistency(args: argparse.Namespace) -> int:
         print("longtail consistency: error: --mem auto needs --reliability", file=sys.stderr)
         return EXIT_USAGE
     table = consistency_table(args.store, args.thresholds, args.mem, args.seed,
-                              min_trials=args.min_out_trials)
+                              min_trials=args.min_out_trials, trials=trials)
     with atomic_path(args.out) as tmp:
         table.to_csv(tmp, index=False)
     print(table.to_string(index=False))

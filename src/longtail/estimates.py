@@ -316,6 +316,18 @@ def _write_full(h5: h5py.File, blocks: Iterator[InfluenceBlock] | Sequence[Influ
         raise ValueError(f"full influence blocks cover {int(written.sum())} of {n} rows")
 
 
+def trials_in_range(store_path: str | os.PathLike, trial_range: tuple[int, int]
+                    ) -> np.ndarray:
+    """Boolean (t,) over the store's rows: the trials with ids in [start, stop)."""
+    with StoreReader(store_path) as store:
+        ids = store.trial_ids()
+    trials = (ids >= trial_range[0]) & (ids < trial_range[1])
+    if not trials.any():
+        raise StoreError(f"{store_path}: no trial with id in [{trial_range[0]}, "
+                         f"{trial_range[1]}) (ids {ids.min()}..{ids.max()})")
+    return trials
+
+
 def estimate_store(store_path: str | os.PathLike, out_path: str | os.PathLike,
                    influence: str = "same-class", min_out_trials: int = DEFAULT_MIN_TRIALS,
                    block_size: int = DEFAULT_BLOCK_SIZE,
@@ -326,14 +338,7 @@ def estimate_store(store_path: str | os.PathLike, out_path: str | os.PathLike,
     (trial counts, excluded diverged trials, examples with too few trials). ``trial_range``
     (start, stop) restricts Algorithm 1 to the trials with ids in [start, stop).
     """
-    trials = None
-    if trial_range is not None:
-        with StoreReader(store_path) as store:
-            ids = store.trial_ids()
-        trials = (ids >= trial_range[0]) & (ids < trial_range[1])
-        if not trials.any():
-            raise StoreError(f"{store_path}: no trial with id in [{trial_range[0]}, "
-                             f"{trial_range[1]}) (ids {ids.min()}..{ids.max()})")
+    trials = None if trial_range is None else trials_in_range(store_path, trial_range)
     estimates, blocks = compute_estimates(store_path, influence=influence,
                                           min_trials=min_out_trials, trials=trials,
                                           block_size=block_size)

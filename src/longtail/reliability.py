@@ -111,15 +111,18 @@ def _values(grid: Sequence[float], extra: float | str, name: str) -> list[float]
 
 def chance_pairs(store_path: str | os.PathLike, estimates: Estimates, memorized: np.ndarray,
                  thresholds: Sequence[float], permutations: int = DEFAULT_PERMUTATIONS,
-                 seed: int = 0) -> np.ndarray:
+                 seed: int = 0, trials: np.ndarray | None = None) -> np.ndarray:
     """(len(thresholds),) float: same-class pairs of the ``memorized`` training examples with
     infl~ >= each threshold (exact) under the null :data:`CHANCE_NULL`, mean over
-    ``permutations`` independent permutations of the valid trials of ``store_path``."""
+    ``permutations`` independent permutations of the valid trials of ``store_path`` (of the
+    rows ``trials`` marks, if given: those the estimates were computed from)."""
     if permutations < 1:
         raise ValueError(f"permutations must be >= 1, got {permutations}")
     columns = np.flatnonzero(memorized)
     with StoreReader(store_path) as store:
         use = ~store.array("diverged")
+        if trials is not None:
+            use &= trials
         mask = store.array("mask")[use][:, columns]
         test = store.array("test_correct")[use]
     n_in = mask.sum(axis=0).astype(np.int64)
@@ -148,18 +151,22 @@ def chance_pairs(store_path: str | os.PathLike, estimates: Estimates, memorized:
 
 def reliability(store_path: str | os.PathLike, estimates_path: str | os.PathLike,
                 thresholds: Mapping[str, Any], seed: int = 0,
-                min_trials: int = DEFAULT_MIN_TRIALS) -> tuple[dict[str, Any], pd.DataFrame]:
+                min_trials: int = DEFAULT_MIN_TRIALS, trials: np.ndarray | None = None
+                ) -> tuple[dict[str, Any], pd.DataFrame]:
     """Split-half Jaccard of the memorized and pair sets over the grids, the thresholds to use
     (fixed, or ``auto``), and the pairs expected by chance at every infl value.
 
     ``thresholds`` is the config's ``thresholds`` (mem, infl: number or "auto"; grid, target,
     chance_permutations optional). Returns the report (``reliability.json``) and the pair
     table over infl values (``consistency.csv``, :data:`longtail.select.CONSISTENCY_COLUMNS`).
+    ``trials`` (boolean over the store's rows) restricts everything to those trials, as
+    ``longtail estimate --trials`` does (``estimates_path`` must come from the same trials).
     """
     target = float(thresholds.get("target", DEFAULT_TARGET))
     grids = {**DEFAULT_GRIDS, **thresholds.get("grid", {})}
     permutations = int(thresholds.get("chance_permutations", DEFAULT_PERMUTATIONS))
-    half_a, half_b = split_trials(valid_trials(store_path), seed)
+    use = valid_trials(store_path) if trials is None else valid_trials(store_path) & trials
+    half_a, half_b = split_trials(use, seed)
     halves = [compute_estimates(store_path, influence="same-class", min_trials=min_trials,
                                 trials=half) for half in (half_a, half_b)]
     halves = [(est, list(blocks)) for est, blocks in halves]
@@ -172,7 +179,7 @@ def reliability(store_path: str | os.PathLike, estimates_path: str | os.PathLike
     infl = _setting(thresholds["infl"], grids["infl"], table, target, "infl")
     estimates = read_estimates(estimates_path)
     chance = chance_pairs(store_path, estimates, is_memorized(estimates, mem["used"]),
-                          infl_values, permutations, seed)
+                          infl_values, permutations, seed, trials)
     report = {
         "target": target, "seed": seed, "half_trials": [int(half_a.sum()), int(half_b.sum())],
         "mem": mem, "infl": infl,
