@@ -11,10 +11,10 @@ import pandas as pd
 from matplotlib.figure import Figure
 from test_tables import ABOUT, SUMMARY
 
-from longtail.figures import make_consistency, make_figC1, selection_label
-from longtail.plots import draw_consistency
 from longtail.reliability import summary_fields
-from longtail.tables import make_pairs_table, pairs_display, pairs_table
+from longtail.reporting.figures import make_consistency, make_figC1, selection_label
+from longtail.reporting.plots import draw_consistency
+from longtail.reporting.tables import make_pairs_table, pairs_display, pairs_table
 
 
 def report(jaccards: list[float | None], reached: bool, used: float = 0.15) -> dict:

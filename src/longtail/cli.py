@@ -25,16 +25,7 @@ from longtail.compare import agreement_files
 from longtail.data.errors import DataError
 from longtail.estimate import DEFAULT_MIN_TRIALS
 from longtail.estimates import INFLUENCE_MODES, estimate_store, read_estimates
-from longtail.explain import (
-    class_names,
-    describe,
-    draw_explanation,
-    format_table,
-    influenced,
-    influencers,
-)
 from longtail.importers import import_datamodels, import_demo, load_array
-from longtail.plots.style import figure_style
 from longtail.released import import_released, write_released
 from longtail.reliability import (
     DEFAULT_GRIDS,
@@ -45,6 +36,15 @@ from longtail.reliability import (
     select_reliably,
     write_reliability,
 )
+from longtail.reporting.explain import (
+    class_names,
+    describe,
+    draw_explanation,
+    format_table,
+    influenced,
+    influencers,
+)
+from longtail.reporting.plots.style import figure_style
 from longtail.scores import SCORE_FORMATS, read_scores, write_scores
 from longtail.select import (
     DEFAULT_CONSISTENCY_THRESHOLDS,

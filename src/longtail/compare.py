@@ -307,7 +307,7 @@ def write_markdown(text: str, path: str | os.PathLike) -> None:
 def tabulate_comparisons(stats_csvs: Sequence[str | os.PathLike], out_csv: str | os.PathLike,
                          out_md: str | os.PathLike) -> pd.DataFrame:
     """Concatenate the groups' statistics into ``tables/arch_comparison.{csv,md}``."""
-    from longtail.tables import to_markdown  # drawing and table modules load only here
+    from longtail.reporting.tables import to_markdown  # drawing and table modules load only here
 
     table = pd.concat([pd.read_csv(path) for path in stats_csvs], ignore_index=True)
     write_csv(table, out_csv)
@@ -341,8 +341,8 @@ def make_arch_comparison(stats_csvs: Sequence[str | os.PathLike],
                          mem_csvs: Sequence[str | os.PathLike], out_pdf: str | os.PathLike,
                          out_png: str | os.PathLike) -> None:
     """Stage: the cross-architecture figure, one row per pair of studies of every group."""
-    from longtail.plots.comparison import ArchPanel, draw_arch_comparison
-    from longtail.plots.style import figure_style, save_figure
+    from longtail.reporting.plots.comparison import ArchPanel, draw_arch_comparison
+    from longtail.reporting.plots.style import figure_style, save_figure
 
     panels = []
     for stats_csv, curves_csv, mem_csv in zip(stats_csvs, curves_csvs, mem_csvs, strict=True):

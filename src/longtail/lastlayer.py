@@ -362,7 +362,7 @@ def tabulate_lastlayer(rows: list[dict[str, Any]], out_csv: str | os.PathLike,
                        out_md: str | os.PathLike) -> pd.DataFrame:
     """``tables/lastlayer.csv`` (one row per study) and ``tables/lastlayer.md`` (one column
     per study and the paper's numbers, one row per reported number)."""
-    from longtail.tables import to_markdown  # not imported by the training stages
+    from longtail.reporting.tables import to_markdown  # not imported by the training stages
 
     table = pd.DataFrame(rows)
     write_csv(table, out_csv)
@@ -450,8 +450,8 @@ def make_figC3(studies: list[str], full_estimates: list[str], linear_estimates: 
                table_csv: str | os.PathLike, out_pdf: str | os.PathLike,
                out_png: str | os.PathLike) -> None:
     """Stage: Fig. C.3 from both estimates of every study and ``tables/lastlayer.csv``."""
-    from longtail.plots.comparison import INFL_EDGES, LastLayerPanel, draw_figC3
-    from longtail.plots.style import figure_style, save_figure
+    from longtail.reporting.plots.comparison import INFL_EDGES, LastLayerPanel, draw_figC3
+    from longtail.reporting.plots.style import figure_style, save_figure
 
     table = pd.read_csv(table_csv).set_index("study")
     panels = []

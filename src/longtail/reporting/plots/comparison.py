@@ -1,6 +1,6 @@
 """How much the estimates depend on the model: Fig. C.3 (full-model vs last-layer-only
 estimates, Section 3) and the cross-architecture comparison (Sec. C). Arrays and tables in, a
-Figure out, in the project's style (:mod:`longtail.plots.style`)."""
+Figure out, in the project's style (:mod:`longtail.reporting.plots.style`)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from matplotlib.axes import Axes
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
-from longtail.plots.style import COLORS, TEXT_WIDTH, new_figure, study_colors
+from longtail.reporting.plots.style import COLORS, TEXT_WIDTH, new_figure, study_colors
 
 # Bins of width 0.025 centred on multiples of 0.025, so the common estimates 0 and 1 fall in
 # the middle of a bin rather than on an edge.
