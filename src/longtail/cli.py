@@ -33,7 +33,6 @@ from longtail.reliability import (
     DEFAULT_TARGET,
     read_reliability,
     reliability,
-    select_reliably,
     write_reliability,
 )
 from longtail.reporting.explain import (
@@ -45,6 +44,7 @@ from longtail.reporting.explain import (
     influencers,
 )
 from longtail.reporting.plots.style import figure_style
+from longtail.reporting.reliability import select_reliably
 from longtail.scores import SCORE_FORMATS, read_scores, write_scores
 from longtail.select import (
     DEFAULT_CONSISTENCY_THRESHOLDS,
@@ -254,7 +254,7 @@ def add_models(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_models(args: argparse.Namespace) -> int:
-    try:  # the one command that needs the optional torch
+    try:  # imported here: torch is optional, and `longtail --help` must not load it
         from longtail.models import ARCHITECTURES, BATCHABLE, build_model
     except ModuleNotFoundError as err:
         if (err.name or "").split(".")[0] not in ("torch", "torchvision"):
