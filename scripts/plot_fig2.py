@@ -3,7 +3,7 @@ caption's intervals as reStructuredText."""
 
 import logging
 
-from longtail.figures import fig2_caption, make_fig2
+from longtail.reporting.figures import fig2_caption, make_fig2
 from longtail.store import atomic_path
 from longtail.workflow import log_to
 

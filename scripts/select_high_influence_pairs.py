@@ -5,7 +5,8 @@ fixed thresholds."""
 
 from pathlib import Path
 
-from longtail.reliability import read_reliability, select_reliably
+from longtail.reliability import read_reliability
+from longtail.reporting.reliability import select_reliably
 from longtail.select import select_pairs_file, write_summary
 from longtail.workflow import log_to
 

@@ -313,7 +313,7 @@ def test_import_released_refuses_a_bad_file(tmp_path: Path,
 
 def test_explain(tmp_path: Path, estimates_path: Path,
                  capsys: pytest.CaptureFixture[str]) -> None:
-    from longtail.explain import influenced, influencers
+    from longtail.reporting.explain import influenced, influencers
 
     est = read_estimates(estimates_path)
     table = influencers(estimates_path, 3, k=4)

@@ -25,16 +25,7 @@ from longtail.compare import agreement_files
 from longtail.data.errors import DataError
 from longtail.estimate import DEFAULT_MIN_TRIALS
 from longtail.estimates import INFLUENCE_MODES, estimate_store, read_estimates, trials_in_range
-from longtail.explain import (
-    class_names,
-    describe,
-    draw_explanation,
-    format_table,
-    influenced,
-    influencers,
-)
 from longtail.importers import import_datamodels, import_demo, load_array
-from longtail.plots.style import figure_style
 from longtail.released import import_released, write_released
 from longtail.reliability import (
     DEFAULT_GRIDS,
@@ -42,9 +33,18 @@ from longtail.reliability import (
     DEFAULT_TARGET,
     read_reliability,
     reliability,
-    select_reliably,
     write_reliability,
 )
+from longtail.reporting.explain import (
+    class_names,
+    describe,
+    draw_explanation,
+    format_table,
+    influenced,
+    influencers,
+)
+from longtail.reporting.plots.style import figure_style
+from longtail.reporting.reliability import select_reliably
 from longtail.scores import SCORE_FORMATS, read_scores, write_scores
 from longtail.select import (
     DEFAULT_CONSISTENCY_THRESHOLDS,
@@ -258,7 +258,7 @@ def add_models(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_models(args: argparse.Namespace) -> int:
-    try:  # the one command that needs the optional torch
+    try:  # imported here: torch is optional, and `longtail --help` must not load it
         from longtail.models import ARCHITECTURES, BATCHABLE, build_model
     except ModuleNotFoundError as err:
         if (err.name or "").split(".")[0] not in ("torch", "torchvision"):

@@ -39,7 +39,6 @@ from longtail.select import (
     select_pairs,
     select_pairs_file,
     split_trials,
-    write_summary,
 )
 from longtail.store import StoreError, StoreReader, atomic_path
 
@@ -204,13 +203,14 @@ def read_reliability(path: str | os.PathLike) -> dict[str, Any]:
         return json.load(fh)
 
 
-def summary_fields(report: Mapping[str, Any], n_pairs: int) -> dict[str, Any]:
-    """What ``summary.json`` adds from the reliability report, and the verdict in words."""
+def summary_fields(report: Mapping[str, Any]) -> dict[str, Any]:
+    """What ``summary.json`` adds from the reliability report (the verdict in words is
+    :func:`longtail.reporting.reliability.reliability_note`)."""
     target = report["target"]
     mem, infl = report["mem"], report["infl"]
     replicates = infl["jaccard"] is not None and infl["jaccard"] >= target
     mem_replicates = mem["jaccard"] is not None and mem["jaccard"] >= target
-    fields = {
+    return {
         "replicates": bool(replicates), "memorized_replicates": bool(mem_replicates),
         "replicates_target": target,
         "jaccard_pairs": infl["jaccard"], "jaccard_memorized": mem["jaccard"],
@@ -225,49 +225,13 @@ def summary_fields(report: Mapping[str, Any], n_pairs: int) -> dict[str, Any]:
                              for name, s in (("mem", mem), ("infl", infl))
                              if s["mode"] == "auto"},
     }
-    fields["reliability_note"] = reliability_note(fields, n_pairs, mem["used"], infl["used"])
-    return fields
 
 
-def _jaccard_text(value: float | None) -> str:
-    return "undefined (both halves empty)" if value is None else f"{value:.2f}"
-
-
-def reliability_note(fields: Mapping[str, Any], n_pairs: int, mem_threshold: float,
-                     infl_threshold: float) -> str:
-    """One paragraph: do the selections replicate, how many pairs chance alone would give,
-    and how the thresholds were set."""
-    target = fields["replicates_target"]
-    verdict = "replicate" if fields["replicates"] else "do not replicate"
-    text = (f"The {n_pairs:,} pairs (mem >= {mem_threshold:g}, infl >= {infl_threshold:g}) "
-            f"{verdict}: split-half Jaccard {_jaccard_text(fields['jaccard_pairs'])} against "
-            f"the paper's target {target:g}; {fields['n_pairs_chance']:,.1f} pairs are expected "
-            f"by chance (null: {fields['chance_null']}). The memorized set "
-            f"{'replicates' if fields['memorized_replicates'] else 'does not replicate'} "
-            f"(Jaccard {_jaccard_text(fields['jaccard_memorized'])}).")
-    for name, search in fields["threshold_search"].items():
-        if search["reached"]:
-            text += (f" θ_{name} = {search['chosen']:g} was chosen as the smallest value of the "
-                     f"grid whose split-half Jaccard reaches {target:g}.")
-        else:
-            text += (f" No θ_{name} on the grid {min(search['grid']):g}..."
-                     f"{max(search['grid']):g} reaches Jaccard {target:g}; the paper's value is "
-                     f"shown, and does not replicate.")
-    return text
-
-
-def select_reliably(estimates_path: str | os.PathLike, report: Mapping[str, Any],
-                    out_csv: str | os.PathLike, out_summary: str | os.PathLike | None = None,
-                    out_rst: str | os.PathLike | None = None) -> dict[str, Any]:
-    """Select the pairs at the thresholds the reliability ``report`` settled on, and write
-    them, ``summary.json`` (Section 3's numbers with their reliability) and the reliability
-    note as reStructuredText for the captions of the figures drawn from them."""
+def select_at_report(estimates_path: str | os.PathLike, report: Mapping[str, Any],
+                     out_csv: str | os.PathLike) -> dict[str, Any]:
+    """Select the pairs at the thresholds the reliability ``report`` settled on and write them;
+    returns the Section 3 summary with its reliability (:func:`summary_fields`)."""
     summary = select_pairs_file(estimates_path, out_csv, report["mem"]["used"],
                                 report["infl"]["used"])
-    summary.update(summary_fields(report, summary["n_pairs"]))
-    if out_summary is not None:
-        write_summary(summary, out_summary)
-    if out_rst is not None:
-        with atomic_path(out_rst) as tmp:
-            tmp.write_text(summary["reliability_note"] + "\n")
+    summary.update(summary_fields(report))
     return summary

@@ -1,23 +1,23 @@
 """The figure stage: read what a figure needs from each study's results (estimates, pairs,
-removal runs, images), make the paper's selections and draw with :mod:`longtail.plots`, then
-write ``figures/<name>.pdf`` and a PNG beside it."""
+removal runs, images), make the paper's selections and draw with
+:mod:`longtail.reporting.plots`, then write ``figures/<name>.pdf`` and a PNG beside it."""
 
 from __future__ import annotations
 
 import json
 import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import h5py
 import numpy as np
 import pandas as pd
 
-from longtail.data import load_study_data
 from longtail.estimates import load_influence, read_estimates
 from longtail.noise import compare_detectors, detector_scores
-from longtail.plots import (
+from longtail.removal import read_removal, removal_curve
+from longtail.reporting.inputs import by_study, read_label_noise
+from longtail.reporting.plots import (
     ExampleGrid,
     NoisePanel,
     PairPanel,
@@ -37,8 +37,7 @@ from longtail.plots import (
     spread_groups,
     top_influenced,
 )
-from longtail.provenance import read_about, short_title
-from longtail.removal import read_removal, removal_curve
+from longtail.reporting.provenance import read_about, short_title
 
 PathLike = str | os.PathLike
 
@@ -61,25 +60,6 @@ def read_images(data_path: PathLike, split: str, indices: np.ndarray) -> np.ndar
 def read_class_names(data_path: PathLike) -> list[str]:
     with h5py.File(data_path, "r") as h5:
         return [str(name) for name in h5["classes"].asstr()[()]]
-
-
-def read_label_noise(data_path: PathLike) -> tuple[np.ndarray, np.ndarray]:
-    """(flipped, original): which training labels the study's label noise flipped (n,) bool,
-    and every example's original label (n,), from the study data file."""
-    data = load_study_data(data_path)
-    return np.asarray(data.train_label_flipped, bool), np.asarray(data.y_train_clean, np.int64)
-
-
-def by_study(paths: Sequence[PathLike], studies: Sequence[str]) -> dict[str, list[str]]:
-    """Group ``results/{study}/...`` paths by study (a path belongs to the study named by one of
-    its folders)."""
-    groups: dict[str, list[str]] = {study: [] for study in studies}
-    for path in map(str, paths):
-        owners = [study for study in studies if study in Path(path).parts]
-        if len(owners) != 1:
-            raise ValueError(f"{path} belongs to none or several of the studies {list(studies)}")
-        groups[owners[0]].append(path)
-    return groups
 
 
 def _check_studies(figure: str, studies: Sequence[str]) -> None:
