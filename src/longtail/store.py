@@ -17,8 +17,8 @@ from typing import Any
 import h5py
 import numpy as np
 
+from longtail.h5 import atomic_path as atomic_path  # re-exported: modules import it from here
 from longtail.h5 import (
-    atomic_path,
     check_complete,
     create,
     create_dataset,
@@ -27,9 +27,6 @@ from longtail.h5 import (
     read_attrs,
     write_attrs,
 )
-
-# atomic_path is defined in longtail.h5 and re-exported here for the writers of other files
-__all__ = ["atomic_path"]
 
 PER_TRIAL = ("trial", "trial_seed", "mask", "train_correct", "test_correct",
              "test_accuracy", "wall_time", "diverged")
