@@ -346,6 +346,7 @@ def test_explain_png(tmp_path: Path, estimates_path: Path,
         h5["x_train"] = rng.integers(0, 255, (n, 8, 8, 3), dtype=np.uint8)
         h5["x_test"] = rng.integers(0, 255, (n_test, 8, 8, 3), dtype=np.uint8)
         h5["classes"] = np.array(["a", "b", "c"], dtype=h5py.string_dtype())
+        h5.attrs["complete"] = True  # as longtail.h5 marks every file it writes
     png = tmp_path / "explain.png"
     assert main(["explain", str(estimates_path), "--test", "2", "-k", "3", "--png", str(png),
                  "--data", str(data)]) == 0

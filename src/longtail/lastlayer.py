@@ -15,7 +15,10 @@ representation (its numbers: :data:`longtail.reporting.paper.LASTLAYER`).
 ``train_labels``, ``test_labels`` (int64), ``full_train_correct`` (n,) bool and
 ``full_test_correct`` (n_test,) bool of the full model; attributes ``dataset``, ``arch``,
 ``seed`` (of the full model), ``data_hash``, ``fingerprint`` (the study's trials fingerprint),
-``num_classes``, ``train_seconds``, ``extract_seconds``, ``train_accuracy``, ``test_accuracy``.
+``num_classes``, ``train_seconds``, ``extract_seconds``, ``train_accuracy``, ``test_accuracy``
+and ``complete`` (written last). Written and read through :mod:`longtail.h5`: every dataset
+carries a Fletcher-32 checksum; a file without ``complete`` or with a changed byte is refused
+(StoreError naming the file and the dataset).
 """
 
 from __future__ import annotations
@@ -29,7 +32,6 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import h5py
 import numpy as np
 import pandas as pd
 import torch
@@ -38,6 +40,7 @@ from longtail.compare import agreement
 from longtail.config import trials_fingerprint
 from longtail.data import load_study_data
 from longtail.estimates import iter_influence, load_influence, read_estimates
+from longtail.h5 import create, create_dataset, open_file, read, read_attrs, write_attrs
 from longtail.models import Classifier
 from longtail.select import is_memorized, select_pairs
 from longtail.store import (
@@ -45,7 +48,6 @@ from longtail.store import (
     StoreError,
     StoreReader,
     TrialResults,
-    atomic_path,
     write_store,
 )
 from longtail.training import (
@@ -157,22 +159,18 @@ def extract(full: FullModel, data: TrainingData) -> tuple[np.ndarray, np.ndarray
 
 def write_representations(path: str | os.PathLike, reps: Representations) -> None:
     """Write ``representations.h5`` (layout in the module docstring) atomically."""
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
+    with create(path) as h5:
         for name in REPRESENTATION_ARRAYS:
-            h5.create_dataset(name, data=getattr(reps, name))
-        for key, value in reps.attrs.items():
-            h5.attrs[key] = value
+            create_dataset(h5, name, getattr(reps, name))
+        write_attrs(h5, reps.attrs)
 
 
 def read_representations(path: str | os.PathLike) -> Representations:
-    """Read ``representations.h5``; StoreError naming the file if it is unreadable."""
-    try:
-        with h5py.File(path, "r") as h5:
-            arrays = {name: h5[name][()] for name in REPRESENTATION_ARRAYS}
-            attrs = {key: value.item() if isinstance(value, np.generic) else value
-                     for key, value in h5.attrs.items()}
-    except (OSError, KeyError, ValueError) as err:
-        raise StoreError(f"{path}: not a readable representations file ({err})") from err
+    """Read ``representations.h5``; StoreError naming the file (and the dataset) if it is
+    unreadable, incomplete or corrupt."""
+    with open_file(path, StoreError, "representations file") as h5:
+        arrays = {name: read(h5, name, path, StoreError) for name in REPRESENTATION_ARRAYS}
+        attrs = read_attrs(h5, StoreError)
     reps = Representations(**arrays, attrs=attrs)
     if len(reps.train) != len(reps.train_labels) or len(reps.test) != len(reps.test_labels):
         raise StoreError(f"{path}: representations and labels differ in length")
