@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..h5 import create, read_attrs, write_attrs
+from ..h5 import create, read, read_attrs, read_strings, write_attrs
 from . import h5io
 from .cache import read_cache
 from .errors import DataError
@@ -154,3 +154,21 @@ def load_study_data(path: str | os.PathLike) -> StudyData:
                      content_hash=attrs["content_hash"], data_hash=attrs["data_hash"],
                      label_noise=float(attrs.get("label_noise", 0.0)),
                      seed=int(attrs.get("seed", 0)))
+
+
+def read_study_images(path: str | os.PathLike, split: str, indices: np.ndarray) -> np.ndarray:
+    """Images ``indices`` of the study's ``split`` (train | test) as stored, (k, H, W, C)
+    uint8, reading only those rows of the study data file (for figures of a few examples)."""
+    indices = np.asarray(indices, dtype=np.int64).reshape(-1)
+    with h5io.open_h5(path, "study data file") as h5:
+        if not len(indices):
+            return np.zeros((0, *h5[f"x_{split}"].shape[1:]), dtype=np.uint8)
+        unique, inverse = np.unique(indices, return_inverse=True)
+        images = read(h5, f"x_{split}", path, DataError, unique)
+    return np.asarray(images, dtype=np.uint8)[inverse]
+
+
+def read_class_names(path: str | os.PathLike) -> list[str]:
+    """The study's class names, in label order."""
+    with h5io.open_h5(path, "study data file") as h5:
+        return read_strings(h5, "classes", path, DataError)
