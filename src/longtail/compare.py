@@ -30,6 +30,7 @@ from scipy import stats
 
 from longtail.estimate import DEFAULT_MIN_TRIALS
 from longtail.estimates import Estimates, compute_estimates, iter_influence, read_estimates
+from longtail.h5 import atomic_path
 from longtail.reliability import memorized_table
 from longtail.select import (
     DEFAULT_CONSISTENCY_THRESHOLDS,
@@ -42,7 +43,7 @@ from longtail.select import (
     select_pairs,
     split_trials,
 )
-from longtail.store import StoreError, StoreReader, atomic_path
+from longtail.store import StoreError, StoreReader
 
 MEM_CURVE_THRESHOLDS = tuple(np.round(np.arange(0.05, 0.951, 0.05), 2).tolist())
 STAT_COLUMNS = ("group", "comparison", "study_a", "study_b", "arch_a", "arch_b", "trials_a",

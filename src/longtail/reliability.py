@@ -31,6 +31,7 @@ import pandas as pd
 
 from longtail.estimate import DEFAULT_MIN_TRIALS, ratio_at_least
 from longtail.estimates import Estimates, compute_estimates, read_estimates, valid_trials
+from longtail.h5 import atomic_path
 from longtail.select import (
     DEFAULT_CONSISTENCY_THRESHOLDS,
     is_memorized,
@@ -40,7 +41,7 @@ from longtail.select import (
     select_pairs_file,
     split_trials,
 )
-from longtail.store import StoreError, StoreReader, atomic_path
+from longtail.store import StoreError, StoreReader
 
 DEFAULT_TARGET = 0.7  # Section 2: "Jaccard similarity coefficient ... >= 0.7"
 PAPER_THRESHOLDS = {"mem": 0.25, "infl": 0.15}  # Section 2

@@ -33,7 +33,8 @@ from longtail.estimates import (
     read_estimates,
     valid_trials,
 )
-from longtail.store import StoreError, atomic_path
+from longtail.h5 import atomic_path
+from longtail.store import StoreError
 
 DEFAULT_MEM_THRESHOLD = 0.25
 DEFAULT_INFL_THRESHOLD = 0.15

@@ -13,9 +13,9 @@ from matplotlib.figure import Figure
 
 from longtail.data import StudyData, load_study_data
 from longtail.estimates import Estimates, read_estimates
+from longtail.h5 import atomic_path
 from longtail.reporting.plots.gallery import draw_row_gallery
 from longtail.reporting.plots.style import figure_style
-from longtail.store import atomic_path
 
 DEFAULT_EXAMPLES = 8
 DEFAULT_PAIRS = 12

@@ -7,9 +7,9 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from longtail.h5 import atomic_path
 from longtail.reliability import select_at_report
 from longtail.select import write_summary
-from longtail.store import atomic_path
 
 
 def jaccard_text(value: float | None) -> str:

@@ -26,12 +26,12 @@ from typing import Any
 import pandas as pd
 
 from longtail.estimates import FIT_PREMISE, fit_report, read_estimates
+from longtail.h5 import atomic_path
 from longtail.noise import compare_detectors
 from longtail.removal import LEVEL, marginal_utility, random_removal_curve, read_removal
 from longtail.reporting import paper as quoted  # `paper` names the tables' row switch
 from longtail.reporting.inputs import by_study, read_label_noise
 from longtail.reporting.provenance import ARCH_NAMES, DATASET_NAMES
-from longtail.store import atomic_path
 
 OURS = "this run"
 PAPER = "paper"
