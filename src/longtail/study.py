@@ -250,9 +250,6 @@ class Study:
         """``study`` itself, or a Study from a params mapping."""
         return study if isinstance(study, Study) else cls.from_params(study)
 
-    def __getitem__(self, key: str) -> Any:
-        return self.config[key]
-
     @property
     def seed(self) -> int:
         return self.config["seed"]
