@@ -31,8 +31,9 @@ import numpy as np
 import torch
 import yaml
 
-from longtail.config import SPLIT_SIZES, subset_size
-from longtail.training import Recipe, TrainingData, subset_mask, train_trials, trial_seed
+from longtail.config import SPLIT_SIZES
+from longtail.study import subset_size, trial_seed, with_defaults
+from longtail.training import Recipe, TrainingData, subset_mask, train_trials
 
 ROOT = Path(__file__).resolve().parents[1]
 SHAPES = {"mnist": (28, 28, 1), "fashion-mnist": (28, 28, 1), "cifar10": (32, 32, 3),
@@ -98,7 +99,8 @@ def preset_data(study: dict, config: dict, max_train: int, data_path: str | None
 def measure(path: Path, args: argparse.Namespace) -> dict:
     config = yaml.safe_load(path.read_text())
     name, study = next(iter(config["studies"].items()))
-    full = Recipe.from_config(study.get("train", {}))
+    study = with_defaults(study)
+    full = Recipe.from_config(study["train"])
     device = torch.device(args.device)
     data, n_full = preset_data(study, config, args.max_train, args.data)
     n = len(data.y_train)
@@ -107,7 +109,7 @@ def measure(path: Path, args: argparse.Namespace) -> dict:
     recipe = Recipe(**{**full.__dict__, "epochs": epochs, "device": device.type,
                        "ensemble_size": min(full.ensemble_size, models),
                        "threads": torch.get_num_threads()})
-    m = subset_size(n, study.get("subset_ratio", 0.7))
+    m = subset_size(n, study["subset_ratio"])
     seeds = [trial_seed(0, k) for k in range(models)]
     masks = np.stack([subset_mask(n, m, s) for s in seeds])
     # Warm-up: kernels, cuDNN autotuning and torch.compile are paid once per job, not per step.
@@ -121,7 +123,7 @@ def measure(path: Path, args: argparse.Namespace) -> dict:
             torch.cuda.synchronize()
         elapsed = time.perf_counter() - began
     steps_measured = models * epochs * math.ceil(m / recipe.batch_size)
-    m_full = subset_size(n_full, study.get("subset_ratio", 0.7))
+    m_full = subset_size(n_full, study["subset_ratio"])
     steps_full = full.epochs * math.ceil(m_full / full.batch_size)
     seconds_per_model = elapsed / steps_measured * steps_full
     return {

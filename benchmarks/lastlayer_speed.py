@@ -29,6 +29,7 @@ import yaml
 
 from longtail.data import load_study_data
 from longtail.lastlayer import linear_trials, read_representations
+from longtail.study import with_defaults
 from longtail.training import Recipe, resolve_device, resolve_method, train_trials
 from longtail.trials import training_data, trial_plan
 
@@ -51,10 +52,10 @@ def main() -> None:
     args = parser.parse_args()
 
     config = yaml.safe_load(Path(args.config).read_text())
-    study = {"seed": 0, "subset_ratio": 0.7, **config["studies"][args.study]}
+    study = with_defaults(config["studies"][args.study])
     results = Path(args.workdir) / "results" / args.study
-    study_train = dict(study.get("train", {}))
-    linear_train = dict(config.get("lastlayer", {}).get("train", {}))
+    study_train = dict(study["train"])
+    linear_train = with_defaults(config.get("lastlayer", {}).get("train", {}), "train")
     if args.threads is not None:
         study_train["threads"] = linear_train["threads"] = args.threads
     recipe, linear_recipe = Recipe.from_config(study_train), Recipe.from_config(linear_train)

@@ -73,8 +73,8 @@ def main() -> None:
     outcome: list[dict] = [{}] * len(points)
     for _ in range(args.rounds):
         for k, (arch, epochs, batch, lr, precision) in enumerate(points):
-            recipe = Recipe(**BASE, epochs=epochs, batch_size=batch, lr=lr,
-                            precision=precision)
+            recipe = Recipe.with_defaults(**BASE, epochs=epochs, batch_size=batch, lr=lr,
+                                          precision=precision)
             began = time.perf_counter()
             results = train_trials(train, arch, recipe, seeds, masks, progress=False)
             best[k] = min(best[k], (time.perf_counter() - began) / args.models)

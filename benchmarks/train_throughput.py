@@ -68,8 +68,9 @@ import torch
 import yaml
 from torch import nn
 
-from longtail.config import study_sizes, subset_size
+from longtail.config import study_sizes
 from longtail.models import mlp_widths
+from longtail.study import subset_size, trial_seed, with_defaults
 from longtail.training import (
     Recipe,
     TrainingData,
@@ -78,7 +79,6 @@ from longtail.training import (
     resolve_method,
     subset_mask,
     train_trials,
-    trial_seed,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -258,13 +258,13 @@ def build_setup(args: argparse.Namespace, device: torch.device) -> Setup:
     if args.study not in config["studies"]:
         raise SystemExit(f"study '{args.study}' is not in {args.config} "
                          f"(known: {', '.join(config['studies'])})")
-    study = {"seed": 0, "subset_ratio": 0.7, **config["studies"][args.study]}
+    study = with_defaults(config["studies"][args.study])
     dataset = study["dataset"]
     if not isinstance(dataset, str) or dataset not in SHAPES:
         raise SystemExit(f"study '{args.study}' has dataset {dataset!r}; this benchmark makes "
                          f"random data shaped like {', '.join(SHAPES)}")
     arch = args.arch or study["arch"]
-    recipe = Recipe.from_config(study.get("train", {}))
+    recipe = Recipe.from_config(study["train"])
     overrides = {"epochs": args.epochs, "threads": args.threads, "precision": args.precision,
                  "batch_size": args.batch_size}
     recipe = replace(recipe, device=device.type,

@@ -6,22 +6,17 @@ import yaml
 
 from longtail.config import (
     ConfigError,
-    canonical,
     check_config,
     check_data_paths,
     check_own_data_paths,
     check_released_files,
-    data_fingerprint,
     name_custom_datasets,
     released_studies,
     SPLIT_SIZES,
     schema_errors,
     study_sizes,
-    subset_size,
-    trial_shards,
-    trials_fingerprint,
 )
-from longtail.removal import random_part, removal_shards, threshold_part
+from longtail.study import Study, canonical, subset_size
 
 SCHEMA = "../schemas/config.schema.yaml"
 
@@ -40,6 +35,8 @@ check_released_files(config)
 check_own_data_paths(config)
 # Own datasets ({kind: folder|arrays, ...}) get a cache name; studies record that name.
 CUSTOM_DATASETS = name_custom_datasets(config)
+# Each study's description, built once: its params, fingerprints and shard names.
+STUDIES = {name: Study.from_config(name, study) for name, study in config["studies"].items()}
 
 # Studies whose estimates are imported from the authors' released file instead of trained.
 RELEASED_STUDIES = released_studies(config)
@@ -58,8 +55,12 @@ wildcard_constraints:
     stop=r"\d+",
 
 
+def get_study(wildcards):
+    return STUDIES[wildcards.study]
+
+
 def study_config(wildcards):
-    return canonical(config["studies"][wildcards.study])
+    return canonical(get_study(wildcards).config)
 
 
 def get_dataset_cache(wildcards):
@@ -86,39 +87,27 @@ def get_download_dir(wildcards):
 
 
 def get_trial_shards(wildcards):
-    study = study_config(wildcards)
-    shards = trial_shards(study["trials"], study["trials_per_job"])
     return expand(
         "results/{study}/trials/{shard}.h5",
         study=wildcards.study,
-        shard=[f"{start}-{stop}" for start, stop in shards],
+        shard=get_study(wildcards).trial_shard_names(),
     )
 
 
 def get_data_params(wildcards):
     """Only what determines the study's data, so unrelated edits do not rebuild it."""
-    study = study_config(wildcards)
-    keys = ("n_train", "n_test", "label_noise", "seed")
-    return canonical({**{key: study[key] for key in keys}, "fingerprint": data_fingerprint(study)})
+    return get_study(wildcards).data_params()
 
 
 def get_training_params(wildcards):
     """What determines a trial; excludes `trials`, so adding trials retrains nothing old."""
-    study = study_config(wildcards)
-    keys = ("dataset", "n_train", "n_test", "label_noise", "seed", "arch", "subset_ratio")
-    return canonical(
-        {
-            **{key: study[key] for key in keys},
-            "train": study["train"],
-            "fingerprint": trials_fingerprint(study),
-        }
-    )
+    return get_study(wildcards).training_params()
 
 
 def get_store_params(wildcards):
     """The study as the correctness store records it; `removal` is left out, so a change of
     Fig. 2's thresholds or repeats re-aggregates and re-estimates nothing."""
-    return {key: value for key, value in study_config(wildcards).items() if key != "removal"}
+    return get_study(wildcards).store_params()
 
 
 # Last-layer-only estimates (rules/lastlayer.smk) and cross-architecture groups (compare.smk).
@@ -128,9 +117,7 @@ COMPARE_GROUPS = list(config["compare"]["groups"])
 
 def get_lastlayer_study(wildcards):
     """What determines the linear trials of a study: its trials' parameters and t."""
-    return canonical(
-        {**get_training_params(wildcards), "trials": study_config(wildcards)["trials"]}
-    )
+    return get_study(wildcards).all_trials_params()
 
 
 def get_lastlayer_train(wildcards):
@@ -185,21 +172,12 @@ def removal_shard_files(studies, families):
     part per fraction in `removal.random_fractions`)."""
     paths = []
     for name in studies:
-        study = canonical(config["studies"][name])
-        removal = study["removal"]
-        parts = ["full"] if "full" in families else []
-        if "mem" in families:
-            parts += [threshold_part(threshold) for threshold in removal["thresholds"]]
-        if "pairs" in families:
-            parts.append("pairs")
-        if "random" in families:
-            parts += [random_part(fraction) for fraction in removal["random_fractions"]]
-        shards = removal_shards(removal["repeats"], study["trials_per_job"])
+        study = STUDIES[name]
         paths += expand(
             "results/{study}/removal/{part}/{shard}.h5",
             study=name,
-            part=parts,
-            shard=[f"{start}-{stop}" for start, stop in shards],
+            part=study.removal_parts(families),
+            shard=study.removal_shard_names(),
         )
     return paths
 
@@ -216,9 +194,7 @@ def get_removal_input(wildcards):
 
 def get_description_params(wildcards):
     """What `about.json` reports: the trials' parameters and t (not removal or plot options)."""
-    return canonical(
-        {**get_training_params(wildcards), "trials": study_config(wildcards)["trials"]}
-    )
+    return get_study(wildcards).all_trials_params()
 
 
 def get_plot_options(figure):

@@ -9,7 +9,8 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
-from longtail.config import ConfigError, check_config, schema_errors, subset_size, trial_shards
+from longtail.config import ConfigError, check_config, schema_errors
+from longtail.study import subset_size, trial_shards
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = str(ROOT / "schemas" / "config.schema.yaml")

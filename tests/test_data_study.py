@@ -11,7 +11,8 @@ import pytest
 
 from longtail.data import DataError, load_study_data, make_study_data, read_cache
 from longtail.data.build import build_cache
-from longtail.data.study import flip_labels, rng_for, stratified_counts, stratified_sample
+from longtail.data.study import flip_labels, stratified_counts, stratified_sample
+from longtail.study import derive_rng
 
 DEBIAN = Path("/usr/share/datasets/fashion-mnist")
 
@@ -26,7 +27,7 @@ def skewed_labels(n: int, num_classes: int, seed: int) -> np.ndarray:
 def test_stratified_counts_are_largest_remainder(seed):
     labels = skewed_labels(997, 7, seed)
     n = 100 + 37 * seed
-    counts = stratified_counts(labels, n, rng_for(seed, 0))
+    counts = stratified_counts(labels, n, derive_rng(seed, 0))
     classes, sizes = np.unique(labels, return_counts=True)
     quota = n * sizes / sizes.sum()
     got = np.array([counts[int(c)] for c in classes])
@@ -41,7 +42,7 @@ def test_stratified_counts_are_largest_remainder(seed):
 
 def test_ties_are_broken_by_seed_not_class_order():
     labels = np.repeat(np.arange(10), 10)
-    winners = {tuple(sorted(k for k, v in stratified_counts(labels, 15, rng_for(s, 0)).items()
+    winners = {tuple(sorted(k for k, v in stratified_counts(labels, 15, derive_rng(s, 0)).items()
                             if v == 2)) for s in range(20)}
     assert len(winners) > 1
     assert all(len(w) == 5 for w in winners)
@@ -49,13 +50,13 @@ def test_ties_are_broken_by_seed_not_class_order():
 
 def test_stratified_sample_draws_within_classes():
     labels = skewed_labels(500, 5, 1)
-    idx = stratified_sample(labels, 60, rng_for(3, 0))
+    idx = stratified_sample(labels, 60, derive_rng(3, 0))
     assert len(idx) == 60 and len(np.unique(idx)) == 60 and np.all(np.diff(idx) > 0)
-    counts = stratified_counts(labels, 60, rng_for(3, 0))
+    counts = stratified_counts(labels, 60, derive_rng(3, 0))
     assert {int(c): int((labels[idx] == c).sum()) for c in np.unique(labels)} == counts
-    np.testing.assert_array_equal(idx, stratified_sample(labels, 60, rng_for(3, 0)))
-    assert not np.array_equal(idx, stratified_sample(labels, 60, rng_for(4, 0)))
-    np.testing.assert_array_equal(stratified_sample(labels, None, rng_for(3, 0)),
+    np.testing.assert_array_equal(idx, stratified_sample(labels, 60, derive_rng(3, 0)))
+    assert not np.array_equal(idx, stratified_sample(labels, 60, derive_rng(4, 0)))
+    np.testing.assert_array_equal(stratified_sample(labels, None, derive_rng(3, 0)),
                                   np.arange(500))
 
 
@@ -63,7 +64,7 @@ def test_stratified_sample_draws_within_classes():
                                           (1000, 0.333)])
 def test_flip_labels_flips_exactly_round_noise_n(n, noise):
     labels = np.arange(n) % 10
-    noisy, flipped = flip_labels(labels, 10, noise, rng_for(5, 2))
+    noisy, flipped = flip_labels(labels, 10, noise, derive_rng(5, 2))
     assert flipped.sum() == round(noise * n)
     assert np.all(noisy[flipped] != labels[flipped])
     np.testing.assert_array_equal(noisy[~flipped], labels[~flipped])
@@ -72,9 +73,9 @@ def test_flip_labels_flips_exactly_round_noise_n(n, noise):
 
 def test_flip_labels_is_seeded_and_reaches_every_other_class():
     labels = np.zeros(4000, dtype=np.int64)
-    a = flip_labels(labels, 5, 0.5, rng_for(1, 2))
-    b = flip_labels(labels, 5, 0.5, rng_for(1, 2))
-    c = flip_labels(labels, 5, 0.5, rng_for(2, 2))
+    a = flip_labels(labels, 5, 0.5, derive_rng(1, 2))
+    b = flip_labels(labels, 5, 0.5, derive_rng(1, 2))
+    c = flip_labels(labels, 5, 0.5, derive_rng(2, 2))
     np.testing.assert_array_equal(a[0], b[0])
     np.testing.assert_array_equal(a[1], b[1])
     assert not np.array_equal(a[1], c[1])
@@ -84,7 +85,7 @@ def test_flip_labels_is_seeded_and_reaches_every_other_class():
 @pytest.mark.parametrize("noise", [-0.1, 1.0])
 def test_flip_labels_rejects_bad_fraction(noise):
     with pytest.raises(DataError, match="label_noise"):
-        flip_labels(np.zeros(5, dtype=np.int64), 3, noise, rng_for(0, 2))
+        flip_labels(np.zeros(5, dtype=np.int64), 3, noise, derive_rng(0, 2))
 
 
 @pytest.fixture

@@ -43,16 +43,17 @@ from longtail.store import (
     write_shard,
     write_store,
 )
+from longtail.study import with_defaults
 from longtail.trials import aggregate, train_shard, trial_plan
 
 ROOT = Path(__file__).resolve().parents[1]
 
 # A complete study config as rules/common.smk hands it to the jobs (defaults filled in).
-STUDY = {"dataset": "mnist", "n_train": 40, "n_test": 16, "label_noise": 0.0, "arch": "mlp",
-         "trials": 8, "subset_ratio": 0.5, "trials_per_job": 4, "seed": 0, "min_out_trials": 2,
-         "train": {"epochs": 2, "batch_size": 8, "lr": 0.1, "momentum": 0.9,
-                   "weight_decay": 0.0, "schedule": "onecycle", "ensemble_size": 4,
-                   "threads": 1}}
+STUDY = with_defaults(
+    {"dataset": "mnist", "n_train": 40, "n_test": 16, "label_noise": 0.0, "arch": "mlp",
+     "trials": 8, "subset_ratio": 0.5, "trials_per_job": 4, "seed": 0, "min_out_trials": 2,
+     "train": {"epochs": 2, "batch_size": 8, "lr": 0.1, "momentum": 0.9, "weight_decay": 0.0,
+               "schedule": "onecycle", "ensemble_size": 4, "threads": 1}})
 SHARDS = [(0, 4), (4, 8)]
 
 

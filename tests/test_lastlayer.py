@@ -17,8 +17,6 @@ from longtail.lastlayer import (
     LastLayerInputs,
     Representations,
     extract,
-    full_model_seed,
-    lastlayer_fingerprint,
     lastlayer_summary,
     linear_trials,
     read_representations,
@@ -30,13 +28,14 @@ from longtail.lastlayer import (
 from longtail.reporting.lastlayer import joint_histogram, make_figC3, tabulate_lastlayer
 from longtail.select import select_pairs_file
 from longtail.store import CorrectnessStore, StoreError, TrialResults, read_store, write_store
-from longtail.training import Recipe, train_trials, trial_seed
+from longtail.study import Study, full_model_seed, trial_seed, with_defaults
+from longtail.training import Recipe, train_trials
 from longtail.trials import trial_plan
 
-RECIPE = Recipe(epochs=2, batch_size=32, lr=0.05, weight_decay=0.0, threads=1,
-                ensemble_size=4)
-LINEAR = Recipe(epochs=20, batch_size=16, lr=0.05, weight_decay=0.0, threads=1,
-                ensemble_size=8)
+RECIPE = Recipe.with_defaults(epochs=2, batch_size=32, lr=0.05, weight_decay=0.0, threads=1,
+                              ensemble_size=4)
+LINEAR = Recipe.with_defaults(epochs=20, batch_size=16, lr=0.05, weight_decay=0.0, threads=1,
+                              ensemble_size=8)
 STUDY = {"dataset": "synthetic", "arch": "mlp", "seed": 3, "subset_ratio": 0.7, "trials": 8,
          "n_train": None, "n_test": None, "label_noise": 0.0, "train": {}}
 
@@ -124,15 +123,15 @@ def test_train_lastlayer_writes_a_store_the_estimators_read(tmp_path: Path,
         data_hash = "hash"
 
     monkeypatch.setattr(lastlayer, "load_study_data", lambda path: FakeData)
-    reps.attrs.update(data_hash="hash", fingerprint=lastlayer.trials_fingerprint(STUDY))
+    reps.attrs.update(data_hash="hash", fingerprint=Study.of(STUDY).trials_fingerprint)
     write_representations(tmp_path / "r.h5", reps)
-    linear = {"epochs": 2, "batch_size": 32, "lr": 0.05, "weight_decay": 0.0,
-              "ensemble_size": 8, "threads": 1}
+    linear = with_defaults({"epochs": 2, "batch_size": 32, "lr": 0.05, "weight_decay": 0.0,
+                            "ensemble_size": 8, "threads": 1}, "train")
     train_lastlayer("data.h5", tmp_path / "r.h5", tmp_path / "c.h5", STUDY, linear,
                     progress=False)
     store = read_store(tmp_path / "c.h5")
     assert store.attrs["arch"] == "linear" and store.attrs["representation_arch"] == "mlp"
-    assert store.attrs["fingerprint"] == lastlayer_fingerprint(STUDY, linear)
+    assert store.attrs["fingerprint"] == Study.of(STUDY).lastlayer_fingerprint(linear)
     np.testing.assert_array_equal(store.mask, trial_plan(STUDY, 60, range(8))[1])
     np.testing.assert_array_equal(store.train_source_index, FakeData.train_source_index)
     attrs = estimate_store(tmp_path / "c.h5", tmp_path / "e.h5", min_out_trials=1)
@@ -145,10 +144,12 @@ def test_train_lastlayer_writes_a_store_the_estimators_read(tmp_path: Path,
 
 
 def test_fingerprint_follows_the_linear_recipe_not_threads() -> None:
-    base = lastlayer_fingerprint(STUDY, {"epochs": 2, "threads": 1})
-    assert base == lastlayer_fingerprint(STUDY, {"epochs": 2, "threads": 8})
-    assert base != lastlayer_fingerprint(STUDY, {"epochs": 3, "threads": 1})
-    assert base != lastlayer_fingerprint({**STUDY, "arch": "cnn"}, {"epochs": 2, "threads": 1})
+    study = Study.of(STUDY)
+    base = study.lastlayer_fingerprint({"epochs": 2, "threads": 1})
+    assert base == study.lastlayer_fingerprint({"epochs": 2, "threads": 8})
+    assert base != study.lastlayer_fingerprint({"epochs": 3, "threads": 1})
+    other = Study.of({**STUDY, "arch": "cnn"})
+    assert base != other.lastlayer_fingerprint({"epochs": 2, "threads": 1})
 
 
 # ----------------------------------------------------------------- the summary, known answers

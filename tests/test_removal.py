@@ -16,21 +16,23 @@ from longtail.removal import (
     marginal_utility,
     memorized_set,
     pairs_removed,
-    parse_part,
     plan_part,
     random_keep,
-    random_part,
     random_removal_curve,
     read_removal,
     removal_curve,
-    removal_seed,
-    removal_shards,
     satterthwaite_df,
-    threshold_part,
     welch_difference,
     write_removal,
 )
-from longtail.training import trial_seed
+from longtail.study import (
+    parse_part,
+    random_part,
+    removal_seed,
+    removal_shards,
+    threshold_part,
+    trial_seed,
+)
 
 
 def test_part_names_round_trip_by_value():

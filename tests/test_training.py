@@ -6,6 +6,7 @@ import torch
 from conftest import blobs
 
 from longtail.models import ARCHITECTURES, build_model
+from longtail.study import trial_seed
 from longtail.training import (
     Recipe,
     augment_crop_flip,
@@ -13,7 +14,6 @@ from longtail.training import (
     resolve_method,
     subset_mask,
     train_trials,
-    trial_seed,
 )
 
 
@@ -95,9 +95,9 @@ def test_build_model_is_deterministic_and_rejects_unknown_arch():
 
 def test_batched_is_refused_for_conv_nets():
     with pytest.raises(ValueError, match="batched"):
-        resolve_method(Recipe(method="batched"), "cnn", torch.device("cpu"))
-    assert resolve_method(Recipe(), "mlp", torch.device("cpu")) == "batched"
-    assert resolve_method(Recipe(), "cnn", torch.device("cpu")) == "loop"
+        resolve_method(Recipe.with_defaults(method="batched"), "cnn", torch.device("cpu"))
+    assert resolve_method(Recipe.with_defaults(), "mlp", torch.device("cpu")) == "batched"
+    assert resolve_method(Recipe.with_defaults(), "cnn", torch.device("cpu")) == "loop"
 
 
 def _plan(n: int, trials: range, m: int):
@@ -105,7 +105,8 @@ def _plan(n: int, trials: range, m: int):
     return seeds, np.stack([subset_mask(n, m, s) for s in seeds])
 
 
-RECIPE = Recipe(epochs=6, batch_size=16, lr=0.05, weight_decay=0.0, ensemble_size=4, threads=1)
+RECIPE = Recipe.with_defaults(epochs=6, batch_size=16, lr=0.05, weight_decay=0.0, ensemble_size=4,
+                              threads=1)
 
 
 def test_trials_do_not_depend_on_how_they_are_sharded():
@@ -139,8 +140,9 @@ def test_training_fits_its_subset_better_than_held_out_examples():
     noisy = torch.rand(160, generator=torch.Generator().manual_seed(0)) < 0.3
     data.y_train[noisy] = (data.y_train[noisy] + 1) % 4  # only memorization fits these
     seeds, masks = _plan(160, range(4), 112)
-    res = train_trials(data, "mlp", Recipe(epochs=30, batch_size=16, lr=0.05, weight_decay=0.0,
-                                           ensemble_size=4, threads=1),
+    res = train_trials(data, "mlp", Recipe.with_defaults(epochs=30, batch_size=16, lr=0.05,
+                                                         weight_decay=0.0, ensemble_size=4,
+                                                         threads=1),
                        seeds, masks, progress=False)
     noisy = noisy.numpy()[None, :]
     in_acc = res.train_correct[res.mask & noisy].mean()
@@ -151,8 +153,8 @@ def test_training_fits_its_subset_better_than_held_out_examples():
 def test_divergence_is_marked_not_counted():
     data = blobs(64, 32)
     seeds, masks = _plan(64, range(4), 44)
-    absurd = Recipe(epochs=3, batch_size=16, lr=1e12, momentum=0.9, ensemble_size=4, threads=1,
-                    schedule="constant")
+    absurd = Recipe.with_defaults(epochs=3, batch_size=16, lr=1e12, momentum=0.9, ensemble_size=4,
+                                  threads=1, schedule="constant")
     for method in ("batched", "loop"):
         res = train_trials(data, "mlp", Recipe(**{**absurd.__dict__, "method": method}),
                            seeds, masks, progress=False)
@@ -183,7 +185,7 @@ def test_conv_net_loop_path_with_augmentation_and_bf16_runs_on_cpu():
     """The CUDA path's code (augmentation, bf16 autocast) exercised on tiny CPU inputs."""
     data = blobs(32, 16, side=8, channels=3)
     seeds, masks = _plan(32, range(2), 22)
-    recipe = Recipe(epochs=1, batch_size=8, augment=True, precision="bf16", threads=1)
+    recipe = Recipe.with_defaults(epochs=1, batch_size=8, augment=True, precision="bf16", threads=1)
     res = train_trials(data, "cnn", recipe, seeds, masks, progress=False)
     assert res.train_correct.shape == (2, 32) and res.test_correct.shape == (2, 16)
     assert not res.diverged.any()
@@ -193,7 +195,7 @@ def test_lockstep_groups_of_separate_models_equal_one_at_a_time():
     """The loop path's lockstep groups (CUDA streams on a GPU) change no number."""
     data = blobs(48, 24, side=8, channels=3)
     seeds, masks = _plan(48, range(3), 34)
-    recipe = Recipe(epochs=2, batch_size=8, method="loop", augment=True, threads=1)
+    recipe = Recipe.with_defaults(epochs=2, batch_size=8, method="loop", augment=True, threads=1)
     grouped = train_trials(data, "cnn", Recipe(**{**recipe.__dict__, "ensemble_size": 3}),
                            seeds, masks, progress=False)
     single = train_trials(data, "cnn", Recipe(**{**recipe.__dict__, "ensemble_size": 1}),
@@ -216,8 +218,8 @@ def test_hand_written_backprop_and_sgd_equal_autograd_and_torch_sgd(momentum, ne
 
     torch.manual_seed(0)
     shape, classes, seed = (1, 4, 4), 3, trial_seed(0, 0)
-    recipe = Recipe(lr=0.1, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay,
-                    label_smoothing=0.1)
+    recipe = Recipe.with_defaults(lr=0.1, momentum=momentum, nesterov=nesterov,
+                                  weight_decay=weight_decay, label_smoothing=0.1)
     model = build_model("mlp", shape, classes, seed)
     opt = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=momentum,
                           nesterov=nesterov, weight_decay=weight_decay)
@@ -254,7 +256,7 @@ def test_bf16_batched_step_equals_autograd_under_autocast():
 
     torch.manual_seed(0)
     shape, classes, seed = (1, 8, 8), 5, trial_seed(0, 1)
-    recipe = Recipe(lr=0.1, momentum=0.9, precision="bf16")
+    recipe = Recipe.with_defaults(lr=0.1, momentum=0.9, precision="bf16")
     model = build_model("mlp", shape, classes, seed)
     opt = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum)
     params = _stack_linears("mlp", shape, classes, [seed], torch.device("cpu"))

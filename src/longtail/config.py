@@ -1,15 +1,16 @@
-"""Study configuration: cross-field checks the JSON schema cannot express, and the derived
-quantities (subset size m, trial shards, fingerprints) every stage agrees on."""
+"""Study configuration: the checks the JSON schema cannot express (cross-field, split sizes,
+files that must exist). What a study's config determines (params, fingerprints, shard names,
+seeds) is described by :class:`longtail.study.Study`."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from longtail.study import SUBSET_KEYS, canonical, fingerprint, subset_size
 
 # (train, test) sizes of the original splits; n_train / n_test may not exceed them.
 SPLIT_SIZES: dict[str, tuple[int, int]] = {
@@ -68,11 +69,6 @@ def schema_errors(config: Mapping[str, Any], schema: Mapping[str, Any]) -> list[
     return lines
 
 
-def subset_size(n: int, subset_ratio: float) -> int:
-    """m = round(subset_ratio * n) (Section 2: m = 0.7 n in the paper)."""
-    return int(round(subset_ratio * n))
-
-
 def is_custom(dataset: str | Mapping[str, Any]) -> bool:
     """A user's own dataset (a mapping ``{kind: folder|arrays, ...}``), not a built-in one."""
     return isinstance(dataset, Mapping)
@@ -85,7 +81,7 @@ def dataset_key(dataset: str | Mapping[str, Any]) -> str:
         return str(dataset)
     location = str(dataset.get("root") or dataset.get("path") or "")
     slug = re.sub(r"[^a-z0-9]+", "-", Path(location).stem.lower()).strip("-")[:24] or "data"
-    return f"{dataset['kind']}-{slug}-{_hash(canonical(dict(dataset)))[:8]}"
+    return f"{dataset['kind']}-{slug}-{fingerprint(canonical(dict(dataset)))[:8]}"
 
 
 def name_custom_datasets(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -247,13 +243,9 @@ def check_released_files(config: Mapping[str, Any]) -> None:
                               f"authors' released estimates, e.g. cifar100_infl_matrix.npz")
 
 
-# What must agree for studies to share their subsets I_k (trial k's subset depends on these).
-SHARED_SUBSET_KEYS = ("dataset", "n_train", "n_test", "label_noise", "seed", "subset_ratio")
-
-
 def check_lastlayer_and_compare(config: Mapping[str, Any]) -> None:
     """``lastlayer.studies`` and ``compare.groups`` name known studies; a group's studies
-    share data and subsets (every key of SHARED_SUBSET_KEYS), so trial k is the same I_k."""
+    share data and subsets (every key of SUBSET_KEYS), so trial k is the same I_k."""
     known = config["studies"]
     named = [("lastlayer.studies", s) for s in config.get("lastlayer", {}).get("studies", [])]
     groups = config.get("compare", {}).get("groups", {})
@@ -266,48 +258,10 @@ def check_lastlayer_and_compare(config: Mapping[str, Any]) -> None:
     for group, studies in groups.items():
         first = known[studies[0]]
         for other in studies[1:]:
-            for field in SHARED_SUBSET_KEYS:
+            for field in SUBSET_KEYS:
                 if known[other].get(field) != first.get(field):
                     raise ConfigError(
                         f"compare.groups.{group}: studies {studies[0]} and {other} differ in "
                         f"{field} ({first.get(field)!r} vs {known[other].get(field)!r}); a group "
                         f"compares architectures on the same data and subsets, so "
-                        f"{', '.join(SHARED_SUBSET_KEYS)} must agree")
-
-
-def trial_shards(trials: int, trials_per_job: int) -> list[tuple[int, int]]:
-    """Half-open trial ranges [start, stop) of the training jobs; stable when trials grows."""
-    return [(start, min(start + trials_per_job, trials))
-            for start in range(0, trials, trials_per_job)]
-
-
-def data_fingerprint(study: Mapping[str, Any]) -> str:
-    """Hash of what determines the study's dataset (subsample and label noise)."""
-    keys = ("dataset", "n_train", "n_test", "label_noise", "seed")
-    return _hash({k: study.get(k) for k in keys})
-
-
-def trials_fingerprint(study: Mapping[str, Any]) -> str:
-    """Hash of what determines every trial: data, architecture, subset size and recipe.
-
-    ``trials`` and ``trials_per_job`` are deliberately excluded: adding trials or re-sharding
-    must not invalidate trials already trained.
-    """
-    keys = ("dataset", "n_train", "n_test", "label_noise", "seed", "arch", "subset_ratio",
-            "train")
-    recipe = {k: v for k, v in study["train"].items() if k not in ("threads", "device")}
-    return _hash({**{k: study.get(k) for k in keys}, "train": recipe})
-
-
-def canonical(obj: Any) -> Any:
-    """Mappings with sorted keys, recursively: Snakemake compares rule params as text, so
-    the same values written in another key order must not look like a change."""
-    if isinstance(obj, Mapping):
-        return {key: canonical(obj[key]) for key in sorted(obj)}
-    if isinstance(obj, list | tuple):
-        return [canonical(item) for item in obj]
-    return obj
-
-
-def _hash(obj: Any) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]
+                        f"{', '.join(SUBSET_KEYS)} must agree")

@@ -23,8 +23,6 @@ carries a Fletcher-32 checksum; a file without ``complete`` or with a changed by
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
 import time
@@ -37,7 +35,6 @@ import pandas as pd
 import torch
 
 from longtail.compare import agreement
-from longtail.config import trials_fingerprint
 from longtail.data import load_study_data
 from longtail.estimates import iter_influence, load_influence, read_estimates
 from longtail.h5 import create, create_dataset, open_file, read, read_attrs, write_attrs
@@ -50,6 +47,7 @@ from longtail.store import (
     TrialResults,
     write_store,
 )
+from longtail.study import Study
 from longtail.training import (
     Normalizer,
     Recipe,
@@ -63,17 +61,8 @@ from longtail.trials import study_attrs, training_data, trial_plan
 
 log = logging.getLogger(__name__)
 
-# Seed stream of the full model. SeedSequence pads its entropy with zero words, so [seed, k]
-# (trial k) equals [seed, k, 0]; a non-zero third word can never equal a trial's entropy.
-FULL_MODEL_STREAM = (0x1A57, 1)
 REPRESENTATION_ARRAYS = ("train", "test", "train_labels", "test_labels", "full_train_correct",
                          "full_test_correct")
-
-
-def full_model_seed(study_seed: int) -> int:
-    """Seed of the one model trained on all n examples (distinct from every trial seed)."""
-    state = np.random.SeedSequence([study_seed, *FULL_MODEL_STREAM]).generate_state(2, np.uint32)
-    return int((int(state[0]) << 31) ^ int(state[1]))
 
 
 @dataclass
@@ -178,16 +167,18 @@ def read_representations(path: str | os.PathLike) -> Representations:
 
 
 def extract_representations(data_path: str | os.PathLike, out_path: str | os.PathLike,
-                            study: Mapping[str, Any]) -> Representations:
+                            study: Study | Mapping[str, Any]) -> Representations:
     """Stage: train the study's architecture on all of its training data with its recipe and
-    write the penultimate representations of its training and test examples."""
+    write the penultimate representations of its training and test examples (the study's
+    :meth:`Study.training_params` suffice)."""
+    study = Study.of(study)
     data = load_study_data(data_path)
     examples = training_data(data)
-    recipe = Recipe.from_config(study["train"])
-    seed = full_model_seed(study["seed"])
-    log.info("training the full %s on all n=%d examples (%d epochs)", study["arch"],
+    recipe = Recipe.from_config(study.train)
+    seed = study.full_model_seed
+    log.info("training the full %s on all n=%d examples (%d epochs)", study.arch,
              len(data.y_train), recipe.epochs)
-    full = train_full_model(examples, study["arch"], recipe, seed)
+    full = train_full_model(examples, study.arch, recipe, seed)
     began = time.perf_counter()
     train, test = extract(full, examples)
     extract_seconds = time.perf_counter() - began
@@ -195,8 +186,8 @@ def extract_representations(data_path: str | os.PathLike, out_path: str | os.Pat
         train=train, test=test, train_labels=np.asarray(data.y_train, np.int64),
         test_labels=np.asarray(data.y_test, np.int64), full_train_correct=full.train_correct,
         full_test_correct=full.test_correct,
-        attrs={"dataset": study["dataset"], "arch": study["arch"], "seed": seed,
-               "data_hash": data.data_hash, "fingerprint": trials_fingerprint(study),
+        attrs={"dataset": study.dataset, "arch": study.arch, "seed": seed,
+               "data_hash": data.data_hash, "fingerprint": study.trials_fingerprint,
                "num_classes": len(data.classes), "train_seconds": full.seconds,
                "extract_seconds": extract_seconds,
                "train_accuracy": float(full.train_correct.mean()),
@@ -210,15 +201,7 @@ def extract_representations(data_path: str | os.PathLike, out_path: str | os.Pat
 
 # ----------------------------------------------------------------- linear trials
 
-def lastlayer_fingerprint(study: Mapping[str, Any], linear_train: Mapping[str, Any]) -> str:
-    """Hash of what determines the linear trials: the study's trials fingerprint (data,
-    architecture and recipe of the representation, subsets) and the linear models' recipe."""
-    recipe = {k: v for k, v in linear_train.items() if k not in ("threads", "device")}
-    text = json.dumps({"study": trials_fingerprint(study), "linear": recipe}, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def linear_trials(reps: Representations, study: Mapping[str, Any], recipe: Recipe,
+def linear_trials(reps: Representations, study: Study | Mapping[str, Any], recipe: Recipe,
                   trials: list[int], progress: bool = True) -> TrialResults:
     """Algorithm 1, lines 1-3, with a fresh linear classifier on the representations as A:
     trial k trains on the same subset I_k (and from the same seed) as the study's trial k."""
@@ -228,26 +211,28 @@ def linear_trials(reps: Representations, study: Mapping[str, Any], recipe: Recip
 
 
 def train_lastlayer(data_path: str | os.PathLike, reps_path: str | os.PathLike,
-                    out_path: str | os.PathLike, study: Mapping[str, Any],
+                    out_path: str | os.PathLike, study: Study | Mapping[str, Any],
                     linear_train: Mapping[str, Any], progress: bool = True) -> None:
     """Stage: all t linear trials of a study on its representations -> a correctness store
-    (``arch = linear``, attribute ``representation_arch``) in the schema of longtail.store."""
+    (``arch = linear``, attribute ``representation_arch``) in the schema of longtail.store
+    (the study's :meth:`Study.all_trials_params` suffice)."""
+    study = Study.of(study)
     data = load_study_data(data_path)
     reps = read_representations(reps_path)
     if reps.attrs.get("data_hash") != data.data_hash or \
-            reps.attrs.get("fingerprint") != trials_fingerprint(study):
+            reps.attrs.get("fingerprint") != study.trials_fingerprint:
         raise StoreError(f"{reps_path} was extracted for other data or another recipe than "
                          f"{data_path} and this study; re-extract it")
     recipe = Recipe.from_config(linear_train)
-    trials = list(range(study["trials"]))
+    trials = list(range(study.trials))
     log.info("training %d linear models on %d-dimensional representations of %s (%s)",
-             len(trials), reps.train.shape[1], study["dataset"], study["arch"])
+             len(trials), reps.train.shape[1], study.dataset, study.arch)
     results = linear_trials(reps, study, recipe, trials, progress=progress)
     log.info("linear models: mean test accuracy %.4f, %.4f s per model, %d diverged",
              float(results.test_accuracy.mean()), float(results.wall_time.mean()),
              int(results.diverged.sum()))
-    attrs = {**study_attrs(study, data), "arch": "linear", "representation_arch": study["arch"],
-             "fingerprint": lastlayer_fingerprint(study, linear_train), "trials": len(trials)}
+    attrs = {**study_attrs(study, data), "arch": "linear", "representation_arch": study.arch,
+             "fingerprint": study.lastlayer_fingerprint(linear_train), "trials": len(trials)}
     write_store(out_path, CorrectnessStore(
         trials=results, train_labels=data.y_train, test_labels=data.y_test,
         train_source_index=data.train_source_index, test_source_index=data.test_source_index,

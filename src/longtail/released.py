@@ -31,7 +31,6 @@ from typing import Any
 
 import numpy as np
 
-from longtail.config import subset_size
 from longtail.data.study import StudyData
 from longtail.estimate import InfluenceBlock
 from longtail.estimates import (
@@ -43,6 +42,7 @@ from longtail.estimates import (
     write_estimates,
 )
 from longtail.h5 import atomic_path
+from longtail.study import subset_size
 
 RELEASED_KEYS = ("tr_mem", "tr_labels", "tt_labels")
 

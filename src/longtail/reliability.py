@@ -42,6 +42,7 @@ from longtail.select import (
     split_trials,
 )
 from longtail.store import StoreError, StoreReader
+from longtail.study import derive_rng
 
 DEFAULT_TARGET = 0.7  # Section 2: "Jaccard similarity coefficient ... >= 0.7"
 PAPER_THRESHOLDS = {"mem": 0.25, "infl": 0.15}  # Section 2
@@ -132,7 +133,7 @@ def chance_pairs(store_path: str | os.PathLike, estimates: Estimates, memorized:
     test_hits = test.sum(axis=0).astype(np.int64)
     test32 = test.astype(np.float32)
     labels = estimates.train_labels[columns]
-    rng = np.random.default_rng([seed, CHANCE_STREAM])
+    rng = derive_rng(seed, CHANCE_STREAM)
     counts = np.zeros(len(thresholds), np.int64)
     for _ in range(permutations):
         order = np.argsort(rng.random(mask.shape), axis=0)

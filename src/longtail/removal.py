@@ -21,7 +21,7 @@ training-set size (so its models train together in batched groups):
 Each kind of a part is trained ``removal.repeats`` times (R; the paper used 100 on MNIST and
 CIFAR-100, 5 on ImageNet). Repeat r of a kind derives its model seed (initial weights,
 minibatch order and, for ``random``, the removed examples) from (study seed, a removal stream
-id, part, kind, r) via :class:`numpy.random.SeedSequence`, so removal runs never share a seed
+id, part, kind, r) (:func:`longtail.study.removal_seed`), so removal runs never share a seed
 with the subset trials of Algorithm 1 (seeded by (study seed, k)) and do not depend on how
 repeats are split into jobs. A part named by its threshold value, not its position in the
 list, keeps its runs when thresholds are added.
@@ -56,7 +56,6 @@ import json
 import logging
 import math
 import os
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -65,20 +64,19 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from longtail.config import trials_fingerprint
+from longtail.data import load_study_data
 from longtail.estimates import Estimates, read_estimates
 from longtail.h5 import create, create_dataset, open_file, read, read_attrs, write_attrs
 from longtail.select import is_memorized
 from longtail.store import StoreError
+from longtail.study import Study, parse_part, removal_seed
+from longtail.training import Recipe, train_trials
+from longtail.trials import training_data
 
 log = logging.getLogger(__name__)
 
-REMOVAL_STREAM = 0x52454D  # "REM": a SeedSequence entry no trial seed (study seed, k) has
 PART_KINDS = {"full": ("full",), "mem": ("memorized", "random"), "pairs": ("pairs", "random"),
               "random": ("random",)}
-_PART_IDS = {"full": 0, "pairs": 1, "mem": 2, "random": 3}
-_KIND_IDS = {"full": 0, "memorized": 1, "pairs": 2, "random": 3}
-_PART_PATTERN = re.compile(r"^(full|pairs|(mem|random)-(\d+(?:\.\d+)?))$")
 LEVEL = 0.95  # confidence level of every interval this module reports
 PER_RUN = ("kind", "repeat", "seed", "mask", "test_correct", "test_accuracy", "wall_time",
            "diverged")
@@ -86,58 +84,6 @@ PER_RUN = ("kind", "repeat", "seed", "mask", "test_correct", "test_accuracy", "w
 
 class RemovalError(StoreError):
     """A removal shard is unreadable, incomplete or inconsistent with its siblings."""
-
-
-# ---------------------------------------------------------------- parts and seeds
-
-def _decimal(value: float) -> str:
-    """A part name's number: plain decimal, at most six places, no exponent."""
-    return f"{value:.6f}".rstrip("0").rstrip(".")
-
-
-def threshold_part(threshold: float) -> str:
-    """The part name of a Fig. 2 threshold, e.g. ``mem-0.25`` (plain decimal, no exponent)."""
-    if not 0 <= threshold <= 1:
-        raise ValueError(f"removal threshold {threshold} is outside [0, 1]")
-    return f"mem-{_decimal(threshold)}"
-
-
-def random_part(fraction: float) -> str:
-    """The part name of a random removal of ``fraction`` of the training set, e.g.
-    ``random-0.3``."""
-    if not 0 < fraction < 1:
-        raise ValueError(f"random removal fraction {fraction} is outside (0, 1)")
-    return f"random-{_decimal(fraction)}"
-
-
-def parse_part(part: str) -> tuple[str, float]:
-    """(family, value) of a part name: ``full``, ``pairs``, ``mem`` (value: the threshold) or
-    ``random`` (value: the fraction removed); the value is NaN for ``full`` and ``pairs``."""
-    match = _PART_PATTERN.match(part)
-    if not match:
-        raise ValueError(f"unknown removal part '{part}'; expected full, pairs, "
-                         f"mem-<threshold> or random-<fraction>")
-    if match.group(2) is None:
-        return match.group(1), math.nan
-    return match.group(2), float(match.group(3))
-
-
-def removal_seed(study_seed: int, part: str, kind: str, repeat: int) -> int:
-    """A 63-bit seed for repeat ``repeat`` of ``kind`` in ``part``, from SeedSequence entropy
-    (study seed, REMOVAL_STREAM, part family, threshold or fraction in millionths, kind,
-    repeat)."""
-    family, value = parse_part(part)
-    micro = 0 if math.isnan(value) else int(round(value * 1_000_000))
-    entropy = [study_seed, REMOVAL_STREAM, _PART_IDS[family], micro, _KIND_IDS[kind], repeat]
-    state = np.random.SeedSequence(entropy).generate_state(2, np.uint32)
-    return int((int(state[0]) << 31) ^ int(state[1]))
-
-
-def removal_shards(repeats: int, trials_per_job: int) -> list[tuple[int, int]]:
-    """Half-open repeat ranges [start, stop) of the jobs of one part: a job trains about as many
-    models as a trial shard (``trials_per_job``, two kinds per repeat)."""
-    per_job = max(1, trials_per_job // 2)
-    return [(start, min(start + per_job, repeats)) for start in range(0, repeats, per_job)]
 
 
 # ---------------------------------------------------------------- which examples each run keeps
@@ -214,20 +160,16 @@ def pairs_removed(train_index: np.ndarray, n: int) -> np.ndarray:
 # ---------------------------------------------------------------- training and the shard files
 
 def train_removal(data_path: str | os.PathLike, out_path: str | os.PathLike,
-                  study: Mapping[str, Any], part: str, start: int, stop: int,
+                  study: Study | Mapping[str, Any], part: str, start: int, stop: int,
                   estimates_path: str | os.PathLike | None = None,
                   pairs_path: str | os.PathLike | None = None, progress: bool = True) -> None:
-    """Train repeats [start, stop) of every kind of ``part`` and write one shard atomically.
+    """Train repeats [start, stop) of every kind of ``part`` and write one shard atomically
+    (the study's :meth:`Study.training_params` suffice).
 
     ``mem-*`` parts read mem~ from ``estimates_path``; ``pairs`` reads the pairs CSV;
     ``full`` and ``random-*`` need neither.
     """
-    # Imported here, not at the top: the workflow's rule files import this module for part
-    # names and shard ranges on every start and must not pay for torch and torchvision.
-    from longtail.data import load_study_data
-    from longtail.training import Recipe, train_trials
-    from longtail.trials import training_data
-
+    study = Study.of(study)
     data = load_study_data(data_path)
     n = len(data.y_train)
     family, threshold = parse_part(part)
@@ -240,10 +182,10 @@ def train_removal(data_path: str | os.PathLike, out_path: str | os.PathLike,
         if pairs_path is None:
             raise ValueError("part pairs needs the pairs CSV")
         removed = pairs_removed(pd.read_csv(pairs_path)["train_index"].to_numpy(), n)
-    plan = plan_part(part, study["seed"], n, range(start, stop), removed)
+    plan = plan_part(part, study.seed, n, range(start, stop), removed)
     log.info("part %s, repeats %d-%d: %d runs (%s) on %d of n=%d examples", part, start,
              stop - 1, len(plan.kind), ", ".join(PART_KINDS[family]), int(plan.keep[0].sum()), n)
-    results = train_trials(training_data(data), study["arch"], Recipe.from_config(study["train"]),
+    results = train_trials(training_data(data), study.arch, Recipe.from_config(study.train),
                            plan.seed.tolist(), plan.keep, progress=progress)
     if results.diverged.any():
         log.warning("%d of %d runs diverged; they are kept, marked and left out of summaries",
@@ -253,8 +195,8 @@ def train_removal(data_path: str | os.PathLike, out_path: str | os.PathLike,
                  float(results.test_accuracy[plan.kind == kind].mean()))
     attrs = {"part": part, "threshold": plan.threshold, "removed": int(n - plan.keep[0].sum()),
              "n": n,
-             "n_test": len(data.y_test), "fingerprint": trials_fingerprint(study),
-             "study_config": json.dumps(dict(study))}
+             "n_test": len(data.y_test), "fingerprint": study.trials_fingerprint,
+             "study_config": json.dumps(dict(study.config))}
     write_removal(out_path, plan, results.test_correct, results.wall_time, results.diverged,
                   attrs)
 

@@ -35,6 +35,7 @@ from longtail.estimates import (
 )
 from longtail.h5 import atomic_path
 from longtail.store import StoreError
+from longtail.study import derive_rng
 
 DEFAULT_MEM_THRESHOLD = 0.25
 DEFAULT_INFL_THRESHOLD = 0.15
@@ -241,7 +242,7 @@ def split_trials(use: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
     bool. Subsets are drawn independently per trial (Alg. 1 line 1), so the halves are two
     independent runs of Algorithm 1 with t/2 trials each."""
     chosen = np.flatnonzero(use)
-    chosen = np.random.default_rng(seed).permutation(chosen)
+    chosen = derive_rng(seed).permutation(chosen)
     half_a = np.zeros(len(use), bool)
     half_b = np.zeros(len(use), bool)
     half_a[chosen[:len(chosen) // 2]] = True

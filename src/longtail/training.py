@@ -1,11 +1,11 @@
 """Algorithm 1, lines 1-3: sample subsets I_k of size m and train h_k on S_{I_k}.
 
-Every trial k derives its subset, initial weights and minibatch order from ``trial_seed(seed, k)``
-alone, so results do not depend on how trials are split into jobs. A shard's models train either
-as separate models in lockstep groups (``loop``; on CUDA each on its own stream) or together as
-one hand-batched ensemble (``batched``: stacked weights and ``torch.baddbmm``; each model has its
-own subset and its own minibatches). Both run the same
-recipe; ``auto`` picks per architecture and device from the measurements in
+Every trial k derives its subset, initial weights and minibatch order from its seed,
+``longtail.study.trial_seed(seed, k)``, alone, so results do not depend on how trials are split
+into jobs. A shard's models train either as separate models in lockstep groups (``loop``; on
+CUDA each on its own stream) or together as one hand-batched ensemble (``batched``: stacked
+weights and ``torch.baddbmm``; each model has its own subset and its own minibatches). Both
+run the same recipe; ``auto`` picks per architecture and device from the measurements in
 ``benchmarks/train_throughput.py`` (README table).
 """
 
@@ -26,37 +26,49 @@ from tqdm import tqdm
 
 from longtail.models import BATCHABLE, build_model, is_batchable
 from longtail.store import TrialResults
+from longtail.study import with_defaults
 
 
 @dataclass(frozen=True)
 class Recipe:
-    """Training hyperparameters (config ``studies.<name>.train``)."""
+    """Training hyperparameters (config ``studies.<name>.train``); their defaults are the
+    schema's (``schemas/config.schema.yaml``), filled in before a Recipe is built."""
 
-    epochs: int = 8
-    batch_size: int = 128
-    lr: float = 0.1
-    momentum: float = 0.9
-    nesterov: bool = False
-    weight_decay: float = 5e-4
-    schedule: str = "onecycle"
-    warmup_fraction: float = 0.2
-    label_smoothing: float = 0.0
-    augment: bool | None = None
-    method: str = "auto"
-    ensemble_size: int = 16
-    device: str = "auto"
-    precision: str = "auto"
-    channels_last: bool = True
-    compile: bool = False
-    threads: int = 2
+    epochs: int
+    batch_size: int
+    lr: float
+    momentum: float
+    nesterov: bool
+    weight_decay: float
+    schedule: str
+    warmup_fraction: float
+    label_smoothing: float
+    augment: bool | None
+    method: str
+    ensemble_size: int
+    device: str
+    precision: str
+    channels_last: bool
+    compile: bool
+    threads: int
 
     @classmethod
     def from_config(cls, train: Mapping[str, Any]) -> Recipe:
-        known = {f.name for f in fields(cls)}
-        unknown = set(train) - known
+        """From a schema-validated ``train`` mapping (every key given)."""
+        known = [f.name for f in fields(cls)]
+        unknown = sorted(set(train) - set(known))
         if unknown:
-            raise ValueError(f"unknown train keys {sorted(unknown)}; known: {sorted(known)}")
+            raise ValueError(f"unknown train keys {unknown}; known: {sorted(known)}")
+        missing = [name for name in known if name not in train]
+        if missing:
+            raise ValueError(f"train keys {missing} missing: build a Recipe from a validated "
+                             f"config, or with Recipe.with_defaults")
         return cls(**train)
+
+    @classmethod
+    def with_defaults(cls, **train: Any) -> Recipe:
+        """The schema's recipe with ``train``'s values (for tests, benchmarks and API users)."""
+        return cls.from_config(with_defaults(train, "train"))
 
 
 @dataclass
@@ -89,13 +101,7 @@ class TrainingData:
                             self.x_test.to(device), self.y_test.to(device), self.num_classes)
 
 
-# ---------------------------------------------------------------- seeds and subsets (line 1)
-
-def trial_seed(study_seed: int, trial: int) -> int:
-    """A 63-bit seed for trial k that depends on (study seed, k) alone."""
-    state = np.random.SeedSequence([study_seed, trial]).generate_state(2, np.uint32)
-    return int((int(state[0]) << 31) ^ int(state[1]))
-
+# ---------------------------------------------------------------- subsets (line 1)
 
 def subset_mask(n: int, m: int, seed: int) -> np.ndarray:
     """Boolean (n,) mask of a uniformly random subset I_k of [n] of size m (Alg. 1, line 1)."""

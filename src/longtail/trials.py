@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 
-from longtail.config import subset_size, trials_fingerprint
 from longtail.data import StudyData, load_study_data
 from longtail.store import (
     CorrectnessStore,
@@ -19,18 +18,20 @@ from longtail.store import (
     write_shard,
     write_store,
 )
-from longtail.training import Recipe, TrainingData, subset_mask, train_trials, trial_seed
+from longtail.study import Study
+from longtail.training import Recipe, TrainingData, subset_mask, train_trials
 
 log = logging.getLogger(__name__)
 
 
-def study_attrs(study: Mapping[str, Any], data: StudyData) -> dict[str, Any]:
-    """Attributes that identify a study's trials in every shard and store."""
+def study_attrs(study: Study | Mapping[str, Any], data: StudyData) -> dict[str, Any]:
+    """Attributes that identify a study's trials in every shard and store (``study_config``:
+    the params the job was given)."""
+    study = Study.of(study)
     n, n_test = len(data.y_train), len(data.y_test)
-    return {"dataset": study["dataset"], "arch": study["arch"], "n": n, "n_test": n_test,
-            "subset_size": subset_size(n, study["subset_ratio"]),
-            "fingerprint": trials_fingerprint(study), "data_hash": data.data_hash,
-            "study_config": dict(study)}
+    return {"dataset": study.dataset, "arch": study.arch, "n": n, "n_test": n_test,
+            "subset_size": study.subset_size(n), "fingerprint": study.trials_fingerprint,
+            "data_hash": data.data_hash, "study_config": dict(study.config)}
 
 
 def training_data(data: StudyData) -> TrainingData:
@@ -38,24 +39,28 @@ def training_data(data: StudyData) -> TrainingData:
                                     len(data.classes))
 
 
-def trial_plan(study: Mapping[str, Any], n: int, trials: Sequence[int]
+def trial_plan(study: Study | Mapping[str, Any], n: int, trials: Sequence[int]
                ) -> tuple[list[int], np.ndarray]:
     """Seeds and subset masks of the given trial ids (Algorithm 1, line 1)."""
-    m = subset_size(n, study["subset_ratio"])
-    seeds = [trial_seed(study["seed"], k) for k in trials]
+    study = Study.of(study)
+    m = study.subset_size(n)
+    seeds = [study.trial_seed(k) for k in trials]
     return seeds, np.stack([subset_mask(n, m, seed) for seed in seeds])
 
 
 def train_shard(data_path: str | os.PathLike, out_path: str | os.PathLike,
-                study: Mapping[str, Any], start: int, stop: int, progress: bool = True) -> None:
-    """Train trials [start, stop) of a study and write them as one shard (atomically)."""
+                study: Study | Mapping[str, Any], start: int, stop: int,
+                progress: bool = True) -> None:
+    """Train trials [start, stop) of a study (its :meth:`Study.training_params` suffice) and
+    write them as one shard (atomically)."""
+    study = Study.of(study)
     data = load_study_data(data_path)
     trials = list(range(start, stop))
     seeds, masks = trial_plan(study, len(data.y_train), trials)
-    recipe = Recipe.from_config(study["train"])
+    recipe = Recipe.from_config(study.train)
     log.info("training trials %d-%d of %s (%s, m=%d of n=%d)", start, stop - 1,
-             study["dataset"], study["arch"], int(masks[0].sum()), len(data.y_train))
-    results = train_trials(training_data(data), study["arch"], recipe, seeds, masks,
+             study.dataset, study.arch, int(masks[0].sum()), len(data.y_train))
+    results = train_trials(training_data(data), study.arch, recipe, seeds, masks,
                            trial_ids=trials, progress=progress)
     if results.diverged.any():
         log.warning("%d of %d trials diverged (non-finite loss); they are kept, marked, and "
@@ -65,12 +70,14 @@ def train_shard(data_path: str | os.PathLike, out_path: str | os.PathLike,
 
 
 def aggregate(data_path: str | os.PathLike, shard_paths: Sequence[str | os.PathLike],
-              out_path: str | os.PathLike, study: Mapping[str, Any]) -> None:
-    """Build ``correctness.h5`` from a study's shards; refuse shards of another config."""
+              out_path: str | os.PathLike, study: Study | Mapping[str, Any]) -> None:
+    """Build ``correctness.h5`` from a study's shards (its :meth:`Study.store_params`
+    suffice); refuse shards of another config."""
+    study = Study.of(study)
     data = load_study_data(data_path)
     attrs = study_attrs(study, data)
     trials = aggregate_shards(shard_paths, attrs["fingerprint"], attrs["data_hash"])
-    expected = np.arange(study["trials"])
+    expected = np.arange(study.trials)
     if not np.array_equal(trials.trial, expected):
         missing = sorted(set(expected.tolist()) - set(trials.trial.tolist()))[:10]
         raise StoreError(f"shards cover trials {trials.trial.min()}..{trials.trial.max()} "

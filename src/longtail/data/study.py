@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..h5 import create, read, read_attrs, read_strings, write_attrs
+from ..study import derive_rng
 from . import h5io
 from .cache import read_cache
 from .errors import DataError
@@ -49,11 +50,6 @@ class StudyData:
     data_hash: str = ""
     label_noise: float = 0.0
     seed: int = 0
-
-
-def rng_for(seed: int, stream: int) -> np.random.Generator:
-    """The generator for one purpose (``stream``) of a study seeded with ``seed``."""
-    return np.random.default_rng(np.random.SeedSequence([seed, stream]))
 
 
 def stratified_counts(labels: np.ndarray, n: int, rng: np.random.Generator) -> dict[int, int]:
@@ -117,11 +113,11 @@ def make_study_data(cache_path: str | os.PathLike, out_path: str | os.PathLike, 
             raise DataError(f"{name}={n}, but the {split} split of {cache.dataset} "
                             f"({cache_path}) has {len(labels)} examples; use 1..{len(labels)} "
                             "or null for all")
-    train = stratified_sample(cache.train_labels, n_train, rng_for(seed, _TRAIN_STREAM))
-    test = stratified_sample(cache.test_labels, n_test, rng_for(seed, _TEST_STREAM))
+    train = stratified_sample(cache.train_labels, n_train, derive_rng(seed, _TRAIN_STREAM))
+    test = stratified_sample(cache.test_labels, n_test, derive_rng(seed, _TEST_STREAM))
     y_clean = cache.train_labels[train]
     y_noisy, flipped = flip_labels(y_clean, len(cache.classes), label_noise,
-                                   rng_for(seed, _NOISE_STREAM))
+                                   derive_rng(seed, _NOISE_STREAM))
     arrays = {"x_train": cache.train_images[train], "y_train": y_noisy, "y_train_clean": y_clean,
               "train_source_index": cache.train_index[train], "train_label_flipped": flipped,
               "x_test": cache.test_images[test], "y_test": cache.test_labels[test],
