@@ -7,6 +7,8 @@ reason, and an exception that is no longer needed fails too, so the lists only s
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +23,6 @@ TOP = {"longtail", "longtail.cli", "longtail.api"}
 # module -> why it imports longtail inside a function
 LAZY_ALLOWED = {
     "longtail.cli": "run_models: torch is optional, and `longtail --help` must not load it",
-    "longtail.removal": "helper C removes (imports data, training and trials lazily)",
 }
 # (importing module, imported module, name) -> why a private name crosses modules
 PRIVATE_ALLOWED = {
@@ -158,6 +159,16 @@ def test_reporting_is_a_package_of_its_own() -> None:
     assert not any(isinstance(node, ast.ImportFrom | ast.Import) and any(
         t.startswith(("matplotlib", f"{REPORTING}.plots")) for t, _ in imported(
             f"{REPORTING}.paper", node)) for node in ast.walk(names[f"{REPORTING}.paper"]))
+
+
+def test_rules_and_reporting_load_no_torch() -> None:
+    """The modules rules/common.smk imports at parse time, and the figures and tables, work
+    without torch (training lives in the stages)."""
+    code = ("import sys, longtail.config, longtail.study, longtail.reporting.figures, "
+            "longtail.reporting.tables; print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "False"
 
 
 # ----------------------------------------------------------------- the checks can fail

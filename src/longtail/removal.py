@@ -52,8 +52,6 @@ refused (:class:`RemovalError` naming the file and the dataset).
 
 from __future__ import annotations
 
-import json
-import logging
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -64,16 +62,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from longtail.data import load_study_data
-from longtail.estimates import Estimates, read_estimates
+from longtail.estimates import Estimates
 from longtail.h5 import create, create_dataset, open_file, read, read_attrs, write_attrs
 from longtail.select import is_memorized
 from longtail.store import StoreError
-from longtail.study import Study, parse_part, removal_seed
-from longtail.training import Recipe, train_trials
-from longtail.trials import training_data
-
-log = logging.getLogger(__name__)
+from longtail.study import parse_part, removal_seed
 
 PART_KINDS = {"full": ("full",), "mem": ("memorized", "random"), "pairs": ("pairs", "random"),
               "random": ("random",)}
@@ -157,49 +150,7 @@ def pairs_removed(train_index: np.ndarray, n: int) -> np.ndarray:
     return removed
 
 
-# ---------------------------------------------------------------- training and the shard files
-
-def train_removal(data_path: str | os.PathLike, out_path: str | os.PathLike,
-                  study: Study | Mapping[str, Any], part: str, start: int, stop: int,
-                  estimates_path: str | os.PathLike | None = None,
-                  pairs_path: str | os.PathLike | None = None, progress: bool = True) -> None:
-    """Train repeats [start, stop) of every kind of ``part`` and write one shard atomically
-    (the study's :meth:`Study.training_params` suffice).
-
-    ``mem-*`` parts read mem~ from ``estimates_path``; ``pairs`` reads the pairs CSV;
-    ``full`` and ``random-*`` need neither.
-    """
-    study = Study.of(study)
-    data = load_study_data(data_path)
-    n = len(data.y_train)
-    family, threshold = parse_part(part)
-    removed = None
-    if family == "mem":
-        if estimates_path is None:
-            raise ValueError(f"part {part} needs the estimates (mem~)")
-        removed = memorized_set(read_estimates(estimates_path), threshold)
-    elif family == "pairs":
-        if pairs_path is None:
-            raise ValueError("part pairs needs the pairs CSV")
-        removed = pairs_removed(pd.read_csv(pairs_path)["train_index"].to_numpy(), n)
-    plan = plan_part(part, study.seed, n, range(start, stop), removed)
-    log.info("part %s, repeats %d-%d: %d runs (%s) on %d of n=%d examples", part, start,
-             stop - 1, len(plan.kind), ", ".join(PART_KINDS[family]), int(plan.keep[0].sum()), n)
-    results = train_trials(training_data(data), study.arch, Recipe.from_config(study.train),
-                           plan.seed.tolist(), plan.keep, progress=progress)
-    if results.diverged.any():
-        log.warning("%d of %d runs diverged; they are kept, marked and left out of summaries",
-                    int(results.diverged.sum()), len(plan.kind))
-    for kind in PART_KINDS[family]:
-        log.info("%s: mean test accuracy %.4f", kind,
-                 float(results.test_accuracy[plan.kind == kind].mean()))
-    attrs = {"part": part, "threshold": plan.threshold, "removed": int(n - plan.keep[0].sum()),
-             "n": n,
-             "n_test": len(data.y_test), "fingerprint": study.trials_fingerprint,
-             "study_config": json.dumps(dict(study.config))}
-    write_removal(out_path, plan, results.test_correct, results.wall_time, results.diverged,
-                  attrs)
-
+# ---------------------------------------------------------------- the shard files
 
 def write_removal(path: str | os.PathLike, plan: RemovalPlan, test_correct: np.ndarray,
                   wall_time: np.ndarray, diverged: np.ndarray, attrs: Mapping[str, Any]) -> None:

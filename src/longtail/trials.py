@@ -1,16 +1,21 @@
-"""The training stage: a shard of Algorithm 1's trials from a study's data to an HDF5 shard,
-and the aggregation of shards into the correctness store."""
+"""The training stages: a shard of Algorithm 1's trials from a study's data to an HDF5 shard,
+the aggregation of shards into the correctness store, and a shard of Fig. 2's removal runs
+(:mod:`longtail.removal` plans them, names their files and summarizes them)."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from longtail.data import StudyData, load_study_data
+from longtail.estimates import read_estimates
+from longtail.removal import PART_KINDS, memorized_set, pairs_removed, plan_part, write_removal
 from longtail.store import (
     CorrectnessStore,
     StoreError,
@@ -18,7 +23,7 @@ from longtail.store import (
     write_shard,
     write_store,
 )
-from longtail.study import Study
+from longtail.study import Study, parse_part
 from longtail.training import Recipe, TrainingData, subset_mask, train_trials
 
 log = logging.getLogger(__name__)
@@ -88,3 +93,45 @@ def aggregate(data_path: str | os.PathLike, shard_paths: Sequence[str | os.PathL
         trials=trials, train_labels=data.y_train, test_labels=data.y_test,
         train_source_index=data.train_source_index, test_source_index=data.test_source_index,
         train_label_flipped=data.train_label_flipped, attrs={**attrs, "trials": len(expected)}))
+
+
+def train_removal(data_path: str | os.PathLike, out_path: str | os.PathLike,
+                  study: Study | Mapping[str, Any], part: str, start: int, stop: int,
+                  estimates_path: str | os.PathLike | None = None,
+                  pairs_path: str | os.PathLike | None = None, progress: bool = True) -> None:
+    """Train repeats [start, stop) of every kind of ``part`` and write one shard atomically
+    (the study's :meth:`Study.training_params` suffice).
+
+    ``mem-*`` parts read mem~ from ``estimates_path``; ``pairs`` reads the pairs CSV;
+    ``full`` and ``random-*`` need neither.
+    """
+    study = Study.of(study)
+    data = load_study_data(data_path)
+    n = len(data.y_train)
+    family, threshold = parse_part(part)
+    removed = None
+    if family == "mem":
+        if estimates_path is None:
+            raise ValueError(f"part {part} needs the estimates (mem~)")
+        removed = memorized_set(read_estimates(estimates_path), threshold)
+    elif family == "pairs":
+        if pairs_path is None:
+            raise ValueError("part pairs needs the pairs CSV")
+        removed = pairs_removed(pd.read_csv(pairs_path)["train_index"].to_numpy(), n)
+    plan = plan_part(part, study.seed, n, range(start, stop), removed)
+    log.info("part %s, repeats %d-%d: %d runs (%s) on %d of n=%d examples", part, start,
+             stop - 1, len(plan.kind), ", ".join(PART_KINDS[family]), int(plan.keep[0].sum()), n)
+    results = train_trials(training_data(data), study.arch, Recipe.from_config(study.train),
+                           plan.seed.tolist(), plan.keep, progress=progress)
+    if results.diverged.any():
+        log.warning("%d of %d runs diverged; they are kept, marked and left out of summaries",
+                    int(results.diverged.sum()), len(plan.kind))
+    for kind in PART_KINDS[family]:
+        log.info("%s: mean test accuracy %.4f", kind,
+                 float(results.test_accuracy[plan.kind == kind].mean()))
+    attrs = {"part": part, "threshold": plan.threshold, "removed": int(n - plan.keep[0].sum()),
+             "n": n,
+             "n_test": len(data.y_test), "fingerprint": study.trials_fingerprint,
+             "study_config": json.dumps(dict(study.config))}
+    write_removal(out_path, plan, results.test_correct, results.wall_time, results.diverged,
+                  attrs)
