@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import json
+import pkgutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,9 +15,15 @@ import pandas as pd
 import pytest
 from test_estimates import make_store, write
 
+import longtail
+from longtail import cli
 from longtail.cli import main
+from longtail.config import ConfigError
+from longtail.data import DataError
+from longtail.errors import LongtailError
 from longtail.estimates import load_influence, read_estimates
 from longtail.select import CONSISTENCY_COLUMNS, PAIR_COLUMNS
+from longtail.store import StoreError
 
 
 @pytest.fixture
@@ -89,6 +97,40 @@ def test_wrong_shapes_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str])
         h5["train_labels"] = np.zeros(7, np.int64)
     assert main(["consistency", str(path), str(tmp_path / "c.csv")]) == 1
     assert "train_labels has shape (7,)" in capsys.readouterr().err
+
+
+def _package_exception_classes() -> list[type[BaseException]]:
+    """Every exception class (warnings aside) defined in a module of the package."""
+    found = []
+    for info in pkgutil.walk_packages(longtail.__path__, "longtail."):
+        module = importlib.import_module(info.name)
+        for value in vars(module).values():
+            if (isinstance(value, type) and issubclass(value, BaseException)
+                    and not issubclass(value, Warning) and value.__module__ == info.name):
+                found.append(value)
+    return found
+
+
+def test_every_error_of_the_package_is_a_longtail_error() -> None:
+    classes = _package_exception_classes()
+    names = {cls.__name__ for cls in classes}
+    assert {"ConfigError", "DataError", "StoreError", "EstimatesError"} <= names
+    assert [cls for cls in classes if not issubclass(cls, LongtailError)] == []
+    # Their second base stays, so ``except ValueError`` / ``except RuntimeError`` still work.
+    assert issubclass(ConfigError, ValueError) and issubclass(StoreError, ValueError)
+    assert issubclass(DataError, RuntimeError)
+
+
+def test_a_longtail_error_is_exit_1_with_its_message(monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    def refuse(*args: object) -> None:
+        raise ConfigError("studies.tiny.n_train = 7 is larger than the dataset")
+
+    monkeypatch.setattr(cli, "agreement_files", refuse)
+    assert main(["agreement", "a.h5", "b.h5"]) == 1
+    err = capsys.readouterr().err
+    assert err == ("longtail agreement: error: studies.tiny.n_train = 7 is larger than the "
+                   "dataset\n")
 
 
 def test_console_script_exit_code_without_traceback(tmp_path: Path) -> None:

@@ -3,9 +3,9 @@
 One ``add_<name>`` function per subcommand registers its parser and sets ``func`` to a function
 ``(args) -> int``; to add a subcommand, write both and append the ``add_`` function to
 :data:`SUBCOMMANDS`. Exit status: 0 on success, 2 for a usage error (argparse: an unknown
-option, a missing argument, a threshold out of range), 1 for bad data: errors from the stores
-(:class:`longtail.store.StoreError`) and datasets (:class:`longtail.data.DataError`), which name
-the file, and I/O errors end the command with one line on stderr, no traceback. Every command
+option, a missing argument, a threshold out of range), 1 for bad data: the package's errors
+(:class:`longtail.errors.LongtailError`: stores, estimates, datasets, config), which name the
+file, and I/O errors end the command with one line on stderr, no traceback. Every command
 but ``models`` works without torch.
 """
 
@@ -22,7 +22,7 @@ import numpy as np
 
 from longtail import __version__
 from longtail.compare import agreement_files
-from longtail.data.errors import DataError
+from longtail.errors import LongtailError
 from longtail.estimate import DEFAULT_MIN_TRIALS
 from longtail.estimates import INFLUENCE_MODES, estimate_store, read_estimates
 from longtail.explain import (
@@ -54,7 +54,7 @@ from longtail.select import (
     select_pairs_file,
     write_summary,
 )
-from longtail.store import CorrectnessStore, StoreError, atomic_path
+from longtail.store import CorrectnessStore, atomic_path
 
 EXIT_DATA = 1    # the input is unreadable, inconsistent or missing (the message names it)
 EXIT_USAGE = 2   # argparse's status for a command line it refuses
@@ -439,7 +439,7 @@ def run_import_released(args: argparse.Namespace) -> int:
     return 0
 
 
-class UsageError(Exception):
+class UsageError(LongtailError):
     """A combination of options argparse cannot check; exit status 2."""
 
 
@@ -498,7 +498,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return args.func(args)
         except UsageError as err:
             parser.exit(EXIT_USAGE, f"longtail {args.command}: error: {err}\n")
-        except (StoreError, DataError) as err:
+        except LongtailError as err:
             print(f"longtail {args.command}: error: {err}", file=sys.stderr)
         except OSError as err:
             print(f"longtail {args.command}: error: {err.filename or ''}: {err.strerror or err}",

@@ -19,6 +19,8 @@ from typing import Any
 import h5py
 import numpy as np
 
+from longtail.errors import LongtailError
+
 PER_TRIAL = ("trial", "trial_seed", "mask", "train_correct", "test_correct",
              "test_accuracy", "wall_time", "diverged")
 # Per-trial datasets a store may lack: written when known, derived or left out otherwise.
@@ -55,7 +57,7 @@ def store_attr_defaults(n: int, n_test: int, subset_size: int) -> dict[str, Any]
 _WRITE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
 
 
-class StoreError(ValueError):
+class StoreError(LongtailError, ValueError):
     """A shard or store is unreadable, incomplete or belongs to another study."""
 
 
