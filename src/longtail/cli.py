@@ -22,6 +22,7 @@ import numpy as np
 
 from longtail import __version__
 from longtail.compare import agreement_files
+from longtail.data import load_study_data
 from longtail.errors import LongtailError
 from longtail.estimate import DEFAULT_MIN_TRIALS
 from longtail.estimates import INFLUENCE_MODES, estimate_store, read_estimates
@@ -40,6 +41,7 @@ from longtail.reliability import (
     DEFAULT_GRIDS,
     DEFAULT_PERMUTATIONS,
     DEFAULT_TARGET,
+    fixed_thresholds_note,
     read_reliability,
     reliability,
     select_reliably,
@@ -137,6 +139,10 @@ def add_pairs(subparsers: argparse._SubParsersAction) -> None:
                    help="a report of `longtail consistency --reliability`: select at its "
                         "thresholds (--mem/--infl are then ignored) and add its split-half "
                         "Jaccard, pairs expected by chance and verdict to the summary")
+    p.add_argument("--caption", metavar="CAPTION.rst",
+                   help="also write the selection's caption as reStructuredText: the "
+                        "reliability note with --reliability, otherwise that the pairs were "
+                        "selected at fixed thresholds of unknown reliability")
     p.set_defaults(func=run_pairs)
 
 
@@ -144,11 +150,14 @@ def run_pairs(args: argparse.Namespace) -> int:
     if args.reliability:
         report = read_reliability(args.reliability)
         args.mem, args.infl = report["mem"]["used"], report["infl"]["used"]
-        summary = select_reliably(args.estimates, report, args.out, args.summary)
+        summary = select_reliably(args.estimates, report, args.out, args.summary, args.caption)
     else:
         summary = select_pairs_file(args.estimates, args.out, args.mem, args.infl)
         if args.summary:
             write_summary(summary, args.summary)
+        if args.caption:
+            with atomic_path(args.caption) as tmp:
+                tmp.write_text(fixed_thresholds_note(args.mem, args.infl) + "\n")
     print(f"{args.out}: {summary['n_pairs']} pairs, {summary['n_test_examples']} test examples "
           f"({summary['pct_test_examples']:.2f}%), {summary['n_test_single_train']} influenced "
           f"by a single training example, {summary['n_train_examples']} training examples; "
@@ -427,13 +436,20 @@ def add_import_released(subparsers: argparse._SubParsersAction) -> None:
                     "-1: the released files hold neither.")
     p.add_argument("npz", help="released file, e.g. cifar100_infl_matrix.npz")
     p.add_argument("out", help="estimates file to write (estimates.h5)")
-    p.add_argument("--dataset", default="released",
-                   help="dataset name recorded in the file (e.g. cifar100)")
+    p.add_argument("--dataset",
+                   help="dataset name recorded in the file (e.g. cifar100; default: that of "
+                        "--data, else released)")
+    p.add_argument("--data", metavar="DATA.h5",
+                   help="the study data the file describes (the workflow's "
+                        "results/{study}/data.h5): its labels must equal the file's, and its "
+                        "original indices are recorded as the source indices")
     p.set_defaults(func=run_import_released)
 
 
 def run_import_released(args: argparse.Namespace) -> int:
-    estimates = import_released(args.npz, args.out, {"dataset": args.dataset})
+    data = load_study_data(args.data) if args.data else None
+    dataset = args.dataset or (data.dataset if data is not None else "released")
+    estimates = import_released(args.npz, args.out, {"dataset": dataset}, data=data)
     print(f"{args.out}: n={len(estimates.mem)} n_test={len(estimates.test_labels)} "
           f"from {args.npz}")
     return 0

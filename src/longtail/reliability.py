@@ -226,6 +226,14 @@ def _jaccard_text(value: float | None) -> str:
     return "undefined (both halves empty)" if value is None else f"{value:.2f}"
 
 
+def fixed_thresholds_note(mem_threshold: float, infl_threshold: float) -> str:
+    """The caption of pairs selected at fixed thresholds from estimates without the trials to
+    split (released estimates, the last layer): their reliability is unknown."""
+    return (f"Pairs selected at the fixed thresholds mem >= {mem_threshold} and "
+            f"infl >= {infl_threshold}; their split-half reliability is unknown "
+            f"(these estimates come without the trials to split).")
+
+
 def reliability_note(fields: Mapping[str, Any], n_pairs: int, mem_threshold: float,
                      infl_threshold: float) -> str:
     """One paragraph: do the selections replicate, how many pairs chance alone would give,
