@@ -2,7 +2,7 @@
 
 import shutil
 
-from longtail.store import atomic_path
+from longtail.h5 import atomic_path
 from longtail.workflow import log_to
 
 with log_to(snakemake.log[0]):

@@ -1,6 +1,6 @@
 """Snakemake adapter: correctness store -> about.json / about.rst (what was run, accuracy)."""
 
-from longtail.provenance import write_about
+from longtail.reporting.provenance import write_about
 from longtail.workflow import log_to
 
 with log_to(snakemake.log[0]):

@@ -1,6 +1,6 @@
 """Snakemake adapter: the cross-architecture comparison figure (Sec. C)."""
 
-from longtail.compare import make_arch_comparison
+from longtail.reporting.comparison import make_arch_comparison
 from longtail.workflow import log_to
 
 with log_to(snakemake.log[0]):

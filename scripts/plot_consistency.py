@@ -1,7 +1,7 @@
 """Snakemake adapter: reliability reports -> figures/consistency.pdf (split-half Jaccard against
 the thresholds, Section 2)."""
 
-from longtail.figures import make_consistency
+from longtail.reporting.figures import make_consistency
 from longtail.workflow import log_to
 
 with log_to(snakemake.log[0]):

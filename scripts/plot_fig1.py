@@ -1,6 +1,6 @@
 """Snakemake adapter: estimates and images -> figures/fig1.pdf (Fig. 1)."""
 
-from longtail.figures import make_fig1
+from longtail.reporting.figures import make_fig1
 from longtail.workflow import log_to
 
 with log_to(snakemake.log[0]):

@@ -3,8 +3,8 @@ caption's intervals as reStructuredText."""
 
 import logging
 
-from longtail.figures import fig2_caption, make_fig2
-from longtail.store import atomic_path
+from longtail.h5 import atomic_path
+from longtail.reporting.figures import fig2_caption, make_fig2
 from longtail.workflow import log_to
 
 with log_to(snakemake.log[0]):

@@ -1,6 +1,6 @@
 """Snakemake adapter: pairs, influence and images -> figures/fig3.pdf (Fig. 3)."""
 
-from longtail.figures import make_fig3
+from longtail.reporting.figures import make_fig3
 from longtail.workflow import log_to
 
 with log_to(snakemake.log[0]):

@@ -1,6 +1,6 @@
 """Snakemake adapter: pairs -> figures/figC1.pdf (Fig. C.1, pairs per influence level)."""
 
-from longtail.figures import make_figC1
+from longtail.reporting.figures import make_figC1
 from longtail.workflow import log_to
 
 with log_to(snakemake.log[0]):

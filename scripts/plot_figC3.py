@@ -1,6 +1,6 @@
 """Snakemake adapter: Fig. C.3, the discrepancy between full-model and last-layer estimates."""
 
-from longtail.lastlayer import make_figC3
+from longtail.reporting.lastlayer import make_figC3
 from longtail.workflow import log_to
 
 with log_to(snakemake.log[0]):

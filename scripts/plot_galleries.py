@@ -1,6 +1,6 @@
 """Snakemake adapter: estimates, pairs and images -> the report's galleries of one study."""
 
-from longtail.gallery import write_galleries
+from longtail.reporting.gallery import write_galleries
 from longtail.workflow import log_to
 
 with log_to(snakemake.log[0]):

@@ -1,6 +1,6 @@
 """Snakemake adapter: estimates and flipped labels -> figures/label_noise.pdf."""
 
-from longtail.figures import make_label_noise
+from longtail.reporting.figures import make_label_noise
 from longtail.workflow import log_to
 
 with log_to(snakemake.log[0]):

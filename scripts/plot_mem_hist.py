@@ -1,6 +1,6 @@
 """Snakemake adapter: estimates -> figures/mem_hist.pdf (distribution of mem per study)."""
 
-from longtail.figures import make_mem_hist
+from longtail.reporting.figures import make_mem_hist
 from longtail.workflow import log_to
 
 with log_to(snakemake.log[0]):

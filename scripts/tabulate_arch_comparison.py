@@ -1,6 +1,6 @@
 """Snakemake adapter: every group's statistics -> tables/arch_comparison.{csv,md}."""
 
-from longtail.compare import tabulate_comparisons
+from longtail.reporting.comparison import tabulate_comparisons
 from longtail.workflow import log_to
 
 with log_to(snakemake.log[0]):

@@ -1,6 +1,6 @@
 """Snakemake adapter: estimates and flipped labels -> tables/label_noise.{csv,md,tex,html}."""
 
-from longtail.tables import make_label_noise_table
+from longtail.reporting.tables import make_label_noise_table
 from longtail.workflow import log_to
 
 with log_to(snakemake.log[0]):

@@ -1,6 +1,7 @@
 """Snakemake adapter: full-model vs last-layer-only estimates -> tables/lastlayer.{csv,md}."""
 
-from longtail.lastlayer import LastLayerInputs, tabulate_lastlayer_files
+from longtail.lastlayer import LastLayerInputs
+from longtail.reporting.lastlayer import tabulate_lastlayer_files
 from longtail.workflow import log_to
 
 with log_to(snakemake.log[0]):

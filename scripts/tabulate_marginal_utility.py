@@ -1,6 +1,6 @@
 """Snakemake adapter: removal runs and pairs -> tables/marginal_utility.{csv,md,tex,html}."""
 
-from longtail.tables import make_marginal_utility_table
+from longtail.reporting.tables import make_marginal_utility_table
 from longtail.workflow import log_to
 
 with log_to(snakemake.log[0]):

@@ -1,6 +1,6 @@
 """Snakemake adapter: summaries -> tables/pairs.{csv,md,tex,html} (Section 3's pair counts)."""
 
-from longtail.tables import make_pairs_table
+from longtail.reporting.tables import make_pairs_table
 from longtail.workflow import log_to
 
 with log_to(snakemake.log[0]):

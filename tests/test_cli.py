@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import pkgutil
@@ -394,7 +395,7 @@ def test_import_released_refuses_a_bad_file(tmp_path: Path,
 
 def test_explain(tmp_path: Path, estimates_path: Path,
                  capsys: pytest.CaptureFixture[str]) -> None:
-    from longtail.explain import influenced, influencers
+    from longtail.reporting.explain import influenced, influencers
 
     est = read_estimates(estimates_path)
     table = influencers(estimates_path, 3, k=4)
@@ -427,6 +428,7 @@ def test_explain_png(tmp_path: Path, estimates_path: Path,
         h5["x_train"] = rng.integers(0, 255, (n, 8, 8, 3), dtype=np.uint8)
         h5["x_test"] = rng.integers(0, 255, (n_test, 8, 8, 3), dtype=np.uint8)
         h5["classes"] = np.array(["a", "b", "c"], dtype=h5py.string_dtype())
+        h5.attrs["complete"] = True  # as longtail.h5 marks every file it writes
     png = tmp_path / "explain.png"
     assert main(["explain", str(estimates_path), "--test", "2", "-k", "3", "--png", str(png),
                  "--data", str(data)]) == 0
@@ -472,3 +474,24 @@ def test_agreement_of_trial_ranges(tmp_path: Path, store_path: Path,
     assert main(["estimate", str(store_path), str(tmp_path / "x.h5"), "--trials",
                  "900-1000"]) == 1
     assert "no trial with id in [900, 1000)" in capsys.readouterr().err
+
+
+def test_consistency_on_a_trial_range_equals_it_on_a_store_of_those_trials(
+        tmp_path: Path) -> None:
+    """`--trials` (estimate and consistency) reads a prefix of a longer run exactly as a
+    study of that many trials would (README: how many trials replicate)."""
+    whole = make_store(seed=31, t=240, n=40, n_test=16)
+    long_path = write(tmp_path, whole, "long.h5")
+    short_path = write(tmp_path, dataclasses.replace(whole, trials=whole.trials.take(
+        slice(0, 160))), "short.h5")
+    reports = []
+    for name, store, extra in (("a", long_path, ["--trials", "0-160"]), ("b", short_path, [])):
+        estimates, report = tmp_path / f"{name}.h5", tmp_path / f"{name}.json"
+        assert main(["estimate", str(store), str(estimates), *extra]) == 0
+        assert main(["consistency", str(store), str(tmp_path / f"{name}.csv"), "--thresholds",
+                     "0.1", "0.2", "--mem", "0.1", "--infl", "auto", "--reliability",
+                     str(report), "--estimates", str(estimates), "--min-out-trials", "1",
+                     *extra]) == 0
+        reports.append(json.loads(report.read_text()))
+    assert reports[0] == reports[1] and reports[0]["half_trials"] == [80, 80]
+    assert (pd.read_csv(tmp_path / "a.csv")).equals(pd.read_csv(tmp_path / "b.csv"))

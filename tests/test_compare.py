@@ -22,13 +22,12 @@ from longtail.compare import (
     common_trials,
     compare_group,
     compare_group_files,
-    make_arch_comparison,
     mem_correlation,
     pair_set,
-    tabulate_comparisons,
 )
 from longtail.config import ConfigError
 from longtail.reliability import memorized_table
+from longtail.reporting.comparison import make_arch_comparison, tabulate_comparisons
 from longtail.select import is_memorized, jaccard
 from longtail.store import CorrectnessStore, StoreError, TrialResults
 

@@ -27,12 +27,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from longtail import estimates as estimates_module
+from longtail import h5 as h5_module
 from longtail import select as select_module
-from longtail import store as store_module
 from longtail.config import ConfigError, check_data_paths
 from longtail.data import load_study_data, make_study_data
-from longtail.data import study as study_module
 from longtail.estimates import compute_estimates, estimate_store, write_estimates
 from longtail.store import (
     PER_EXAMPLE,
@@ -280,12 +278,12 @@ def onto_full_disk(real_atomic_path, path):
         yield tmp
 
 
-WRITERS = {
-    "shard": (store_module, lambda src, out: write_shard(out, *read_shard(src / "0-4.h5"))),
-    "store": (store_module, lambda src, out: write_store(out, read_store(src / "correctness.h5"))),
-    "estimates": (estimates_module, lambda src, out: write_estimates(
+WRITERS = {  # every HDF5 file is written through longtail.h5, other files directly
+    "shard": (h5_module, lambda src, out: write_shard(out, *read_shard(src / "0-4.h5"))),
+    "store": (h5_module, lambda src, out: write_store(out, read_store(src / "correctness.h5"))),
+    "estimates": (h5_module, lambda src, out: write_estimates(
         out, *compute_estimates(src / "correctness.h5", min_trials=1))),
-    "study data": (study_module, lambda src, out: make_study_data(
+    "study data": (h5_module, lambda src, out: make_study_data(
         src / "cache-0.h5", out, n_train=40, n_test=16, label_noise=0.0, seed=0)),
     "summary": (select_module, lambda src, out: select_module.write_summary({"n": 1}, out)),
     "pairs": (select_module, lambda src, out: select_module.write_pairs(
@@ -300,7 +298,7 @@ def test_full_disk_fails_clearly_and_keeps_the_earlier_file(trained, tmp_path, m
     module, write = WRITERS[writer]
     out = tmp_path / "result.out"
     out.write_bytes(b"the earlier result")
-    real = store_module.atomic_path
+    real = h5_module.atomic_path
     monkeypatch.setattr(module, "atomic_path", lambda path: onto_full_disk(real, path))
     with pytest.raises(OSError) as err:
         write(trained, out)
@@ -315,8 +313,8 @@ def test_full_disk_in_the_command_line_is_one_line_and_exit_1(trained, tmp_path,
                                                               capsys):
     from longtail.cli import main
 
-    real = store_module.atomic_path
-    monkeypatch.setattr(estimates_module, "atomic_path", lambda path: onto_full_disk(real, path))
+    real = h5_module.atomic_path
+    monkeypatch.setattr(h5_module, "atomic_path", lambda path: onto_full_disk(real, path))
     out = tmp_path / "estimates.h5"
     assert main(["estimate", str(trained / "correctness.h5"), str(out),
                  "--min-out-trials", "1"]) == 1

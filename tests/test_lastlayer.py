@@ -18,18 +18,16 @@ from longtail.lastlayer import (
     Representations,
     extract,
     full_model_seed,
-    joint_histogram,
     lastlayer_fingerprint,
     lastlayer_summary,
     linear_trials,
-    make_figC3,
     read_representations,
     same_class_influence_pairs,
-    tabulate_lastlayer,
     train_full_model,
     train_lastlayer,
     write_representations,
 )
+from longtail.reporting.lastlayer import joint_histogram, make_figC3, tabulate_lastlayer
 from longtail.select import select_pairs_file
 from longtail.store import CorrectnessStore, StoreError, TrialResults, read_store, write_store
 from longtail.training import Recipe, train_trials, trial_seed

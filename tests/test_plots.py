@@ -9,7 +9,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from longtail.noise import label_noise_metrics
-from longtail.plots import (
+from longtail.reporting.plots import (
     ExampleGrid,
     NoisePanel,
     PairPanel,
@@ -29,7 +29,7 @@ from longtail.plots import (
     spread_groups,
     top_influenced,
 )
-from longtail.plots.curves import influence_bins
+from longtail.reporting.plots.curves import influence_bins
 
 
 def test_examples_near_each_target_without_repeats():

@@ -17,6 +17,7 @@ from longtail.reliability import (
     reliability,
     summary_fields,
 )
+from longtail.reporting.reliability import reliability_note
 from longtail.select import is_memorized, select_pairs, select_pairs_file, split_trials
 from longtail.store import CorrectnessStore, TrialResults
 
@@ -73,10 +74,11 @@ def test_split_half_jaccards_are_those_of_two_independent_selections(tmp_path: P
     est = read_estimates(tmp_path / "estimates.h5")
     summary = select_pairs_file(tmp_path / "estimates.h5", tmp_path / "pairs.csv", 0.1,
                                 infl["used"])
-    fields = summary_fields(report, summary["n_pairs"])
+    fields = summary_fields(report)
+    note = reliability_note(fields, summary["n_pairs"], 0.1, infl["used"])
     assert fields["replicates"] and fields["n_pairs_chance"] < summary["n_pairs"] / 3
     assert fields["threshold_search"]["infl"]["chosen"] == infl["chosen"]
-    assert "replicate:" in fields["reliability_note"]
+    assert "replicate:" in note
     assert is_memorized(est, 0.1).sum() > 0
 
 
@@ -84,7 +86,8 @@ def test_zero_influence_store_pairs_are_chance_and_auto_selects_nothing(tmp_path
     report, table = run(tmp_path, null_store(), {"mem": 0.1, "infl": "auto", "grid": GRID,
                                                   "chance_permutations": 8})
     summary = select_pairs_file(tmp_path / "estimates.h5", tmp_path / "pairs.csv", 0.1, 0.15)
-    fields = summary_fields(report, summary["n_pairs"])
+    fields = summary_fields(report)
+    note = reliability_note(fields, summary["n_pairs"], 0.1, 0.15)
     # the null's count matches what is observed when every true influence is zero
     observed, expected = summary["n_pairs"], fields["n_pairs_chance"]
     assert observed > 20
@@ -92,8 +95,8 @@ def test_zero_influence_store_pairs_are_chance_and_auto_selects_nothing(tmp_path
     # no threshold on the grid replicates; the paper's value is used and flagged
     infl = report["infl"]
     assert not infl["reached"] and infl["chosen"] is None and infl["used"] == 0.15
-    assert not fields["replicates"] and "do not replicate" in fields["reliability_note"]
-    assert "No θ_infl on the grid" in fields["reliability_note"]
+    assert not fields["replicates"] and "do not replicate" in note
+    assert "No θ_infl on the grid" in note
     assert (table["jaccard"].fillna(0) < 0.7).all()
 
 

@@ -11,10 +11,11 @@ import pandas as pd
 from matplotlib.figure import Figure
 from test_tables import ABOUT, SUMMARY
 
-from longtail.figures import make_consistency, make_figC1, selection_label
-from longtail.plots import draw_consistency
 from longtail.reliability import summary_fields
-from longtail.tables import make_pairs_table, pairs_display, pairs_table
+from longtail.reporting.figures import make_consistency, make_figC1, selection_label
+from longtail.reporting.plots import draw_consistency
+from longtail.reporting.reliability import reliability_note
+from longtail.reporting.tables import make_pairs_table, pairs_display, pairs_table
 
 
 def report(jaccards: list[float | None], reached: bool, used: float = 0.15) -> dict:
@@ -35,7 +36,8 @@ def report(jaccards: list[float | None], reached: bool, used: float = 0.15) -> d
 
 
 def test_summary_and_table_say_when_pairs_do_not_replicate(tmp_path: Path) -> None:
-    fields = summary_fields(report([0.1, 0.2, 0.3, None], reached=False), n_pairs=12)
+    fields = summary_fields(report([0.1, 0.2, 0.3, None], reached=False))
+    fields["reliability_note"] = reliability_note(fields, 12, 0.25, 0.15)
     assert fields["replicates"] is False and fields["jaccard_pairs"] == 0.3
     assert fields["threshold_search"]["infl"] == {
         "grid": [0.05, 0.1, 0.15, 0.2], "reached": False, "chosen": None,
@@ -66,15 +68,16 @@ def test_summary_and_table_say_when_pairs_do_not_replicate(tmp_path: Path) -> No
 
 
 def test_replicating_selection_reads_so() -> None:
-    fields = summary_fields(report([0.2, 0.75, 0.8, 0.9], reached=True, used=0.1), n_pairs=12)
+    fields = summary_fields(report([0.2, 0.75, 0.8, 0.9], reached=True, used=0.1))
     assert fields["replicates"] and fields["jaccard_pairs"] == 0.75
-    assert "θ_infl = 0.1 was chosen as the smallest value" in fields["reliability_note"]
+    assert "θ_infl = 0.1 was chosen as the smallest value" in reliability_note(fields, 12, 0.25,
+                                                                                0.1)
     label = selection_label({**SUMMARY, **fields, "infl_threshold": 0.1})
     assert label == "mem ≥ 0.25, infl ≥ 0.1: pairs replicate (split-half Jaccard 0.75 ≥ 0.7)"
 
 
 def test_figures_say_when_pairs_do_not_replicate(tmp_path: Path) -> None:
-    fields = summary_fields(report([0.1, 0.2, 0.3, None], reached=False), n_pairs=12)
+    fields = summary_fields(report([0.1, 0.2, 0.3, None], reached=False))
     label = selection_label({**SUMMARY, **fields})
     assert "pairs DO NOT REPLICATE (split-half Jaccard 0.30 < 0.7; 6 of 12 expected by " \
            "chance); no θ_infl on the grid reaches 0.7, the paper's value is shown" in label

@@ -77,7 +77,7 @@ def test_truncated_and_inconsistent_shards_are_refused(tmp_path):
         read_shard(path)
     with h5py.File(tmp_path / "raw.h5", "w") as h5:
         h5["mask"] = np.zeros((2, 6), bool)
-    with pytest.raises(StoreError, match=r"raw\.h5: shard is incomplete"):
+    with pytest.raises(StoreError, match=r"raw\.h5: HDF5 file is incomplete"):
         read_shard(tmp_path / "raw.h5")
 
 

@@ -13,7 +13,7 @@ import pytest
 from longtail.data import load_study_data
 from longtail.data.study import make_study_data
 from longtail.estimates import Estimates, write_estimates
-from longtail.tables import (
+from longtail.reporting.tables import (
     OURS,
     PAPER,
     equivalent_text,
@@ -155,7 +155,7 @@ def test_label_noise_table_from_files(tmp_path):
 
 
 def test_label_noise_figure_from_files(tmp_path):
-    from longtail.figures import make_label_noise
+    from longtail.reporting.figures import make_label_noise
 
     study = _noise_study(tmp_path)
     make_label_noise(["toy"], [study / "estimates.h5"], [study / "data.h5"],
@@ -169,7 +169,7 @@ def test_label_noise_figure_from_files(tmp_path):
 
 
 def test_tables_built_on_pairs_that_do_not_replicate_say_so():
-    from longtail.tables import replication_warning
+    from longtail.reporting.tables import replication_warning
 
     assert replication_warning("s", {"replicates": True, "jaccard_pairs": 0.8}) == ""
     assert replication_warning("s", {}) == ""  # no reliability report (released estimates)

@@ -28,8 +28,19 @@ from longtail.compare import agreement_files
 from longtail.data import load_study_data
 from longtail.errors import LongtailError
 from longtail.estimate import DEFAULT_MIN_TRIALS
-from longtail.estimates import INFLUENCE_MODES, estimate_store, read_estimates
-from longtail.explain import (
+from longtail.estimates import INFLUENCE_MODES, estimate_store, read_estimates, trials_in_range
+from longtail.h5 import atomic_path
+from longtail.importers import import_datamodels, import_demo, load_array
+from longtail.released import import_released, write_released
+from longtail.reliability import (
+    DEFAULT_GRIDS,
+    DEFAULT_PERMUTATIONS,
+    DEFAULT_TARGET,
+    read_reliability,
+    reliability,
+    write_reliability,
+)
+from longtail.reporting.explain import (
     class_names,
     describe,
     draw_explanation,
@@ -37,19 +48,8 @@ from longtail.explain import (
     influenced,
     influencers,
 )
-from longtail.importers import import_datamodels, import_demo, load_array
-from longtail.plots.style import figure_style
-from longtail.released import import_released, write_released
-from longtail.reliability import (
-    DEFAULT_GRIDS,
-    DEFAULT_PERMUTATIONS,
-    DEFAULT_TARGET,
-    fixed_thresholds_note,
-    read_reliability,
-    reliability,
-    select_reliably,
-    write_reliability,
-)
+from longtail.reporting.plots.style import figure_style
+from longtail.reporting.reliability import fixed_thresholds_note, select_reliably
 from longtail.scores import SCORE_FORMATS, read_scores, write_scores
 from longtail.select import (
     DEFAULT_CONSISTENCY_THRESHOLDS,
@@ -59,7 +59,7 @@ from longtail.select import (
     select_pairs_file,
     write_summary,
 )
-from longtail.store import CorrectnessStore, atomic_path
+from longtail.store import CorrectnessStore
 
 EXIT_DATA = 1    # the input is unreadable, inconsistent or missing (the message names it)
 EXIT_USAGE = 2   # argparse's status for a command line it refuses
@@ -224,6 +224,9 @@ def add_consistency(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--permutations", type=COUNT, default=DEFAULT_PERMUTATIONS, metavar="P",
                    help=f"permutations for the pairs expected by chance (default "
                         f"{DEFAULT_PERMUTATIONS})")
+    p.add_argument("--trials", type=trial_range, metavar="START-STOP",
+                   help="use only the trials with ids START..STOP-1, as `longtail estimate "
+                        "--trials` (give --estimates made with the same range)")
 
 
 def threshold_value(text: str) -> float | str:
@@ -244,6 +247,7 @@ def run_consistency(args: argparse.Namespace) -> int:
 
     Split the valid trials into two halves, select pairs from each and write the Jaccard
     similarity of the two pair sets per influence threshold."""
+    trials = None if args.trials is None else trials_in_range(args.store, args.trials)
     if args.reliability:
         if not args.estimates:
             print("longtail consistency: error: --reliability needs --estimates",
@@ -253,7 +257,7 @@ def run_consistency(args: argparse.Namespace) -> int:
                     "grid": {"mem": args.mem_grid, "infl": args.thresholds},
                     "chance_permutations": args.permutations}
         report, table = reliability(args.store, args.estimates, settings, seed=args.seed,
-                                    min_trials=args.min_out_trials)
+                                    min_trials=args.min_out_trials, trials=trials)
         write_reliability(report, table, args.reliability, args.out)
         print(table.to_string(index=False))
         for name in ("mem", "infl"):
@@ -266,7 +270,7 @@ def run_consistency(args: argparse.Namespace) -> int:
         print("longtail consistency: error: --mem auto needs --reliability", file=sys.stderr)
         return EXIT_USAGE
     table = consistency_table(args.store, args.thresholds, args.mem, args.seed,
-                              min_trials=args.min_out_trials)
+                              min_trials=args.min_out_trials, trials=trials)
     with atomic_path(args.out) as tmp:
         table.to_csv(tmp, index=False)
     print(table.to_string(index=False))
@@ -285,7 +289,7 @@ def run_models(args: argparse.Namespace) -> int:
     """the architectures a study's `arch` may name
 
     List the architecture registry with parameter counts for an input shape."""
-    try:  # the one command that needs the optional torch
+    try:  # imported here: torch is optional, and `longtail --help` must not load it
         from longtail.models import ARCHITECTURES, BATCHABLE, build_model
     except ModuleNotFoundError as err:
         if (err.name or "").split(".")[0] not in ("torch", "torchvision"):

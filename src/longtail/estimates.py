@@ -2,7 +2,10 @@
 5 and 7) computed from a correctness store, and the readers every later stage uses.
 
 Schema (public contract): docs/estimates.md ("estimates.h5 layout"), the one description of
-every dataset, group and attribute; this module implements it.
+every dataset, group and attribute; this module implements it. The file is written and read
+through :mod:`longtail.h5`: every dataset carries a Fletcher-32 checksum, the ``complete``
+attribute is written last, and a file without it or with a changed byte is refused
+(:class:`EstimatesError` naming the file and the dataset).
 
 The store is read in blocks of trials (whole HDF5 chunks of rows) and only counts are kept
 (see :mod:`longtail.estimate`), so memory does not grow with t; diverged trials are dropped on
@@ -33,13 +36,13 @@ from longtail.estimate import (
     same_class_from_counts,
     suggested_labels,
 )
+from longtail.h5 import create, create_dataset, open_file, read, read_attrs, write_attrs
 from longtail.store import (
     PER_EXAMPLE,
     CorrectnessStore,
     MemoryStoreReader,
     StoreError,
     StoreReader,
-    atomic_path,
 )
 
 INFLUENCE_MODES = ("same-class", "full", "none")
@@ -77,23 +80,6 @@ class Estimates:
     suggested_label: np.ndarray | None = None
     suggested_label_share: np.ndarray | None = None
     test_hits: np.ndarray | None = None  # (n_test,) int64; None in files written before it
-
-
-def _open_h5(path: str | os.PathLike, error: type[StoreError]) -> h5py.File:
-    try:
-        return h5py.File(path, "r")
-    except (OSError, ValueError) as err:
-        raise error(f"{path}: not a readable HDF5 file ({err})") from err
-
-
-def _read(h5: h5py.File, name: str, path: str | os.PathLike, error: type[StoreError],
-          rows: slice = slice(None)) -> np.ndarray:
-    try:
-        return h5[name][rows]
-    except KeyError as err:
-        raise error(f"{path}: missing dataset '{name}'") from err
-    except (OSError, ValueError) as err:
-        raise error(f"{path}: cannot read '{name}' ({err}); the file is corrupt") from err
 
 
 def _trial_blocks(t: int, chunk_rows: int, row_bytes: int) -> Iterator[slice]:
@@ -255,12 +241,6 @@ def valid_trials(store_path: str | os.PathLike) -> np.ndarray:
         return ~store.array("diverged")
 
 
-def _attr(value: Any) -> Any:
-    if isinstance(value, bytes):
-        return value.decode()
-    return value.item() if isinstance(value, np.generic) else value
-
-
 def write_estimates(path: str | os.PathLike, estimates: Estimates,
                     blocks: Iterator[InfluenceBlock] | Sequence[InfluenceBlock] = ()) -> None:
     """Write ``estimates.h5`` atomically; ``blocks`` are consumed one at a time.
@@ -271,15 +251,14 @@ def write_estimates(path: str | os.PathLike, estimates: Estimates,
     """
     mode = estimates.attrs.get("influence", "none")
     n, n_test = len(estimates.mem), len(estimates.test_labels)
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
+    with create(path) as h5:
         for name in (*PER_EXAMPLE_ESTIMATES, "train_labels", "test_labels", "train_source_index",
                      "test_source_index", "excluded_trials"):
-            h5.create_dataset(name, data=getattr(estimates, name))
+            create_dataset(h5, name, getattr(estimates, name))
         for name in OPTIONAL_ESTIMATES:
             if getattr(estimates, name) is not None:
-                h5.create_dataset(name, data=getattr(estimates, name))
-        for key, value in {**estimates.attrs, "n": n, "n_test": n_test}.items():
-            h5.attrs[key] = value
+                create_dataset(h5, name, getattr(estimates, name))
+        write_attrs(h5, {**estimates.attrs, "n": n, "n_test": n_test})
         if mode == "full":
             _write_full(h5, blocks, n, n_test)
         elif mode == "same-class":
@@ -292,7 +271,7 @@ def write_estimates(path: str | os.PathLike, estimates: Estimates,
                 sub = group.create_group(str(int(labels[0])))
                 sub.attrs["label"] = int(labels[0])
                 for name in ("train_index", "test_index", "infl", "infl_se"):
-                    sub.create_dataset(name, data=getattr(block, name))
+                    create_dataset(sub, name, getattr(block, name))
 
 
 def _write_full(h5: h5py.File, blocks: Iterator[InfluenceBlock] | Sequence[InfluenceBlock],
@@ -300,8 +279,8 @@ def _write_full(h5: h5py.File, blocks: Iterator[InfluenceBlock] | Sequence[Influ
     # whole rows, about 1 MB per chunk: row blocks are written (and read) without reshuffling
     rows = 2 ** int(np.log2(max(1, 2**18 // max(n_test, 1))))
     chunks = (max(1, min(n, rows)), max(1, n_test))
-    datasets = {name: h5.create_dataset(name, shape=(n, n_test), dtype=np.float32,
-                                        chunks=chunks if n and n_test else None)
+    datasets = {name: create_dataset(h5, name, shape=(n, n_test), dtype=np.float32,
+                                     chunks=chunks)
                 for name in ("infl", "infl_se")}
     written = np.zeros(n, bool)
     for block in blocks:
@@ -316,6 +295,18 @@ def _write_full(h5: h5py.File, blocks: Iterator[InfluenceBlock] | Sequence[Influ
         raise ValueError(f"full influence blocks cover {int(written.sum())} of {n} rows")
 
 
+def trials_in_range(store_path: str | os.PathLike, trial_range: tuple[int, int]
+                    ) -> np.ndarray:
+    """Boolean (t,) over the store's rows: the trials with ids in [start, stop)."""
+    with StoreReader(store_path) as store:
+        ids = store.trial_ids()
+    trials = (ids >= trial_range[0]) & (ids < trial_range[1])
+    if not trials.any():
+        raise StoreError(f"{store_path}: no trial with id in [{trial_range[0]}, "
+                         f"{trial_range[1]}) (ids {ids.min()}..{ids.max()})")
+    return trials
+
+
 def estimate_store(store_path: str | os.PathLike, out_path: str | os.PathLike,
                    influence: str = "same-class", min_out_trials: int = DEFAULT_MIN_TRIALS,
                    block_size: int = DEFAULT_BLOCK_SIZE,
@@ -326,14 +317,7 @@ def estimate_store(store_path: str | os.PathLike, out_path: str | os.PathLike,
     (trial counts, excluded diverged trials, examples with too few trials). ``trial_range``
     (start, stop) restricts Algorithm 1 to the trials with ids in [start, stop).
     """
-    trials = None
-    if trial_range is not None:
-        with StoreReader(store_path) as store:
-            ids = store.trial_ids()
-        trials = (ids >= trial_range[0]) & (ids < trial_range[1])
-        if not trials.any():
-            raise StoreError(f"{store_path}: no trial with id in [{trial_range[0]}, "
-                             f"{trial_range[1]}) (ids {ids.min()}..{ids.max()})")
+    trials = None if trial_range is None else trials_in_range(store_path, trial_range)
     estimates, blocks = compute_estimates(store_path, influence=influence,
                                           min_trials=min_out_trials, trials=trials,
                                           block_size=block_size)
@@ -343,13 +327,13 @@ def estimate_store(store_path: str | os.PathLike, out_path: str | os.PathLike,
 
 def read_estimates(path: str | os.PathLike) -> Estimates:
     """Read the per-example part of ``estimates.h5`` (no influence values)."""
-    with _open_h5(path, EstimatesError) as h5:
-        data = {name: _read(h5, name, path, EstimatesError)
+    with open_file(path, EstimatesError) as h5:
+        data = {name: read(h5, name, path, EstimatesError)
                 for name in (*PER_EXAMPLE_ESTIMATES, "train_labels", "test_labels",
                              "train_source_index", "test_source_index", "excluded_trials")}
-        data.update({name: _read(h5, name, path, EstimatesError)
+        data.update({name: read(h5, name, path, EstimatesError)
                      for name in OPTIONAL_ESTIMATES if name in h5})
-        attrs = {key: _attr(value) for key, value in h5.attrs.items()}
+        attrs = read_attrs(h5, EstimatesError)
     n, n_test = len(data["mem"]), len(data["test_labels"])
     for name, value in data.items():
         want = (n_test,) if name.startswith("test_") else None if name == "excluded_trials" \
@@ -372,19 +356,19 @@ def iter_influence(path: str | os.PathLike, train_rows: np.ndarray | None = None
     if train_rows is not None:
         keep = np.zeros(n, bool)
         keep[np.asarray(train_rows)] = True
-    with _open_h5(path, EstimatesError) as h5:
+    with open_file(path, EstimatesError) as h5:
         mode = estimates.attrs["influence"]
         if mode == "same-class":
             if SAME_CLASS_GROUP not in h5:
                 raise EstimatesError(f"{path}: missing group '{SAME_CLASS_GROUP}'")
             for sub in h5[SAME_CLASS_GROUP].values():
-                train_index = _read(sub, "train_index", path, EstimatesError)
+                train_index = read(sub, "train_index", path, EstimatesError)
                 rows = keep[train_index]
                 if rows.any():
                     yield InfluenceBlock(train_index[rows],
-                                         _read(sub, "test_index", path, EstimatesError),
-                                         _read(sub, "infl", path, EstimatesError)[rows],
-                                         _read(sub, "infl_se", path, EstimatesError)[rows])
+                                         read(sub, "test_index", path, EstimatesError),
+                                         read(sub, "infl", path, EstimatesError)[rows],
+                                         read(sub, "infl_se", path, EstimatesError)[rows])
         elif mode == "full":
             test_index = np.arange(len(estimates.test_labels))
             for start in range(0, n, block_size):
@@ -392,8 +376,8 @@ def iter_influence(path: str | os.PathLike, train_rows: np.ndarray | None = None
                 sel = keep[rows]
                 if sel.any():
                     yield InfluenceBlock(np.arange(rows.start, rows.stop)[sel], test_index,
-                                         _read(h5, "infl", path, EstimatesError, rows)[sel],
-                                         _read(h5, "infl_se", path, EstimatesError, rows)[sel])
+                                         read(h5, "infl", path, EstimatesError, rows)[sel],
+                                         read(h5, "infl_se", path, EstimatesError, rows)[sel])
 
 
 def load_influence(path: str | os.PathLike, train_index: np.ndarray | Sequence[int],
@@ -421,10 +405,10 @@ def load_influence(path: str | os.PathLike, train_index: np.ndarray | Sequence[i
     mode = estimates.attrs["influence"]
     if mode == "none":
         raise EstimatesError(f"{path}: holds no influence estimates (influence = none)")
-    with _open_h5(path, EstimatesError) as h5:
+    with open_file(path, EstimatesError) as h5:
         if mode == "full":
             rows, inverse = np.unique(train_index, return_inverse=True)
-            values = _read(h5, name, path, EstimatesError, rows) if len(rows) else \
+            values = read(h5, name, path, EstimatesError, rows) if len(rows) else \
                 np.zeros((0, n_test), np.float32)
             grid_rows = values[inverse]
             out[...] = grid_rows[np.arange(len(train_index)), test_index] if pairwise \
@@ -436,9 +420,9 @@ def load_influence(path: str | os.PathLike, train_index: np.ndarray | Sequence[i
             if key not in h5:
                 raise EstimatesError(f"{path}: missing group '{key}'")
             group = h5[key]
-            block = _read(group, name, path, EstimatesError)
-            row_of = _positions(_read(group, "train_index", path, EstimatesError), n)
-            col_of = _positions(_read(group, "test_index", path, EstimatesError), n_test)
+            block = read(group, name, path, EstimatesError)
+            row_of = _positions(read(group, "train_index", path, EstimatesError), n)
+            col_of = _positions(read(group, "test_index", path, EstimatesError), n_test)
             a = np.flatnonzero(train_labels[train_index] == label)
             if pairwise:
                 a = a[test_labels[test_index[a]] == label]

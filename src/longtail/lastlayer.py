@@ -7,15 +7,18 @@ on the *same* subsets I_k as the full study (trial k's subset depends only on th
 and k), one randomly initialised linear model per trial. Its correctness store has the schema
 of :mod:`longtail.store`, so the estimators and the pair selection run on it unchanged.
 
-The paper (ResNet50 on CIFAR-100) found the linear models as accurate as the full model
-(75.8% vs 75.9%, subset ResNet50s 72.3%) but only 38 examples with mem >= 0.25 against 18,099
-with full models, and 457 high-influence pairs: memorization lives in the representation.
+The paper (ResNet50 on CIFAR-100) found the linear models as accurate as the full model but
+with far fewer memorized examples and high-influence pairs: memorization lives in the
+representation (its numbers: :data:`longtail.reporting.paper.LASTLAYER`).
 
 ``representations.h5`` layout: ``train`` (n, D) float32, ``test`` (n_test, D) float32,
 ``train_labels``, ``test_labels`` (int64), ``full_train_correct`` (n,) bool and
 ``full_test_correct`` (n_test,) bool of the full model; attributes ``dataset``, ``arch``,
 ``seed`` (of the full model), ``data_hash``, ``fingerprint`` (the study's trials fingerprint),
-``num_classes``, ``train_seconds``, ``extract_seconds``, ``train_accuracy``, ``test_accuracy``.
+``num_classes``, ``train_seconds``, ``extract_seconds``, ``train_accuracy``, ``test_accuracy``
+and ``complete`` (written last). Written and read through :mod:`longtail.h5`: every dataset
+carries a Fletcher-32 checksum; a file without ``complete`` or with a changed byte is refused
+(StoreError naming the file and the dataset).
 """
 
 from __future__ import annotations
@@ -29,15 +32,15 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import h5py
 import numpy as np
 import pandas as pd
 import torch
 
-from longtail.compare import agreement, write_csv, write_markdown
+from longtail.compare import agreement
 from longtail.config import trials_fingerprint
 from longtail.data import load_study_data
 from longtail.estimates import iter_influence, load_influence, read_estimates
+from longtail.h5 import create, create_dataset, open_file, read, read_attrs, write_attrs
 from longtail.models import Classifier
 from longtail.select import is_memorized, select_pairs
 from longtail.store import (
@@ -45,7 +48,6 @@ from longtail.store import (
     StoreError,
     StoreReader,
     TrialResults,
-    atomic_path,
     write_store,
 )
 from longtail.training import (
@@ -157,22 +159,18 @@ def extract(full: FullModel, data: TrainingData) -> tuple[np.ndarray, np.ndarray
 
 def write_representations(path: str | os.PathLike, reps: Representations) -> None:
     """Write ``representations.h5`` (layout in the module docstring) atomically."""
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
+    with create(path) as h5:
         for name in REPRESENTATION_ARRAYS:
-            h5.create_dataset(name, data=getattr(reps, name))
-        for key, value in reps.attrs.items():
-            h5.attrs[key] = value
+            create_dataset(h5, name, getattr(reps, name))
+        write_attrs(h5, reps.attrs)
 
 
 def read_representations(path: str | os.PathLike) -> Representations:
-    """Read ``representations.h5``; StoreError naming the file if it is unreadable."""
-    try:
-        with h5py.File(path, "r") as h5:
-            arrays = {name: h5[name][()] for name in REPRESENTATION_ARRAYS}
-            attrs = {key: value.item() if isinstance(value, np.generic) else value
-                     for key, value in h5.attrs.items()}
-    except (OSError, KeyError, ValueError) as err:
-        raise StoreError(f"{path}: not a readable representations file ({err})") from err
+    """Read ``representations.h5``; StoreError naming the file (and the dataset) if it is
+    unreadable, incomplete or corrupt."""
+    with open_file(path, StoreError, "representations file") as h5:
+        arrays = {name: read(h5, name, path, StoreError) for name in REPRESENTATION_ARRAYS}
+        attrs = read_attrs(h5, StoreError)
     reps = Representations(**arrays, attrs=attrs)
     if len(reps.train) != len(reps.train_labels) or len(reps.test) != len(reps.test_labels):
         raise StoreError(f"{path}: representations and labels differ in length")
@@ -325,79 +323,6 @@ def lastlayer_summary(study: str, paths: LastLayerInputs, mem_threshold: float,
     }
 
 
-MARKDOWN_ROWS = {
-    "full_model_test_accuracy": "test accuracy, full model (all n examples)",
-    "subset_models_test_accuracy": "test accuracy, subset models",
-    "linear_models_test_accuracy": "test accuracy, linear models on the representation",
-    "memorized_subset_models": "examples with mem~ ≥ {mem}, subset models",
-    "memorized_linear_models": "examples with mem~ ≥ {mem}, linear models",
-    "memorized_both": "examples with mem~ ≥ {mem}, both",
-    "mem_pearson": "Pearson correlation of mem~",
-    "mem_spearman": "Spearman correlation of mem~",
-    "pairs_subset_models": "high-influence pairs, subset models",
-    "pairs_linear_models": "high-influence pairs, linear models",
-    "pairs_both": "high-influence pairs, both",
-    "seconds_per_subset_model": "seconds per subset model",
-    "seconds_per_linear_model": "seconds per linear model",
-    "speed_ratio": "speed-up per model (subset / linear)",
-    "representation_seconds": "seconds for the representation (train once + extract)",
-    "total_speed_ratio": "speed-up overall (subset models / representation + linear models)",
-}
-# Section 3 (CIFAR-100, ResNet50, t = 4000): "the 4,000 linear models ... achieve 75.8 +- 0.1%
-# ... the ResNet50 model trained on the full training set ... 75.9% ... the 4,000 ResNet50
-# models trained on 70% training data achieve only 72.3 +- 0.3% ... only 38 training examples
-# with memorization estimates above 0.25 using linear models, compared with 18,099 ... we still
-# found 457 high-influence pairs"; "This reduces the training time by a factor of 720"; 1015
-# pairs with full models.
-PAPER_LASTLAYER = {
-    "full_model_test_accuracy": "75.9%", "subset_models_test_accuracy": "72.3% ± 0.3",
-    "linear_models_test_accuracy": "75.8% ± 0.1", "memorized_subset_models": "18099",
-    "memorized_linear_models": "38", "pairs_subset_models": "1015",
-    "pairs_linear_models": "457", "speed_ratio": "720x",
-}
-PAPER_COLUMN = "paper (CIFAR-100, ResNet50)"
-
-
-def tabulate_lastlayer(rows: list[dict[str, Any]], out_csv: str | os.PathLike,
-                       out_md: str | os.PathLike) -> pd.DataFrame:
-    """``tables/lastlayer.csv`` (one row per study) and ``tables/lastlayer.md`` (one column
-    per study and the paper's numbers, one row per reported number)."""
-    from longtail.tables import to_markdown  # not imported by the training stages
-
-    table = pd.DataFrame(rows)
-    write_csv(table, out_csv)
-    mem, infl = table["mem_threshold"].iloc[0], table["infl_threshold"].iloc[0]
-    shown = pd.DataFrame({"": [label.format(mem=f"{mem:g}") for label in MARKDOWN_ROWS.values()],
-                          **{row["study"]: [_cell(key, row) for key in MARKDOWN_ROWS]
-                             for row in rows},
-                          PAPER_COLUMN: [PAPER_LASTLAYER.get(key, "—") for key in MARKDOWN_ROWS]})
-    notes = [
-        "The study's architecture trained once on all training examples with the study's "
-        "recipe; per trial a fresh linear classifier on its penultimate representation, on the "
-        "same subsets I_k as the study's own models. Accuracies: mean ± std over the trials.",
-        f"Pairs: mem~ ≥ {mem:g}, infl~ ≥ {infl:g}, y_i = y'_j (Section 2). Times are wall-clock "
-        "seconds per model as trained here (models trained together as a batch share its "
-        "time); the overall speed-up charges the representation to the last-layer estimator.",
-        f"The {PAPER_COLUMN} column quotes Section 3 of Feldman & Zhang (2020); '—' where it "
-        "gives no number."]
-    write_markdown(to_markdown(shown, "Last-layer-only estimates (Section 3, \"Does the last "
-                                      "layer suffice for memorization?\")", notes), out_md)
-    return table
-
-
-def _cell(key: str, row: Mapping[str, Any]) -> str:
-    value = row[key]
-    if key.endswith("_accuracy") and f"{key}_sd" in row:
-        return f"{100 * value:.2f}% ± {100 * row[key + '_sd']:.2f}"
-    if key.endswith("_accuracy"):
-        return f"{100 * value:.2f}%"
-    if key.endswith("ratio"):
-        return f"{value:.1f}x"
-    if isinstance(value, float):
-        return f"{value:.3f}" if "pearson" in key or "spearman" in key else f"{value:.3g}"
-    return str(value)
-
-
 # ----------------------------------------------------------------- Fig. C.3 data
 
 def same_class_influence_pairs(full_estimates: str | os.PathLike,
@@ -405,8 +330,6 @@ def same_class_influence_pairs(full_estimates: str | os.PathLike,
                                ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """(infl_full, infl_linear) of every same-class pair (y_i = y'_j) estimated in both
     files, one class or row block at a time; pairs undefined in either are left out."""
-    from longtail.estimates import iter_influence
-
     full = read_estimates(full_estimates)
     linear = read_estimates(linear_estimates)
     if not (np.array_equal(full.train_source_index, linear.train_source_index)
@@ -418,47 +341,3 @@ def same_class_influence_pairs(full_estimates: str | os.PathLike,
             full.test_labels[None, block.test_index]
         keep = same & np.isfinite(block.infl) & np.isfinite(other)
         yield block.infl[keep], other[keep]
-
-
-def joint_histogram(pairs: Iterator[tuple[np.ndarray, np.ndarray]], edges: np.ndarray
-                    ) -> np.ndarray:
-    """Counts (len(edges) - 1, len(edges) - 1) of (x, y) values in the square bins ``edges``,
-    accumulated over blocks; values outside [edges[0], edges[-1]] are clipped in."""
-    counts = np.zeros((len(edges) - 1, len(edges) - 1), np.int64)
-    for x, y in pairs:
-        x = np.clip(x, edges[0], edges[-1])
-        y = np.clip(y, edges[0], edges[-1])
-        counts += np.histogram2d(x, y, bins=(edges, edges))[0].astype(np.int64)
-    return counts
-
-
-def tabulate_lastlayer_files(studies: list[str], files: Mapping[str, list[str]],
-                             mem_threshold: float, infl_threshold: float,
-                             out_csv: str | os.PathLike, out_md: str | os.PathLike
-                             ) -> pd.DataFrame:
-    """Stage: ``files[field]`` lists, per study in ``studies``, the file of each
-    :class:`LastLayerInputs` field; summarise every study and write the tables."""
-    rows = []
-    for k, study in enumerate(studies):
-        paths = LastLayerInputs(**{name: files[name][k]
-                                   for name in LastLayerInputs.__dataclass_fields__})
-        rows.append(lastlayer_summary(study, paths, mem_threshold, infl_threshold))
-    return tabulate_lastlayer(rows, out_csv, out_md)
-
-
-def make_figC3(studies: list[str], full_estimates: list[str], linear_estimates: list[str],
-               table_csv: str | os.PathLike, out_pdf: str | os.PathLike,
-               out_png: str | os.PathLike) -> None:
-    """Stage: Fig. C.3 from both estimates of every study and ``tables/lastlayer.csv``."""
-    from longtail.plots.comparison import INFL_EDGES, LastLayerPanel, draw_figC3
-    from longtail.plots.style import figure_style, save_figure
-
-    table = pd.read_csv(table_csv).set_index("study")
-    panels = []
-    for study, full, linear in zip(studies, full_estimates, linear_estimates, strict=True):
-        infl = joint_histogram(same_class_influence_pairs(full, linear), INFL_EDGES)
-        panels.append(LastLayerPanel(study, read_estimates(full).mem,
-                                     read_estimates(linear).mem, infl,
-                                     table.loc[study].to_dict()))
-    with figure_style():
-        save_figure(draw_figC3(panels), out_pdf, out_png)

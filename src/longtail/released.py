@@ -42,7 +42,7 @@ from longtail.estimates import (
     read_estimates,
     write_estimates,
 )
-from longtail.store import atomic_path
+from longtail.h5 import atomic_path
 
 RELEASED_KEYS = ("tr_mem", "tr_labels", "tt_labels")
 

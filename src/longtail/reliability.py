@@ -31,6 +31,7 @@ import pandas as pd
 
 from longtail.estimate import DEFAULT_MIN_TRIALS, ratio_at_least
 from longtail.estimates import Estimates, compute_estimates, read_estimates, valid_trials
+from longtail.h5 import atomic_path
 from longtail.select import (
     DEFAULT_CONSISTENCY_THRESHOLDS,
     is_memorized,
@@ -39,9 +40,8 @@ from longtail.select import (
     select_pairs,
     select_pairs_file,
     split_trials,
-    write_summary,
 )
-from longtail.store import StoreError, StoreReader, atomic_path
+from longtail.store import StoreError, StoreReader
 
 DEFAULT_TARGET = 0.7  # Section 2: "Jaccard similarity coefficient ... >= 0.7"
 PAPER_THRESHOLDS = {"mem": 0.25, "infl": 0.15}  # Section 2
@@ -111,15 +111,18 @@ def _values(grid: Sequence[float], extra: float | str, name: str) -> list[float]
 
 def chance_pairs(store_path: str | os.PathLike, estimates: Estimates, memorized: np.ndarray,
                  thresholds: Sequence[float], permutations: int = DEFAULT_PERMUTATIONS,
-                 seed: int = 0) -> np.ndarray:
+                 seed: int = 0, trials: np.ndarray | None = None) -> np.ndarray:
     """(len(thresholds),) float: same-class pairs of the ``memorized`` training examples with
     infl~ >= each threshold (exact) under the null :data:`CHANCE_NULL`, mean over
-    ``permutations`` independent permutations of the valid trials of ``store_path``."""
+    ``permutations`` independent permutations of the valid trials of ``store_path`` (of the
+    rows ``trials`` marks, if given: those the estimates were computed from)."""
     if permutations < 1:
         raise ValueError(f"permutations must be >= 1, got {permutations}")
     columns = np.flatnonzero(memorized)
     with StoreReader(store_path) as store:
         use = ~store.array("diverged")
+        if trials is not None:
+            use &= trials
         mask = store.array("mask")[use][:, columns]
         test = store.array("test_correct")[use]
     n_in = mask.sum(axis=0).astype(np.int64)
@@ -148,18 +151,22 @@ def chance_pairs(store_path: str | os.PathLike, estimates: Estimates, memorized:
 
 def reliability(store_path: str | os.PathLike, estimates_path: str | os.PathLike,
                 thresholds: Mapping[str, Any], seed: int = 0,
-                min_trials: int = DEFAULT_MIN_TRIALS) -> tuple[dict[str, Any], pd.DataFrame]:
+                min_trials: int = DEFAULT_MIN_TRIALS, trials: np.ndarray | None = None
+                ) -> tuple[dict[str, Any], pd.DataFrame]:
     """Split-half Jaccard of the memorized and pair sets over the grids, the thresholds to use
     (fixed, or ``auto``), and the pairs expected by chance at every infl value.
 
     ``thresholds`` is the config's ``thresholds`` (mem, infl: number or "auto"; grid, target,
     chance_permutations optional). Returns the report (``reliability.json``) and the pair
     table over infl values (``consistency.csv``, :data:`longtail.select.CONSISTENCY_COLUMNS`).
+    ``trials`` (boolean over the store's rows) restricts everything to those trials, as
+    ``longtail estimate --trials`` does (``estimates_path`` must come from the same trials).
     """
     target = float(thresholds.get("target", DEFAULT_TARGET))
     grids = {**DEFAULT_GRIDS, **thresholds.get("grid", {})}
     permutations = int(thresholds.get("chance_permutations", DEFAULT_PERMUTATIONS))
-    half_a, half_b = split_trials(valid_trials(store_path), seed)
+    use = valid_trials(store_path) if trials is None else valid_trials(store_path) & trials
+    half_a, half_b = split_trials(use, seed)
     halves = [compute_estimates(store_path, influence="same-class", min_trials=min_trials,
                                 trials=half) for half in (half_a, half_b)]
     halves = [(est, list(blocks)) for est, blocks in halves]
@@ -172,7 +179,7 @@ def reliability(store_path: str | os.PathLike, estimates_path: str | os.PathLike
     infl = _setting(thresholds["infl"], grids["infl"], table, target, "infl")
     estimates = read_estimates(estimates_path)
     chance = chance_pairs(store_path, estimates, is_memorized(estimates, mem["used"]),
-                          infl_values, permutations, seed)
+                          infl_values, permutations, seed, trials)
     report = {
         "target": target, "seed": seed, "half_trials": [int(half_a.sum()), int(half_b.sum())],
         "mem": mem, "infl": infl,
@@ -197,13 +204,14 @@ def read_reliability(path: str | os.PathLike) -> dict[str, Any]:
         return json.load(fh)
 
 
-def summary_fields(report: Mapping[str, Any], n_pairs: int) -> dict[str, Any]:
-    """What ``summary.json`` adds from the reliability report, and the verdict in words."""
+def summary_fields(report: Mapping[str, Any]) -> dict[str, Any]:
+    """What ``summary.json`` adds from the reliability report (the verdict in words is
+    :func:`longtail.reporting.reliability.reliability_note`)."""
     target = report["target"]
     mem, infl = report["mem"], report["infl"]
     replicates = infl["jaccard"] is not None and infl["jaccard"] >= target
     mem_replicates = mem["jaccard"] is not None and mem["jaccard"] >= target
-    fields = {
+    return {
         "replicates": bool(replicates), "memorized_replicates": bool(mem_replicates),
         "replicates_target": target,
         "jaccard_pairs": infl["jaccard"], "jaccard_memorized": mem["jaccard"],
@@ -218,57 +226,13 @@ def summary_fields(report: Mapping[str, Any], n_pairs: int) -> dict[str, Any]:
                              for name, s in (("mem", mem), ("infl", infl))
                              if s["mode"] == "auto"},
     }
-    fields["reliability_note"] = reliability_note(fields, n_pairs, mem["used"], infl["used"])
-    return fields
 
 
-def _jaccard_text(value: float | None) -> str:
-    return "undefined (both halves empty)" if value is None else f"{value:.2f}"
-
-
-def fixed_thresholds_note(mem_threshold: float, infl_threshold: float) -> str:
-    """The caption of pairs selected at fixed thresholds from estimates without the trials to
-    split (released estimates, the last layer): their reliability is unknown."""
-    return (f"Pairs selected at the fixed thresholds mem >= {mem_threshold} and "
-            f"infl >= {infl_threshold}; their split-half reliability is unknown "
-            f"(these estimates come without the trials to split).")
-
-
-def reliability_note(fields: Mapping[str, Any], n_pairs: int, mem_threshold: float,
-                     infl_threshold: float) -> str:
-    """One paragraph: do the selections replicate, how many pairs chance alone would give,
-    and how the thresholds were set."""
-    target = fields["replicates_target"]
-    verdict = "replicate" if fields["replicates"] else "do not replicate"
-    text = (f"The {n_pairs:,} pairs (mem >= {mem_threshold:g}, infl >= {infl_threshold:g}) "
-            f"{verdict}: split-half Jaccard {_jaccard_text(fields['jaccard_pairs'])} against "
-            f"the paper's target {target:g}; {fields['n_pairs_chance']:,.1f} pairs are expected "
-            f"by chance (null: {fields['chance_null']}). The memorized set "
-            f"{'replicates' if fields['memorized_replicates'] else 'does not replicate'} "
-            f"(Jaccard {_jaccard_text(fields['jaccard_memorized'])}).")
-    for name, search in fields["threshold_search"].items():
-        if search["reached"]:
-            text += (f" θ_{name} = {search['chosen']:g} was chosen as the smallest value of the "
-                     f"grid whose split-half Jaccard reaches {target:g}.")
-        else:
-            text += (f" No θ_{name} on the grid {min(search['grid']):g}..."
-                     f"{max(search['grid']):g} reaches Jaccard {target:g}; the paper's value is "
-                     f"shown, and does not replicate.")
-    return text
-
-
-def select_reliably(estimates_path: str | os.PathLike, report: Mapping[str, Any],
-                    out_csv: str | os.PathLike, out_summary: str | os.PathLike | None = None,
-                    out_rst: str | os.PathLike | None = None) -> dict[str, Any]:
-    """Select the pairs at the thresholds the reliability ``report`` settled on, and write
-    them, ``summary.json`` (Section 3's numbers with their reliability) and the reliability
-    note as reStructuredText for the captions of the figures drawn from them."""
+def select_at_report(estimates_path: str | os.PathLike, report: Mapping[str, Any],
+                     out_csv: str | os.PathLike) -> dict[str, Any]:
+    """Select the pairs at the thresholds the reliability ``report`` settled on and write them;
+    returns the Section 3 summary with its reliability (:func:`summary_fields`)."""
     summary = select_pairs_file(estimates_path, out_csv, report["mem"]["used"],
                                 report["infl"]["used"])
-    summary.update(summary_fields(report, summary["n_pairs"]))
-    if out_summary is not None:
-        write_summary(summary, out_summary)
-    if out_rst is not None:
-        with atomic_path(out_rst) as tmp:
-            tmp.write_text(summary["reliability_note"] + "\n")
+    summary.update(summary_fields(report))
     return summary

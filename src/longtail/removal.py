@@ -44,8 +44,10 @@ dataset            shape, dtype          meaning
 
 Attributes: ``part``, ``threshold`` (NaN unless ``mem-*``), ``removed`` (examples removed by
 every run of the part; round(fraction * n) for ``random-*``), ``n``, ``n_test``,
-``fingerprint`` (of the study's trials: data, architecture and recipe), ``complete`` and
-``study_config`` (JSON).
+``fingerprint`` (of the study's trials: data, architecture and recipe), ``study_config``
+(JSON) and ``complete`` (written last). Written and read through :mod:`longtail.h5`: every
+dataset carries a Fletcher-32 checksum; a shard without ``complete`` or with a changed byte is
+refused (:class:`RemovalError` naming the file and the dataset).
 """
 
 from __future__ import annotations
@@ -59,15 +61,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import h5py
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from longtail.config import trials_fingerprint
 from longtail.estimates import Estimates, read_estimates
+from longtail.h5 import create, create_dataset, open_file, read, read_attrs, write_attrs
 from longtail.select import is_memorized
-from longtail.store import StoreError, atomic_path
+from longtail.store import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -261,18 +263,17 @@ def write_removal(path: str | os.PathLike, plan: RemovalPlan, test_correct: np.n
                   wall_time: np.ndarray, diverged: np.ndarray, attrs: Mapping[str, Any]) -> None:
     """Write one removal shard (schema above) atomically."""
     test_correct = np.asarray(test_correct, dtype=bool)
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
-        h5.create_dataset("kind", data=np.array(plan.kind, dtype="S"))
-        h5.create_dataset("repeat", data=plan.repeat)
-        h5.create_dataset("seed", data=plan.seed)
+    with create(path) as h5:
+        create_dataset(h5, "kind", np.array(plan.kind, dtype="S"))
+        create_dataset(h5, "repeat", plan.repeat)
+        create_dataset(h5, "seed", plan.seed)
         for name, data in (("mask", plan.keep), ("test_correct", test_correct)):
-            h5.create_dataset(name, data=data, compression="gzip", shuffle=True,
-                              chunks=(max(1, min(len(data), 64)), max(1, data.shape[1])))
-        h5.create_dataset("test_accuracy", data=test_correct.mean(axis=1, dtype=np.float64))
-        h5.create_dataset("wall_time", data=np.asarray(wall_time, dtype=np.float64))
-        h5.create_dataset("diverged", data=np.asarray(diverged, dtype=bool))
-        for key, value in {**attrs, "complete": True}.items():
-            h5.attrs[key] = value
+            create_dataset(h5, name, data, compression="gzip", shuffle=True,
+                           chunks=(max(1, min(len(data), 64)), max(1, data.shape[1])))
+        create_dataset(h5, "test_accuracy", test_correct.mean(axis=1, dtype=np.float64))
+        create_dataset(h5, "wall_time", np.asarray(wall_time, dtype=np.float64))
+        create_dataset(h5, "diverged", np.asarray(diverged, dtype=bool))
+        write_attrs(h5, attrs)
 
 
 @dataclass
@@ -301,19 +302,12 @@ def read_removal(paths: Sequence[str | os.PathLike]) -> RemovalResults:
                                           ("part", "threshold", *PER_RUN)}
     first: dict[str, Any] | None = None
     for path in paths:
-        try:
-            h5 = h5py.File(path, "r")
-        except (OSError, ValueError) as err:
-            raise RemovalError(f"{path}: not a readable HDF5 file ({err})") from err
-        with h5:
-            attrs = {key: (value.item() if isinstance(value, np.generic) else value)
-                     for key, value in h5.attrs.items()}
-            if not attrs.get("complete"):
-                raise RemovalError(f"{path}: removal shard is incomplete")
+        with open_file(path, RemovalError, "removal shard") as h5:
+            attrs = read_attrs(h5, RemovalError)
             missing = [name for name in PER_RUN if name not in h5]
             if missing:
                 raise RemovalError(f"{path}: missing datasets {missing}")
-            data = {name: h5[name][()] for name in PER_RUN}
+            data = {name: read(h5, name, path, RemovalError) for name in PER_RUN}
         key = {name: attrs.get(name) for name in ("n", "n_test", "fingerprint")}
         first = first or key
         if key != first:

@@ -33,7 +33,8 @@ import pandas as pd
 
 from longtail.estimate import mem_counts
 from longtail.estimates import OPTIONAL_ESTIMATES, Estimates, read_estimates
-from longtail.store import StoreError, StoreReader, atomic_path
+from longtail.h5 import atomic_path
+from longtail.store import StoreError, StoreReader
 
 SCORE_COLUMNS = ("index", "source_index", "label", "mem", "mem_se", "p_in", "p_out", "n_in",
                  "n_out", "suggested_label", "flipped")

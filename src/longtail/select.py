@@ -33,7 +33,8 @@ from longtail.estimates import (
     read_estimates,
     valid_trials,
 )
-from longtail.store import StoreError, atomic_path
+from longtail.h5 import atomic_path
+from longtail.store import StoreError
 
 DEFAULT_MEM_THRESHOLD = 0.25
 DEFAULT_INFL_THRESHOLD = 0.15
@@ -284,13 +285,16 @@ def _pair_keys(pairs: pd.DataFrame) -> list[tuple[int, int]]:
 def consistency_table(store_path: str | os.PathLike,
                       thresholds: Sequence[float] = DEFAULT_CONSISTENCY_THRESHOLDS,
                       mem_threshold: float = DEFAULT_MEM_THRESHOLD, seed: int = 0,
-                      min_trials: int = DEFAULT_MIN_TRIALS) -> pd.DataFrame:
-    """Selection consistency (Section 2, Sec. C): split the valid trials of ``store_path`` into
-    two independent halves, estimate mem and same-class influence and select pairs from each
-    half, and tabulate the Jaccard similarity of the two pair sets for each infl threshold."""
+                      min_trials: int = DEFAULT_MIN_TRIALS, trials: np.ndarray | None = None
+                      ) -> pd.DataFrame:
+    """Selection consistency (Section 2, Sec. C): split the valid trials of ``store_path`` (of
+    the rows ``trials`` marks, if given) into two independent halves, estimate mem and
+    same-class influence and select pairs from each half, and tabulate the Jaccard similarity
+    of the two pair sets for each infl threshold."""
     if not len(thresholds):
         raise ValueError("need at least one infl threshold")
-    half_a, half_b = split_trials(valid_trials(store_path), seed)
+    use = valid_trials(store_path) if trials is None else valid_trials(store_path) & trials
+    half_a, half_b = split_trials(use, seed)
     selections = []
     for half in (half_a, half_b):
         estimates, blocks = compute_estimates(store_path, influence="same-class",

@@ -2,24 +2,32 @@
 ``results/{study}/correctness.h5``. Every reader and writer goes through this module.
 
 Schema (public contract): docs/store.md, the one description of every dataset (shape, dtype,
-meaning, default when absent) and attribute; this module implements it.
+meaning, default when absent) and attribute; this module implements it. Files are written
+and read through :mod:`longtail.h5`: every dataset carries a Fletcher-32 checksum and the
+``complete`` attribute is written last.
 """
 
 from __future__ import annotations
 
-import errno
-import json
 import os
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import h5py
 import numpy as np
 
 from longtail.errors import LongtailError
+from longtail.h5 import atomic_path as atomic_path  # re-exported: modules import it from here
+from longtail.h5 import (
+    check_complete,
+    create,
+    create_dataset,
+    open_file,
+    read,
+    read_attrs,
+    write_attrs,
+)
 
 PER_TRIAL = ("trial", "trial_seed", "mask", "train_correct", "test_correct",
              "test_accuracy", "wall_time", "diverged")
@@ -51,10 +59,6 @@ def store_attr_defaults(n: int, n_test: int, subset_size: int) -> dict[str, Any]
     """Attributes of a store that does not record them (a user's own store)."""
     return {"dataset": "custom", "arch": "custom", "n": n, "n_test": n_test,
             "subset_size": subset_size, "fingerprint": ""}
-
-
-# Errors only a write gives (disk full, quota exceeded, read-only file system).
-_WRITE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
 
 
 class StoreError(LongtailError, ValueError):
@@ -151,78 +155,23 @@ class CorrectnessStore:
         return ~self.trials.diverged
 
 
-@contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary sibling of ``path``; rename it onto ``path`` only on success.
-
-    A killed writer leaves at most a ``*.tmp`` file, never a file that looks complete. A full
-    or read-only file system is reported as ``OSError`` naming ``path`` (HDF5's own message,
-    which names the temporary file, is chained to it).
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        yield tmp
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except OSError as err:
-        if err.errno in _WRITE_ERRNOS and err.filename in (None, str(tmp)):
-            raise OSError(err.errno, os.strerror(err.errno), str(path)) from err
-        raise
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def write_attrs(h5: h5py.File, attrs: dict[str, Any]) -> None:
-    """HDF5 attributes of this project's files; dicts and lists are stored as JSON."""
-    for key, value in attrs.items():
-        h5.attrs[key] = json.dumps(value) if isinstance(value, dict | list) else value
-
-
-def read_attrs(h5: h5py.File) -> dict[str, Any]:
-    """Attributes as Python values (``study_config`` parsed from JSON)."""
-    out: dict[str, Any] = {}
-    for key, value in h5.attrs.items():
-        if isinstance(value, bytes):
-            value = value.decode()
-        if isinstance(value, np.generic):
-            value = value.item()
-        if key == "study_config" and isinstance(value, str):
-            try:
-                value = json.loads(value)
-            except ValueError as err:
-                raise StoreError(f"{h5.filename}: attribute 'study_config' is not JSON ({err}); "
-                                 f"the file is corrupt") from err
-        out[key] = value
-    return out
-
-
-def _write_array(h5: h5py.File, name: str, data: np.ndarray) -> None:
+def _write_array(file: h5py.File, name: str, data: np.ndarray) -> None:
     data = np.asarray(data, dtype=_DTYPES[name])
-    if data.ndim == 2 and data.size:
+    if data.ndim == 2 and data.size:  # 64 trials x up to 16384 examples: 1 MiB of bool
         chunks = (min(len(data), 64), min(data.shape[1], 16384))
-        h5.create_dataset(name, data=data, chunks=chunks, compression="gzip",
-                          compression_opts=4, shuffle=True, fletcher32=True)
+        create_dataset(file, name, data, chunks=chunks, compression="gzip",
+                       compression_opts=4, shuffle=True)
     else:
-        h5.create_dataset(name, data=data, fletcher32=bool(data.size))
+        create_dataset(file, name, data)
 
 
 def write_shard(path: str | os.PathLike, results: TrialResults, attrs: dict[str, Any]) -> None:
-    """Write one shard of trials atomically (temp file, then rename)."""
+    """Write one shard of trials atomically (temp file, then rename; ``complete`` last)."""
     _check_attrs(attrs, path)
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
+    with create(path) as file:
         for name in results.present():
-            _write_array(h5, name, getattr(results, name))
-        write_attrs(h5, {**attrs, "complete": True})
-
-
-def _open(path: str | os.PathLike) -> h5py.File:
-    try:
-        return h5py.File(path, "r")
-    except (OSError, ValueError) as err:
-        raise StoreError(f"{path}: not a readable HDF5 file ({err})") from err
+            _write_array(file, name, getattr(results, name))
+        write_attrs(file, attrs)
 
 
 def _check_attrs(attrs: dict[str, Any], path: str | os.PathLike) -> None:
@@ -231,25 +180,20 @@ def _check_attrs(attrs: dict[str, Any], path: str | os.PathLike) -> None:
         raise StoreError(f"{path}: missing attributes {missing}")
 
 
-def _read_datasets(h5: h5py.File, names: Sequence[str], path: str | os.PathLike) -> dict:
-    missing = [name for name in names if name not in h5]
+def _read_datasets(file: h5py.File, names: Sequence[str], path: str | os.PathLike) -> dict:
+    missing = [name for name in names if name not in file]
     if missing:
         raise StoreError(f"{path}: missing datasets {missing}")
-    try:
-        return {name: h5[name][()] for name in names}
-    except (OSError, ValueError, KeyError) as err:
-        raise StoreError(f"{path}: cannot read data ({err}); the file is corrupt") from err
+    return {name: read(file, name, path, StoreError) for name in names}
 
 
 def read_shard(path: str | os.PathLike) -> tuple[TrialResults, dict[str, Any]]:
     """Read a shard; refuse a file that is incomplete, corrupt or has inconsistent shapes."""
-    with _open(path) as h5:
-        attrs = read_attrs(h5)
-        if not attrs.get("complete"):
-            raise StoreError(f"{path}: shard is incomplete (no 'complete' attribute)")
+    with open_file(path, StoreError, "HDF5 file") as file:
+        attrs = read_attrs(file, StoreError)
         _check_attrs(attrs, path)
-        data = _read_datasets(h5, PER_TRIAL + tuple(name for name in OPTIONAL_PER_TRIAL
-                                                    if name in h5), path)
+        data = _read_datasets(file, PER_TRIAL + tuple(name for name in OPTIONAL_PER_TRIAL
+                                                      if name in file), path)
     try:
         results = TrialResults(**data)
     except StoreError as err:
@@ -294,14 +238,14 @@ def aggregate_shards(shard_paths: Sequence[str | os.PathLike], fingerprint: str,
 
 
 def write_store(path: str | os.PathLike, store: CorrectnessStore) -> None:
-    """Write ``correctness.h5`` atomically in the schema above."""
+    """Write ``correctness.h5`` atomically in the schema above (``complete`` last)."""
     _check_attrs(store.attrs, path)
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
+    with create(path) as file:
         for name in store.trials.present():
-            _write_array(h5, name, getattr(store.trials, name))
+            _write_array(file, name, getattr(store.trials, name))
         for name in PER_EXAMPLE:
-            _write_array(h5, name, getattr(store, name))
-        write_attrs(h5, {**store.attrs, "complete": True})
+            _write_array(file, name, getattr(store, name))
+        write_attrs(file, store.attrs)
 
 
 class StoreReader:
@@ -311,8 +255,10 @@ class StoreReader:
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = path
-        self.h5 = _open(path)
+        self.h5 = open_file(path, StoreError, complete=False)
         try:
+            if self.h5.attrs.get("fingerprint"):  # written by this project, not a user's own
+                check_complete(self.h5, path, StoreError, "correctness store")
             self.t, self.n, self.n_test = self._check_shapes()
         except BaseException:
             self.h5.close()
@@ -351,7 +297,7 @@ class StoreReader:
     def attrs(self) -> dict[str, Any]:
         """The store's attributes, each missing one filled with its default (docs/store.md)."""
         return {**store_attr_defaults(self.n, self.n_test, self.subset_size),
-                **read_attrs(self.h5)}
+                **read_attrs(self.h5, StoreError)}
 
     @property
     def subset_size(self) -> int:
@@ -369,11 +315,7 @@ class StoreReader:
         """Dataset ``name`` (rows ``rows`` of a per-trial one) in the schema's dtype."""
         if name not in self.h5 and name in OPTIONAL_DEFAULTS:
             return self._default(name, rows)
-        try:
-            return np.asarray(self.h5[name][rows], dtype=_DTYPES[name])
-        except (OSError, ValueError, KeyError) as err:
-            raise StoreError(f"{self.path}: cannot read '{name}' ({err}); the file is "
-                             f"corrupt") from err
+        return np.asarray(read(self.h5, name, self.path, StoreError, rows), dtype=_DTYPES[name])
 
     def has(self, name: str) -> bool:
         """Whether the store holds dataset ``name`` (optional ones may be absent)."""

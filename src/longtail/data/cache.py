@@ -17,7 +17,10 @@ dataset           shape, dtype          meaning
 
 Attributes: ``dataset``, ``content_hash`` (sha256 over the datasets above, checked on every
 read), ``format_version``, ``image_size`` (ImageNet), ``sources`` (JSON: each original file,
-where it was found and how it was verified) and ``torchvision`` (version that parsed it).
+where it was found and how it was verified), ``torchvision`` (version that parsed it) and
+``complete`` (written last). Written and read through :mod:`longtail.h5`: every dataset carries
+a Fletcher-32 checksum (``classes`` as fixed-length UTF-8 strings, which HDF5 can checksum); a
+file without ``complete`` or with a changed byte is refused (DataError naming the file).
 """
 
 from __future__ import annotations
@@ -31,11 +34,11 @@ from typing import Any
 import h5py
 import numpy as np
 
-from ..store import atomic_path, read_attrs, write_attrs
+from ..h5 import create, read_attrs, write_attrs
 from . import h5io
 from .errors import DataError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: checksummed datasets, 'complete' marker
 CACHE_ARRAYS = ("train_images", "train_labels", "train_index",
                 "test_images", "test_labels", "test_index")
 
@@ -108,7 +111,7 @@ def _write_split(h5: h5py.File, prefix: str, split: SplitSource, num_classes: in
 def write_cache(path: str | os.PathLike, dataset: str, data: Converted,
                 attrs: Mapping[str, Any]) -> str:
     """Write a cache file atomically; return its content hash."""
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
+    with create(path) as h5:
         _write_split(h5, "train", data.train, len(data.classes), dataset)
         _write_split(h5, "test", data.test, len(data.classes), dataset)
         h5io.write_classes(h5, data.classes)
@@ -121,7 +124,7 @@ def write_cache(path: str | os.PathLike, dataset: str, data: Converted,
 def read_cache(path: str | os.PathLike) -> DatasetCache:
     """Read a cache file; DataError naming it if it is unreadable or its content hash differs."""
     with h5io.open_h5(path, "dataset cache") as h5:
-        attrs = read_attrs(h5)
+        attrs = read_attrs(h5, DataError)
         arrays, classes = h5io.read_all(h5, CACHE_ARRAYS, path, "dataset cache")
     if "content_hash" not in attrs or "dataset" not in attrs:
         raise DataError(f"{path}: dataset cache lacks its content_hash/dataset attributes")

@@ -1,4 +1,5 @@
-"""HDF5 helpers shared by the dataset cache and the study data: layout, hashing, attributes."""
+"""The data files' part of the HDF5 layer (:mod:`longtail.h5`): the layout shared by the
+dataset cache and the study data (images, vectors, class names) and their content hash."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any, Protocol
 import h5py
 import numpy as np
 
+from .. import h5 as layer
 from .errors import DataError
 
 _HASH_CHUNK_BYTES = 1 << 24
@@ -43,42 +45,35 @@ def content_hash(arrays: Mapping[str, ArrayLike], names: Sequence[str],
 
 
 def create_images(h5: h5py.File, name: str, n: int, image_shape: Sequence[int]) -> h5py.Dataset:
-    """An (n, H, W, C) uint8 dataset chunked in about 1 MiB blocks of whole images."""
-    per_image = int(np.prod(image_shape))
-    rows = max(1, min(n, (1 << 20) // max(1, per_image)))
-    return h5.create_dataset(name, shape=(n, *image_shape), dtype=np.uint8,
-                             chunks=(rows, *image_shape) if n else None,
-                             compression="gzip" if n else None, compression_opts=1 if n else None)
+    """An (n, H, W, C) uint8 dataset chunked in about 1 MiB blocks of whole images,
+    gzip-compressed and checksummed."""
+    return layer.create_dataset(h5, name, shape=(n, *image_shape), dtype=np.uint8,
+                                compression="gzip", compression_opts=1)
 
 
 def write_vector(h5: h5py.File, name: str, data: np.ndarray, dtype: type) -> None:
-    h5.create_dataset(name, data=np.asarray(data, dtype=np.dtype(dtype).newbyteorder("<")))
+    layer.create_dataset(h5, name, np.asarray(data, dtype=np.dtype(dtype).newbyteorder("<")))
 
 
 def write_classes(h5: h5py.File, classes: Sequence[str]) -> None:
-    h5.create_dataset("classes", data=np.array(list(classes), dtype=h5py.string_dtype()))
+    layer.create_dataset(h5, "classes", layer.strings(classes))
 
 
 def open_h5(path: str | os.PathLike, what: str) -> h5py.File:
-    """Open ``path`` read-only or raise DataError naming it."""
-    try:
-        return h5py.File(path, "r")
-    except (OSError, ValueError) as err:
-        raise DataError(f"{path}: not a readable {what} ({err})") from err
+    """Open ``path`` read-only (:func:`longtail.h5.open_file`); DataError naming it if it is
+    unreadable or incomplete."""
+    return layer.open_file(path, DataError, what)
 
 
 def read_all(h5: h5py.File, names: Sequence[str], path: str | os.PathLike,
              what: str) -> tuple[dict[str, np.ndarray], list[str]]:
-    """All datasets ``names`` and the class names; DataError naming ``path`` if any is bad."""
+    """All datasets ``names`` and the class names; DataError naming ``path`` and the dataset
+    if any is missing or corrupt."""
     missing = [name for name in (*names, "classes") if name not in h5]
     if missing:
         raise DataError(f"{path}: {what} lacks datasets {missing}")
-    try:
-        arrays = {name: h5[name][()] for name in names}
-        classes = [str(c) for c in h5["classes"].asstr()[()]]
-    except (OSError, ValueError, KeyError) as err:
-        raise DataError(f"{path}: cannot read the {what} ({err}); the file is corrupt") from err
-    return arrays, classes
+    arrays = {name: layer.read(h5, name, path, DataError) for name in names}
+    return arrays, layer.read_strings(h5, "classes", path, DataError)
 
 
 def verify_hash(arrays: Mapping[str, np.ndarray], names: Sequence[str], classes: Sequence[str],

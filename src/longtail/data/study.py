@@ -5,7 +5,9 @@ Study file layout (``<study>/data.h5``): ``x_train`` (n, H, W, C) uint8, ``y_tra
 the original train split), ``train_label_flipped`` (n,) bool, ``x_test``, ``y_test``,
 ``test_source_index`` and ``classes``. Attributes: ``dataset``, ``content_hash`` (of the cache
 it came from), ``data_hash`` (of this file's arrays, checked on read), ``n_train``, ``n_test``
-(as requested; -1 for all), ``label_noise`` and ``seed``.
+(as requested; -1 for all), ``label_noise``, ``seed`` and ``complete`` (written last). Written
+and read through :mod:`longtail.h5`: every dataset carries a Fletcher-32 checksum; a file
+without ``complete`` or with a changed byte is refused (DataError naming the file).
 """
 
 from __future__ import annotations
@@ -13,10 +15,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-import h5py
 import numpy as np
 
-from ..store import atomic_path, read_attrs, write_attrs
+from ..h5 import create, read, read_attrs, read_strings, write_attrs
 from . import h5io
 from .cache import read_cache
 from .errors import DataError
@@ -125,7 +126,7 @@ def make_study_data(cache_path: str | os.PathLike, out_path: str | os.PathLike, 
               "train_source_index": cache.train_index[train], "train_label_flipped": flipped,
               "x_test": cache.test_images[test], "y_test": cache.test_labels[test],
               "test_source_index": cache.test_index[test]}
-    with atomic_path(out_path) as tmp, h5py.File(tmp, "w") as h5:
+    with create(out_path) as h5:
         for name in ("x_train", "x_test"):
             images = h5io.create_images(h5, name, len(arrays[name]), arrays[name].shape[1:])
             images[...] = arrays[name]
@@ -143,7 +144,7 @@ def make_study_data(cache_path: str | os.PathLike, out_path: str | os.PathLike, 
 def load_study_data(path: str | os.PathLike) -> StudyData:
     """Read a study data file; DataError naming it if unreadable or its data hash differs."""
     with h5io.open_h5(path, "study data file") as h5:
-        attrs = read_attrs(h5)
+        attrs = read_attrs(h5, DataError)
         arrays, classes = h5io.read_all(h5, STUDY_ARRAYS, path, "study data file")
     missing = [key for key in ("dataset", "content_hash", "data_hash") if key not in attrs]
     if missing:
@@ -153,3 +154,21 @@ def load_study_data(path: str | os.PathLike) -> StudyData:
                      content_hash=attrs["content_hash"], data_hash=attrs["data_hash"],
                      label_noise=float(attrs.get("label_noise", 0.0)),
                      seed=int(attrs.get("seed", 0)))
+
+
+def read_study_images(path: str | os.PathLike, split: str, indices: np.ndarray) -> np.ndarray:
+    """Images ``indices`` of the study's ``split`` (train | test) as stored, (k, H, W, C)
+    uint8, reading only those rows of the study data file (for figures of a few examples)."""
+    indices = np.asarray(indices, dtype=np.int64).reshape(-1)
+    with h5io.open_h5(path, "study data file") as h5:
+        if not len(indices):
+            return np.zeros((0, *h5[f"x_{split}"].shape[1:]), dtype=np.uint8)
+        unique, inverse = np.unique(indices, return_inverse=True)
+        images = read(h5, f"x_{split}", path, DataError, unique)
+    return np.asarray(images, dtype=np.uint8)[inverse]
+
+
+def read_class_names(path: str | os.PathLike) -> list[str]:
+    """The study's class names, in label order."""
+    with h5io.open_h5(path, "study data file") as h5:
+        return read_strings(h5, "classes", path, DataError)

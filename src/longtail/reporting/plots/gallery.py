@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from longtail.plots.style import COLORS, TITLE_HEIGHT, InchCanvas, show_image
+from longtail.reporting.plots.style import COLORS, TITLE_HEIGHT, InchCanvas, show_image
 
 SIDE = 0.9  # inches per image
 GAP = 0.12

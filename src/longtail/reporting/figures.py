@@ -1,23 +1,23 @@
 """The figure stage: read what a figure needs from each study's results (estimates, pairs,
-removal runs, images), make the paper's selections and draw with :mod:`longtail.plots`, then
-write ``figures/<name>.pdf`` and a PNG beside it."""
+removal runs, images), make the paper's selections and draw with
+:mod:`longtail.reporting.plots`, then write ``figures/<name>.pdf`` and a PNG beside it."""
 
 from __future__ import annotations
 
 import json
 import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
-import h5py
 import numpy as np
 import pandas as pd
 
-from longtail.data import load_study_data
+from longtail.data.study import read_class_names, read_study_images
 from longtail.estimates import load_influence, read_estimates
 from longtail.noise import compare_detectors, detector_scores
-from longtail.plots import (
+from longtail.removal import read_removal, removal_curve
+from longtail.reporting.inputs import by_study, read_label_noise
+from longtail.reporting.plots import (
     ExampleGrid,
     NoisePanel,
     PairPanel,
@@ -37,49 +37,9 @@ from longtail.plots import (
     spread_groups,
     top_influenced,
 )
-from longtail.provenance import read_about, short_title
-from longtail.removal import read_removal, removal_curve
+from longtail.reporting.provenance import read_about, short_title
 
 PathLike = str | os.PathLike
-
-
-# ---------------------------------------------------------------- reading study data
-
-
-def read_images(data_path: PathLike, split: str, indices: np.ndarray) -> np.ndarray:
-    """Images ``indices`` of the study's ``split`` (train | test) as stored: (k, H, W, C) uint8.
-    Reads only those rows of ``data.h5``."""
-    indices = np.asarray(indices, dtype=np.int64).reshape(-1)
-    with h5py.File(data_path, "r") as h5:
-        images = h5[f"x_{split}"]
-        if not len(indices):
-            return np.zeros((0, *images.shape[1:]), dtype=np.uint8)
-        unique, inverse = np.unique(indices, return_inverse=True)
-        return np.asarray(images[unique], dtype=np.uint8)[inverse]
-
-
-def read_class_names(data_path: PathLike) -> list[str]:
-    with h5py.File(data_path, "r") as h5:
-        return [str(name) for name in h5["classes"].asstr()[()]]
-
-
-def read_label_noise(data_path: PathLike) -> tuple[np.ndarray, np.ndarray]:
-    """(flipped, original): which training labels the study's label noise flipped (n,) bool,
-    and every example's original label (n,), from the study data file."""
-    data = load_study_data(data_path)
-    return np.asarray(data.train_label_flipped, bool), np.asarray(data.y_train_clean, np.int64)
-
-
-def by_study(paths: Sequence[PathLike], studies: Sequence[str]) -> dict[str, list[str]]:
-    """Group ``results/{study}/...`` paths by study (a path belongs to the study named by one of
-    its folders)."""
-    groups: dict[str, list[str]] = {study: [] for study in studies}
-    for path in map(str, paths):
-        owners = [study for study in studies if study in Path(path).parts]
-        if len(owners) != 1:
-            raise ValueError(f"{path} belongs to none or several of the studies {list(studies)}")
-        groups[owners[0]].append(path)
-    return groups
 
 
 def _check_studies(figure: str, studies: Sequence[str]) -> None:
@@ -103,7 +63,7 @@ def make_fig1(studies: Sequence[str], estimates: Sequence[PathLike], data: Seque
         targets = [float(t) for t in options["targets"]]
         chosen = examples_near(est.mem, est.train_labels, classes, targets,
                                options["per_group"], seed=info["seed"])
-        images = read_images(data_path, "train", np.maximum(chosen, 0))
+        images = read_study_images(data_path, "train", np.maximum(chosen, 0))
         values = np.where(chosen >= 0, est.mem[np.maximum(chosen, 0)], np.nan)
         grids.append(ExampleGrid(short_title(info), [names[c] for c in classes], targets,
                                  images.reshape(*chosen.shape, *images.shape[1:]), values))
@@ -160,14 +120,14 @@ def fig3_panel(estimates_path: PathLike, pairs_path: PathLike, data_path: PathLi
     out = []
     for group in chosen:
         rows = []
-        train_images = read_images(data_path, "train", group)
+        train_images = read_study_images(data_path, "train", group)
         for i, image in zip(group.tolist(), train_images, strict=True):
             label = est.train_labels[i]
             candidates = np.flatnonzero(est.test_labels == label)
             infl = load_influence(estimates_path, [i], candidates)[0]
             test_index, values = top_influenced(infl, candidates, tests)
             rows.append(PairRow(names[label], image, float(est.mem[i]),
-                                read_images(data_path, "test", test_index), values))
+                                read_study_images(data_path, "test", test_index), values))
         out.append(rows)
     return PairPanel(title, out)
 

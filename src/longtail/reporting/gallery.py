@@ -1,6 +1,6 @@
 """The report's galleries of a study: per class the most memorized training examples (mem ± se
 and, where recorded, the label the models trained without them suggest) and one page of the
-strongest high-influence pairs. Drawing is :mod:`longtail.plots.gallery`'s job."""
+strongest high-influence pairs. Drawing is :mod:`longtail.reporting.plots.gallery`'s job."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from matplotlib.figure import Figure
 
 from longtail.data import StudyData, load_study_data
 from longtail.estimates import Estimates, read_estimates
-from longtail.plots.gallery import draw_row_gallery
-from longtail.plots.style import figure_style
-from longtail.store import atomic_path
+from longtail.h5 import atomic_path
+from longtail.reporting.plots.gallery import draw_row_gallery
+from longtail.reporting.plots.style import figure_style
 
 DEFAULT_EXAMPLES = 8
 DEFAULT_PAIRS = 12

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from longtail.plots.style import (
+from longtail.reporting.plots.style import (
     COLORS,
     IMAGE_SIZE,
     TEXT_WIDTH,

@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from longtail.data.errors import DataError
 from longtail.data.h5io import open_h5
 from longtail.estimates import Estimates, EstimatesError, load_influence, read_estimates
-from longtail.plots.gallery import draw_row_gallery
+from longtail.reporting.plots.gallery import draw_row_gallery
 
 INFLUENCER_COLUMNS = ("train_index", "train_source_index", "label", "infl", "infl_se", "mem",
                       "mem_se")

@@ -15,7 +15,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from longtail.noise import precision_recall_curve
-from longtail.plots.style import COLORS, TEXT_WIDTH, new_figure, study_colors
+from longtail.reporting.plots.style import COLORS, TEXT_WIDTH, new_figure, study_colors
 
 KIND_LABELS = {"memorized": "memorized removed (mem ≥ threshold)",
                "random": "same number removed at random", "full": "full training set"}

@@ -1,6 +1,6 @@
 """The consistency figure: split-half Jaccard of the memorized sets and of the high-influence
 pair sets against their thresholds (Section 2, "Selection of pairs"), with the target, the
-threshold used and the paper's point (CIFAR-100: Jaccard >= 0.7 at theta_infl = 0.15)."""
+threshold used and the paper's point (:data:`longtail.reporting.paper.CONSISTENCY_POINT`)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from longtail.plots.style import COLORS, TEXT_WIDTH, new_figure
+from longtail.reporting import paper
+from longtail.reporting.plots.style import COLORS, TEXT_WIDTH, new_figure
 
-PAPER_POINT = (0.15, 0.7)  # Section 2: theta_infl = 0.15, Jaccard >= 0.7 (CIFAR-100, 2 x 2,000)
 SETS = (("mem", "memorized set", "θ_mem"), ("infl", "pair set", "θ_infl"))
 
 
@@ -51,7 +51,7 @@ def draw_consistency(panels: Sequence[tuple[str, Mapping[str, Any]]]) -> Figure:
             ax.axvline(setting["used"], color=COLORS["memorized"], linewidth=0.8,
                        label=f"{symbol} used")
             if key == "infl":
-                ax.plot(*PAPER_POINT, "*", color="black", markersize=8,
+                ax.plot(*paper.CONSISTENCY_POINT, "*", color="black", markersize=8,
                         label="paper (CIFAR-100)")
             ax.set_ylim(0, 1.05)
             ax.set_xlabel(symbol)

@@ -1,6 +1,6 @@
 """How much the estimates depend on the model: Fig. C.3 (full-model vs last-layer-only
 estimates, Section 3) and the cross-architecture comparison (Sec. C). Arrays and tables in, a
-Figure out, in the project's style (:mod:`longtail.plots.style`)."""
+Figure out, in the project's style (:mod:`longtail.reporting.plots.style`)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from matplotlib.axes import Axes
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
-from longtail.plots.style import COLORS, TEXT_WIDTH, new_figure, study_colors
+from longtail.reporting.plots.style import COLORS, TEXT_WIDTH, new_figure, study_colors
 
 # Bins of width 0.025 centred on multiples of 0.025, so the common estimates 0 and 1 fall in
 # the middle of a bin rather than on an edge.
@@ -52,6 +52,21 @@ def _note(ax: Axes, text: str) -> None:
             bbox={"facecolor": "white", "alpha": 0.8, "linewidth": 0, "pad": 1.5})
 
 
+def _mem_joint(ax: Axes, mem_x: np.ndarray, mem_y: np.ndarray, xlabel: str, ylabel: str,
+               threshold: float, pearson: float, spearman: float) -> None:
+    """The joint histogram of two mem estimates of the same examples, with their correlation."""
+    _joint(ax, joint_counts(mem_x, mem_y, MEM_EDGES), MEM_EDGES, xlabel, ylabel, threshold)
+    _note(ax, f"Pearson {pearson:.2f}\nSpearman {spearman:.2f}")
+
+
+def _rows(count: int, width: float, empty: str) -> tuple[Figure, np.ndarray]:
+    """A figure of ``count`` rows of three square panels; ValueError ``empty`` for none."""
+    if not count:
+        raise ValueError(empty)
+    fig = new_figure(width, 3.0 * count)
+    return fig, fig.subplots(count, 3, squeeze=False)
+
+
 @dataclass
 class LastLayerPanel:
     """One study's Fig. C.3 row: mem under the full and the linear models, the 2-D histogram
@@ -67,19 +82,15 @@ class LastLayerPanel:
 def draw_figC3(panels: Sequence[LastLayerPanel]) -> Figure:
     """Fig. C.3: the discrepancy between full-model and last-layer-only estimates. Per study:
     mem (full) vs mem (linear), same-class infl vs infl, and the two distributions of mem."""
-    if not panels:
-        raise ValueError("Fig. C.3 needs at least one study")
-    fig = new_figure(TEXT_WIDTH + 1.0, 3.0 * len(panels))
-    axes = fig.subplots(len(panels), 3, squeeze=False)
+    fig, axes = _rows(len(panels), TEXT_WIDTH + 1.0, "Fig. C.3 needs at least one study")
     for row, panel in zip(axes, panels, strict=True):
         s = panel.summary
         mem_t, infl_t = s["mem_threshold"], s["infl_threshold"]
-        _joint(row[0], joint_counts(panel.mem_full, panel.mem_linear, MEM_EDGES), MEM_EDGES,
-               "mem~, full models", "mem~, linear models", mem_t)
+        _mem_joint(row[0], panel.mem_full, panel.mem_linear, "mem~, full models",
+                   "mem~, linear models", mem_t, s["mem_pearson"], s["mem_spearman"])
         row[0].set_title(f"{panel.study}: memorization\nmem~ ≥ {mem_t:g}: full "
                          f"{s['memorized_subset_models']}, linear "
                          f"{s['memorized_linear_models']}, both {s['memorized_both']}")
-        _note(row[0], f"Pearson {s['mem_pearson']:.2f}\nSpearman {s['mem_spearman']:.2f}")
         _joint(row[1], panel.infl_counts, INFL_EDGES, "infl~, full models",
                "infl~, linear models", infl_t)
         row[1].set_title(f"influence, {int(panel.infl_counts.sum()):,} same-class pairs\n"
@@ -98,6 +109,20 @@ def draw_figC3(panels: Sequence[LastLayerPanel]) -> Figure:
                          f"linear {100 * s['linear_models_test_accuracy']:.1f}%")
         row[2].legend(frameon=False, loc="upper right")
     return fig
+
+
+@dataclass
+class ArchPanel:
+    """One pair of studies of a comparison group: mem of both on their common trials, the
+    group's Jaccard curves restricted to these two studies, and their ``same trials`` row."""
+
+    group: str
+    study_a: str
+    study_b: str
+    mem_a: np.ndarray
+    mem_b: np.ndarray
+    curves: pd.DataFrame
+    stats: Mapping[str, Any]
 
 
 def _curves(ax: Axes, curves: pd.DataFrame, selection: str, xlabel: str, threshold: float,
@@ -121,37 +146,20 @@ def _curves(ax: Axes, curves: pd.DataFrame, selection: str, xlabel: str, thresho
         ax.legend(frameon=False, fontsize=6.5, loc="upper left", bbox_to_anchor=(1.02, 1.0))
 
 
-@dataclass
-class ArchPanel:
-    """One pair of studies of a comparison group: mem of both on their common trials, the
-    group's Jaccard curves restricted to these two studies, and their ``same trials`` row."""
-
-    group: str
-    study_a: str
-    study_b: str
-    mem_a: np.ndarray
-    mem_b: np.ndarray
-    curves: pd.DataFrame
-    stats: Mapping[str, Any]
-
-
 def draw_arch_comparison(panels: Sequence[ArchPanel]) -> Figure:
     """Cross-architecture comparison (Sec. C): per pair of studies, the joint histogram of
     their mem on the common trials (same subsets), and the Jaccard similarity of the memorized
     sets and of the high-influence pair sets over thresholds beside the split-half baselines."""
-    if not panels:
-        raise ValueError("the comparison figure needs at least one pair of studies")
-    fig = new_figure(TEXT_WIDTH + 2.0, 3.0 * len(panels))
-    axes = fig.subplots(len(panels), 3, squeeze=False)
+    fig, axes = _rows(len(panels), TEXT_WIDTH + 2.0,
+                      "the comparison figure needs at least one pair of studies")
     for row, panel in zip(axes, panels, strict=True):
         s = panel.stats
         mem_t = s["mem_threshold"]
-        _joint(row[0], joint_counts(panel.mem_a, panel.mem_b, MEM_EDGES), MEM_EDGES,
-               f"mem~, {panel.study_a}", f"mem~, {panel.study_b}", mem_t)
+        _mem_joint(row[0], panel.mem_a, panel.mem_b, f"mem~, {panel.study_a}",
+                   f"mem~, {panel.study_b}", mem_t, s["pearson"], s["spearman"])
         row[0].set_title(f"{panel.group}: {int(s['trials_a'])} common trials (same I_k)\n"
                          f"mem~ ≥ {mem_t:g}: {int(s['memorized_a'])} / "
                          f"{int(s['memorized_b'])}, both {int(s['memorized_both'])}")
-        _note(row[0], f"Pearson {s['pearson']:.2f}\nSpearman {s['spearman']:.2f}")
         _curves(row[1], panel.curves, "memorized", "mem~ threshold", mem_t, legend=False)
         row[1].set_title(f"memorized sets {{i: mem~ ≥ threshold}}\nJaccard at {mem_t:g}: "
                          f"{s['jaccard_memorized']:.2f}")

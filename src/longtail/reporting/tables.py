@@ -7,7 +7,7 @@ numbers for MNIST / CIFAR-100 / ImageNet beside ours, labelled as the paper's.
 * ``marginal_utility``: removing the unique training examples of the pairs vs the same number
   at random (accuracy drop, mean +- std over the R removal models), the accuracy on the
   pairs' test examples before and after, and the number of random examples whose removal costs
-  as much (with its 95% interval; the paper: 11,000).
+  as much (with its 95% interval; the paper's: :data:`longtail.reporting.quoted.EQUIVALENT_RANDOM`).
 * ``label_noise`` (beyond the paper): mem~ as a detector of flipped labels.
 
 The CSV holds numbers (fractions, counts) and a ``source`` column; the other formats hold the
@@ -26,44 +26,15 @@ from typing import Any
 import pandas as pd
 
 from longtail.estimates import FIT_PREMISE, fit_report, read_estimates
-from longtail.figures import by_study, read_label_noise
+from longtail.h5 import atomic_path
 from longtail.noise import compare_detectors
-from longtail.provenance import ARCH_NAMES, DATASET_NAMES
 from longtail.removal import LEVEL, marginal_utility, random_removal_curve, read_removal
-from longtail.store import atomic_path
+from longtail.reporting import paper as quoted  # `paper` names the tables' row switch
+from longtail.reporting.inputs import by_study, read_label_noise
+from longtail.reporting.provenance import ARCH_NAMES, DATASET_NAMES
 
 OURS = "this run"
 PAPER = "paper"
-PAPER_CITATION = "Feldman & Zhang (2020), Section 3"
-
-# Section 3: "Overall we found 35/1015/1641 pairs in MNIST/CIFAR-100/ImageNet ... The number of
-# unique test examples in these pairs is 33/888/1462 (comprising 0.33%/8.88%/2.92% of the test
-# set). Of those 31/774/1298 are influenced (above the 0.15 threshold) by a single training
-# example ... Removing the 964 unique training examples in these pairs on CIFAR-100"; and
-# "18,099 examples [with memorization estimates above 0.25] using full ResNet50 models".
-PAPER_PAIRS = (
-    {"study": "MNIST", "dataset": "mnist", "model": "", "n": 60000, "n_test": 10000,
-     "trials": 4000, "pairs": 35, "test_examples": 33, "test_single_train": 31},
-    {"study": "CIFAR-100", "dataset": "cifar100", "model": "ResNet50", "n": 50000,
-     "n_test": 10000, "trials": 4000, "pairs": 1015, "test_examples": 888,
-     "test_single_train": 774, "train_examples": 964, "memorized": 18099},
-    {"study": "ImageNet", "dataset": "imagenet", "model": "ResNet50", "n": 1281167,
-     "n_test": 50000, "trials": 2000, "pairs": 1641, "test_examples": 1462,
-     "test_single_train": 1298},
-)
-# Section 3: removing them "reduces the test accuracy by 2.46 +- 0.36%, which is comparable to
-# the effect of removing 11,000 random examples ... the drop in accuracy on the test examples in
-# the high-influence pairs from 72.1 +- 1.3% to 45.4 +- 1.4%".
-PAPER_MARGINAL_UTILITY = (
-    {"study": "CIFAR-100", "dataset": "cifar100", "model": "ResNet50", "n": 50000,
-     "removed_pairs": 964, "drop_pairs_mean": 0.0246, "drop_pairs_std": 0.0036,
-     "pairs_test_examples": 888, "pairs_accuracy_before_mean": 0.721,
-     "pairs_accuracy_before_std": 0.013, "pairs_accuracy_after_pairs_mean": 0.454,
-     "pairs_accuracy_after_pairs_std": 0.014, "equivalent_random": 11000},
-)
-PAPER_MARGINAL_NOTE = ("The paper compares with removing 11,000 random examples (a similar "
-                       "drop), not the same number.")
-
 # Whether the selection replicates (longtail.reliability) and the second reading of "influenced
 # by a single training example" (of any mem); NaN / empty for the paper's rows.
 PAIRS_RELIABILITY_COLUMNS = ("test_single_train_any_mem", "jaccard_pairs", "jaccard_memorized",
@@ -119,11 +90,12 @@ def pairs_table(summaries: Sequence[Mapping[str, Any]], abouts: Sequence[Mapping
                      "infl_threshold": summary["infl_threshold"],
                      **pairs_reliability(summary)})
     if paper:
-        for row in PAPER_PAIRS:
+        for row in quoted.PAIRS:
             rows.append({**row, "source": PAPER,
                          "test_examples_pct": _pct(row["test_examples"], row["n_test"]),
                          "memorized_pct": _pct(row.get("memorized", math.nan), row["n"]),
-                         "mem_threshold": 0.25, "infl_threshold": 0.15})
+                         "mem_threshold": quoted.MEM_THRESHOLD,
+                         "infl_threshold": quoted.INFL_THRESHOLD})
     return pd.DataFrame(rows, columns=list(PAIRS_COLUMNS))
 
 
@@ -150,7 +122,7 @@ def _replicates(row: Mapping[str, Any]) -> str:
     value = row.get("replicates")
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
-    target = row.get("replicates_target", 0.7)
+    target = row.get("replicates_target", quoted.JACCARD_TARGET)
     return f"yes (≥ {target:g})" if bool(value) else f"NO: does not replicate (< {target:g})"
 
 
@@ -169,7 +141,7 @@ def marginal_utility_table(utilities: Sequence[Mapping[str, Any]],
         rows.append({**_study_columns(about), "models": utility["models_pairs"],
                      **{key: utility[key] for key in MARGINAL_COLUMNS[6:]}})
     if paper:
-        rows += [{**row, "source": PAPER} for row in PAPER_MARGINAL_UTILITY]
+        rows += [{**row, "source": PAPER} for row in quoted.MARGINAL_UTILITY]
     return pd.DataFrame(rows, columns=list(MARGINAL_COLUMNS))
 
 
@@ -217,7 +189,7 @@ def _data_model(row: Mapping[str, Any]) -> str:
 
 def pairs_display(table: pd.DataFrame) -> pd.DataFrame:
     """:func:`pairs_table` formatted for reading."""
-    theta = table["mem_threshold"].iloc[0] if len(table) else 0.25
+    theta = table["mem_threshold"].iloc[0] if len(table) else quoted.MEM_THRESHOLD
     rows = [{"study": _source(row), "data, model": _data_model(row),
              "n / n_test": f"{int(row['n']):,} / {int(row['n_test']):,}",
              "t": _count(row["trials"]), "pairs": _count(row["pairs"]),
@@ -318,6 +290,12 @@ def _share_of(count: Any, total: Any, share: Any) -> str:
     return f"{int(count):,} of {int(total):,} ({100 * share:.1f}%)"
 
 
+def write_markdown(text: str, path: str | os.PathLike) -> None:
+    """Write a Markdown text atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
 def to_markdown(display: pd.DataFrame, title: str, notes: Sequence[str] = ()) -> str:
     """A Markdown (GitHub) table with a title line and notes below."""
     def cell(value: Any) -> str:
@@ -388,7 +366,7 @@ def paper_note(table: pd.DataFrame) -> str:
     """The note that says which rows are the paper's."""
     if not (table["source"] == PAPER).any():
         return ""
-    return (f"Rows marked (paper) are the numbers reported in {PAPER_CITATION}; '—' where the "
+    return (f"Rows marked (paper) are the numbers reported in {quoted.CITATION}; '—' where the "
             f"paper gives none. Rows marked (ours) come from this run.")
 
 
@@ -454,8 +432,9 @@ def pairs_reliability_notes(summaries: Sequence[Mapping[str, Any]],
         notes.append(
             "Split-half Jaccard: the valid trials split at random into two halves, the "
             "selection made on each, |A ∩ B| / |A ∪ B| of the two pair sets and of the two "
-            "memorized sets (Section 2: the paper chose θ_infl = 0.15 where this reaches 0.7 on "
-            "CIFAR-100 with 2 x 2,000 trials). 'A single influencer of any mem': of the pairs' "
+            f"memorized sets (Section 2: the paper chose θ_infl = {quoted.INFL_THRESHOLD:g} where "
+            f"this reaches {quoted.JACCARD_TARGET:g} on CIFAR-100 with 2 x 2,000 trials). "
+            "'A single influencer of any mem': of the pairs' "
             "test examples, those on which exactly one same-class training example, memorized "
             "or not, has infl ≥ θ_infl (the other reading of the paper's sentence).")
     return notes
@@ -492,7 +471,7 @@ def make_marginal_utility_table(studies: Sequence[str], removal: Sequence[str | 
              EQUIVALENT_NOTE,
              *[random_curve_note(study, random_removal_curve(result))
                for study, result in zip(studies, results, strict=True)],
-             paper_note(numbers), PAPER_MARGINAL_NOTE]
+             paper_note(numbers), quoted.MARGINAL_NOTE]
     warnings = [replication_warning(study, _read_json(path))
                 for study, path in zip(studies, summaries, strict=True)]
     warnings = [text for text in warnings if text]

@@ -16,7 +16,8 @@ import numpy as np
 
 from longtail.estimate import mem_counts
 from longtail.estimates import FIT_PREMISE, fit_summary
-from longtail.store import StoreReader, atomic_path
+from longtail.h5 import atomic_path
+from longtail.store import StoreReader
 
 DATASET_NAMES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10",
                  "cifar100": "CIFAR-100", "imagenet": "ImageNet"}

@@ -1,0 +1,185 @@
+"""The package's layers, read from its source: the experiment layer (data, models, training,
+trials, store, estimators, selection, removal, last layer, comparison) never imports the
+reporting layer (``longtail.reporting``); no module imports ``longtail`` inside a function to
+dodge a cycle; no module imports another's private names. Exceptions are listed with their
+reason, and an exception that is no longer needed fails too, so the lists only shrink."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+PACKAGE = SRC / "longtail"
+REPORTING = "longtail.reporting"
+# On top of both layers: they may import reporting.
+TOP = {"longtail", "longtail.cli", "longtail.api"}
+
+# module -> why it imports longtail inside a function
+LAZY_ALLOWED = {
+    "longtail.cli": "run_models: torch is optional, and `longtail --help` must not load it",
+    "longtail.removal": "helper C removes (imports data, training and trials lazily)",
+}
+# (importing module, imported module, name) -> why a private name crosses modules
+PRIVATE_ALLOWED: dict[tuple[str, str, str], str] = {}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(SRC).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def modules() -> dict[str, ast.Module]:
+    return {module_name(path): ast.parse(path.read_text(), str(path))
+            for path in sorted(PACKAGE.rglob("*.py"))}
+
+
+def is_package(module: str) -> bool:
+    return (SRC / module.replace(".", "/") / "__init__.py").exists()
+
+
+def imported(module: str, node: ast.Import | ast.ImportFrom) -> Iterator[tuple[str, str]]:
+    """(module imported, name or "") for every name an import statement binds, relative
+    imports resolved against ``module``."""
+    if isinstance(node, ast.Import):
+        for alias in node.names:
+            yield alias.name, ""
+        return
+    base = node.module or ""
+    if node.level:
+        package = module.split(".") if is_package(module) else module.split(".")[:-1]
+        package = package[:len(package) - node.level + 1]
+        base = ".".join([*package, *([base] if base else [])])
+    for alias in node.names:
+        yield base, alias.name
+
+
+def own(target: str) -> bool:
+    return target == "longtail" or target.startswith("longtail.")
+
+
+def function_imports(tree: ast.AST) -> Iterator[ast.Import | ast.ImportFrom]:
+    """Import statements inside a function (at any depth)."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            for inner in ast.walk(node):
+                if isinstance(inner, ast.Import | ast.ImportFrom):
+                    yield inner
+
+
+def reporting_imports(module: str, tree: ast.AST) -> list[str]:
+    """What ``module`` imports from the reporting layer, if it is an experiment module."""
+    if module in TOP or module == REPORTING or module.startswith(REPORTING + "."):
+        return []
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            for target, name in imported(module, node):
+                full = f"{target}.{name}" if name else target
+                if any(t == REPORTING or t.startswith(REPORTING + ".") for t in (target, full)):
+                    found.append(f"{module}:{node.lineno} imports {full}")
+    return found
+
+
+def lazy_imports(module: str, tree: ast.AST) -> list[str]:
+    """The package's own modules that ``module`` imports inside functions."""
+    return [f"{module}:{node.lineno} imports {target} in a function"
+            for node in function_imports(tree)
+            for target, _ in imported(module, node) if own(target)]
+
+
+def private_imports(module: str, tree: ast.AST) -> list[tuple[str, str, str]]:
+    """(module, other module, name) for each private name of another module of the package
+    that ``module`` imports, or reads as an attribute of a module it imported."""
+    found, aliases = [], {}
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Import | ast.ImportFrom):
+            continue
+        for (target, name), alias in zip(imported(module, node), node.names, strict=True):
+            if not own(target):
+                continue
+            if name and name.startswith("_") and not name.startswith("__") \
+                    and target != module:
+                found.append((module, target, name))
+            elif name and is_module(f"{target}.{name}"):
+                aliases[alias.asname or name] = f"{target}.{name}"
+            elif not name and alias.asname:
+                aliases[alias.asname] = target
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
+                and node.value.id in aliases and node.attr.startswith("_") \
+                and not node.attr.startswith("__"):
+            found.append((module, aliases[node.value.id], node.attr))
+    return found
+
+
+def is_module(name: str) -> bool:
+    path = SRC / name.replace(".", "/")
+    return path.with_suffix(".py").exists() or (path / "__init__.py").exists()
+
+
+# ----------------------------------------------------------------- the package
+
+
+def test_experiment_layer_never_imports_reporting() -> None:
+    found = [hit for module, tree in modules().items() for hit in reporting_imports(module, tree)]
+    assert not found, "the experiment layer imports reporting:\n" + "\n".join(found)
+
+
+def test_no_function_level_imports_of_the_package() -> None:
+    found = {module: lazy_imports(module, tree) for module, tree in modules().items()}
+    unexplained = [hit for module, hits in found.items() if module not in LAZY_ALLOWED
+                   for hit in hits]
+    assert not unexplained, "imports inside functions:\n" + "\n".join(unexplained)
+    stale = [module for module in LAZY_ALLOWED if not found.get(module)]
+    assert not stale, f"no longer import lazily, remove from LAZY_ALLOWED: {stale}"
+
+
+def test_no_private_names_across_modules() -> None:
+    found = {hit for module, tree in modules().items() for hit in private_imports(module, tree)}
+    unexplained = sorted(found - set(PRIVATE_ALLOWED))
+    assert not unexplained, f"private names used across modules: {unexplained}"
+    stale = sorted(set(PRIVATE_ALLOWED) - found)
+    assert not stale, f"no longer used, remove from PRIVATE_ALLOWED: {stale}"
+
+
+def test_reporting_is_a_package_of_its_own() -> None:
+    names = modules()
+    assert {f"{REPORTING}.{name}" for name in (
+        "figures", "tables", "plots", "gallery", "provenance", "explain", "paper",
+        "comparison", "lastlayer", "reliability")} <= set(names)
+    # importing reporting.paper (what the rules may read) loads no drawing library
+    assert not any(isinstance(node, ast.ImportFrom | ast.Import) and any(
+        t.startswith(("matplotlib", f"{REPORTING}.plots")) for t, _ in imported(
+            f"{REPORTING}.paper", node)) for node in ast.walk(names[f"{REPORTING}.paper"]))
+
+
+# ----------------------------------------------------------------- the checks can fail
+
+
+@pytest.mark.parametrize(("module", "source", "check"), [
+    ("longtail.compare", "from longtail.reporting.tables import to_markdown", reporting_imports),
+    ("longtail.select", "import longtail.reporting.plots as p", reporting_imports),
+    ("longtail.store", "from longtail import reporting", reporting_imports),
+    ("longtail.data.study", "from ..reporting import paper", reporting_imports),
+    ("longtail.compare", "def f():\n    from longtail.tables import x", lazy_imports),
+    ("longtail.data.study", "def f():\n    from . import h5io", lazy_imports),
+    ("longtail.trials", "from longtail.training import _private", private_imports),
+    ("longtail.trials", "from longtail import training\ntraining._private()", private_imports),
+])
+def test_checks_find_a_bad_import(module: str, source: str, check) -> None:
+    assert check(module, ast.parse(source))
+
+
+@pytest.mark.parametrize(("module", "source", "check"), [
+    ("longtail.reporting.tables", "from longtail.reporting import paper", reporting_imports),
+    ("longtail.cli", "from longtail.reporting.explain import describe", reporting_imports),
+    ("longtail.compare", "def f():\n    import json", lazy_imports),
+    ("longtail.cli", "from longtail import __version__", private_imports),
+    ("longtail.trials", "from longtail.training import Recipe", private_imports),
+])
+def test_checks_pass_a_good_import(module: str, source: str, check) -> None:
+    assert not check(module, ast.parse(source))
