@@ -74,11 +74,11 @@ from longtail.study import subset_size, trial_seed, with_defaults
 from longtail.training import (
     Recipe,
     TrainingData,
-    _uses_bf16,
     lr_factor,
     resolve_method,
     subset_mask,
     train_trials,
+    uses_bf16,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -202,7 +202,7 @@ def tight_loop_seconds(setup: Setup, masks: np.ndarray, device: torch.device) ->
 def timed_train(setup: Setup, recipe: Recipe, seeds: list[int], masks: np.ndarray,
                 device: torch.device) -> float:
     """Seconds of ``train_trials`` (the project's path) for these trials."""
-    allow_tf32(device, _uses_bf16(recipe, device))
+    allow_tf32(device, uses_bf16(recipe, device))
     began = time.perf_counter()
     train_trials(setup.data, setup.arch, recipe, seeds, masks, progress=False)
     sync(device)
@@ -270,7 +270,7 @@ def build_setup(args: argparse.Namespace, device: torch.device) -> Setup:
     recipe = replace(recipe, device=device.type,
                      **{k: v for k, v in overrides.items() if v is not None})
     models = args.models or recipe.ensemble_size
-    bf16 = _uses_bf16(recipe, device)
+    bf16 = uses_bf16(recipe, device)
     # The resolved precision, so that every side (and the workers) trains in the same one.
     recipe = replace(recipe, ensemble_size=min(recipe.ensemble_size, models),
                      precision="bf16" if bf16 else "fp32")

@@ -1,4 +1,7 @@
 import math
+import os
+import shlex
+import sys
 
 from snakemake.utils import validate
 
@@ -19,6 +22,12 @@ from longtail.config import (
 from longtail.study import Study, canonical, subset_size
 
 SCHEMA = "../schemas/config.schema.yaml"
+# Rules that a `longtail` subcommand does call it; it is the one of the environment Snakemake
+# runs in (an inactive .venv, a conda env, on SLURM nodes too): its bin folder goes first on
+# PATH, after Snakemake's default prefix (bash strict mode).
+shell.prefix(
+    f"set -euo pipefail; export PATH={shlex.quote(os.path.dirname(sys.executable))}:$PATH; "
+)
 
 # One line per bad value (naming the key and what is allowed) before Snakemake's own validate,
 # which fills in the defaults.
@@ -267,6 +276,17 @@ def get_selection_inputs(wildcards):
     if wildcards.study in TRAINED_STUDIES:
         inputs["reliability"] = f"results/{wildcards.study}/reliability.json"
     return inputs
+
+
+def get_selection_options(wildcards, input, output):
+    """`longtail pairs` options beyond the thresholds: a study with trials selects at those of
+    its reliability report; the caption where the rule writes one."""
+    options = []
+    if "reliability" in input.keys():
+        options += ["--reliability", input.reliability]
+    if "rst" in output.keys():
+        options += ["--caption", output.rst]
+    return shlex.join(options)
 
 
 def get_selection_settings(wildcards):

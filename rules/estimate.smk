@@ -22,8 +22,9 @@ rule estimate_memorization:
     params:
         influence=lookup(dpath="influence", within=config),
         min_out_trials=lookup(dpath="studies/{study}/min_out_trials", within=config),
-    script:
-        "../scripts/estimate_memorization.py"
+    shell:
+        "longtail estimate {input:q} {output:q} --influence {params.influence}"
+        " --min-out-trials {params.min_out_trials} > {log:q} 2>&1"
 
 
 rule import_released_estimates:
@@ -41,8 +42,9 @@ rule import_released_estimates:
     resources:
         mem_mb=get_released_mem_mb,
         runtime=get_short_runtime,
-    script:
-        "../scripts/import_released_estimates.py"
+    shell:
+        "longtail import-released {input.released:q} {output:q} --data {input.data:q}"
+        " > {log:q} 2>&1"
 
 
 rule select_high_influence_pairs:
@@ -59,8 +61,11 @@ rule select_high_influence_pairs:
     params:
         # for the last-layer variant and released estimates, which have no trials to split
         thresholds=get_thresholds,
-    script:
-        "../scripts/select_high_influence_pairs.py"
+        options=get_selection_options,
+    shell:
+        "longtail pairs {input.estimates:q} {output.pairs:q} --summary {output.summary:q}"
+        " --mem {params.thresholds[mem]} --infl {params.thresholds[infl]} {params.options}"
+        " > {log:q} 2>&1"
 
 
 # Split-half Jaccard of the selections over the grids, the thresholds (`auto` searches the grid)
@@ -83,5 +88,11 @@ rule measure_selection_consistency:
         thresholds=get_selection_settings,
         seed=lookup(dpath="studies/{study}/seed", within=config),
         min_out_trials=lookup(dpath="studies/{study}/min_out_trials", within=config),
-    script:
-        "../scripts/measure_selection_consistency.py"
+    shell:
+        "longtail consistency {input.store:q} {output.consistency:q}"
+        " --reliability {output.reliability:q} --estimates {input.estimates:q}"
+        " --mem {params.thresholds[mem]} --infl {params.thresholds[infl]}"
+        " --target {params.thresholds[target]} --thresholds {params.thresholds[grid][infl]}"
+        " --mem-grid {params.thresholds[grid][mem]}"
+        " --permutations {params.thresholds[chance_permutations]} --seed {params.seed}"
+        " --min-out-trials {params.min_out_trials} > {log:q} 2>&1"

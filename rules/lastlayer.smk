@@ -68,7 +68,7 @@ use rule estimate_memorization as estimate_lastlayer_memorization with:
 
 use rule select_high_influence_pairs as select_lastlayer_pairs with:
     input:
-        "results/{study}/lastlayer/estimates.h5",
+        estimates="results/{study}/lastlayer/estimates.h5",
     output:
         pairs="results/{study}/lastlayer/pairs.csv",
         summary="results/{study}/lastlayer/summary.json",

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
+import pkgutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,11 +14,19 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
+from fabricate import synthetic_cache
 from test_estimates import make_store, write
+from test_released import fabricated
 
+import longtail
+from longtail import cli
 from longtail.cli import main
+from longtail.config import ConfigError
+from longtail.data import DataError, load_study_data, make_study_data
+from longtail.errors import LongtailError
 from longtail.estimates import load_influence, read_estimates
 from longtail.select import CONSISTENCY_COLUMNS, PAIR_COLUMNS
+from longtail.store import StoreError
 
 
 @pytest.fixture
@@ -92,6 +102,40 @@ def test_wrong_shapes_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert "train_labels has shape (7,)" in capsys.readouterr().err
 
 
+def _package_exception_classes() -> list[type[BaseException]]:
+    """Every exception class (warnings aside) defined in a module of the package."""
+    found = []
+    for info in pkgutil.walk_packages(longtail.__path__, "longtail."):
+        module = importlib.import_module(info.name)
+        for value in vars(module).values():
+            if (isinstance(value, type) and issubclass(value, BaseException)
+                    and not issubclass(value, Warning) and value.__module__ == info.name):
+                found.append(value)
+    return found
+
+
+def test_every_error_of_the_package_is_a_longtail_error() -> None:
+    classes = _package_exception_classes()
+    names = {cls.__name__ for cls in classes}
+    assert {"ConfigError", "DataError", "StoreError", "EstimatesError"} <= names
+    assert [cls for cls in classes if not issubclass(cls, LongtailError)] == []
+    # Their second base stays, so ``except ValueError`` / ``except RuntimeError`` still work.
+    assert issubclass(ConfigError, ValueError) and issubclass(StoreError, ValueError)
+    assert issubclass(DataError, RuntimeError)
+
+
+def test_a_longtail_error_is_exit_1_with_its_message(monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    def refuse(*args: object) -> None:
+        raise ConfigError("studies.tiny.n_train = 7 is larger than the dataset")
+
+    monkeypatch.setattr(cli, "agreement_files", refuse)
+    assert main(["agreement", "a.h5", "b.h5"]) == 1
+    err = capsys.readouterr().err
+    assert err == ("longtail agreement: error: studies.tiny.n_train = 7 is larger than the "
+                   "dataset\n")
+
+
 def test_console_script_exit_code_without_traceback(tmp_path: Path) -> None:
     script = Path(sys.executable).parent / "longtail"
     command = [str(script)] if script.exists() else [sys.executable, "-m", "longtail.cli"]
@@ -137,12 +181,20 @@ def test_consistency_reliability_then_pairs_at_its_thresholds(
     assert data["infl"]["mode"] == "auto" and data["infl"]["grid"] == [0.1, 0.2, 0.3]
     assert "pairs expected by chance" in capsys.readouterr().out
     summary = tmp_path / "summary.json"
+    caption = tmp_path / "selection.rst"
     assert main(["pairs", str(estimates), str(tmp_path / "pairs.csv"), "--reliability",
-                 str(report), "--summary", str(summary)]) == 0
+                 str(report), "--summary", str(summary), "--caption", str(caption)]) == 0
     written = json.loads(summary.read_text())
     assert written["infl_threshold"] == data["infl"]["used"]
     assert {"replicates", "jaccard_pairs", "n_pairs_chance"} <= set(written)
     assert "split-half Jaccard" in capsys.readouterr().out
+    assert caption.read_text() == written["reliability_note"] + "\n"
+    # Without a reliability report (released estimates, the last layer): fixed thresholds.
+    assert main(["pairs", str(estimates), str(tmp_path / "fixed.csv"), "--mem", "0.25",
+                 "--infl", "0.15", "--caption", str(caption)]) == 0
+    assert caption.read_text().startswith(
+        "Pairs selected at the fixed thresholds mem >= 0.25 and infl >= 0.15; their "
+        "split-half reliability is unknown")
 
 
 def test_bad_threshold_and_missing_estimates(tmp_path: Path, store_path: Path,
@@ -298,6 +350,36 @@ def test_released_round_trip(tmp_path: Path, estimates_path: Path) -> None:
     assert main(["pairs", str(estimates_path), str(ours), "--mem", "0.1", "--infl", "0.2"]) == 0
     cols = ["train_index", "test_index", "mem", "infl"]
     pd.testing.assert_frame_equal(pd.read_csv(csv)[cols], pd.read_csv(ours)[cols])
+
+
+def test_import_released_with_the_study_data(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """--data (what the workflow's rule passes): labels checked against the study data, its
+    source indices and dataset recorded."""
+    npz = fabricated(tmp_path / "r.npz")
+    with np.load(npz) as arrays:
+        train_labels, test_labels = arrays["tr_labels"], arrays["tt_labels"]
+    synthetic_cache(tmp_path / "cache.h5", train_labels, test_labels, 3, dataset="cifar100")
+    make_study_data(tmp_path / "cache.h5", tmp_path / "data.h5", n_train=None, n_test=None,
+                    label_noise=0.0, seed=0)
+    data = load_study_data(tmp_path / "data.h5")
+    out = tmp_path / "e.h5"
+    assert main(["import-released", str(npz), str(out), "--data",
+                 str(tmp_path / "data.h5")]) == 0
+    est = read_estimates(out)
+    assert est.attrs["dataset"] == "cifar100"
+    np.testing.assert_array_equal(est.train_source_index, data.train_source_index)
+    make_study_data(tmp_path / "cache.h5", tmp_path / "part.h5", n_train=6, n_test=None,
+                    label_noise=0.0, seed=0)
+    assert main(["import-released", str(npz), str(tmp_path / "x.h5"), "--data",
+                 str(tmp_path / "part.h5")]) == 1
+    assert "does not match the study data" in capsys.readouterr().err
+
+
+def test_python_dash_m_longtail_is_the_cli() -> None:
+    result = subprocess.run([sys.executable, "-m", "longtail", "--version"],
+                            capture_output=True, text=True, check=True)
+    assert result.stdout.startswith("longtail ")
 
 
 def test_import_released_refuses_a_bad_file(tmp_path: Path,

@@ -343,7 +343,7 @@ def test_broken_shard_and_store_are_refused_by_their_jobs(tiny_study, tmp_path):
     assert proc.returncode == 1
     assert planned_jobs(proc) == {"estimate_memorization": 1}
     log = (flipped / "logs/tiny/estimate_memorization.log").read_text()
-    assert f"StoreError: {STORE}: cannot read 'diverged' (" in log and "the file is corrupt" in log
+    assert f"error: {STORE}: cannot read 'diverged' (" in log and "the file is corrupt" in log
     assert not (flipped / "results/tiny/estimates.h5").exists()
 
 

@@ -1,17 +1,20 @@
 """The ``longtail`` command line.
 
-One ``add_<name>`` function per subcommand registers its parser and sets ``func`` to a function
-``(args) -> int``; to add a subcommand, write both and append the ``add_`` function to
-:data:`SUBCOMMANDS`. Exit status: 0 on success, 2 for a usage error (argparse: an unknown
-option, a missing argument, a threshold out of range), 1 for bad data: errors from the stores
-(:class:`longtail.store.StoreError`) and datasets (:class:`longtail.data.DataError`), which name
-the file, and I/O errors end the command with one line on stderr, no traceback. Every command
+One ``add_<name>`` function per subcommand registers its parser and options for the function
+``run_<name>(args) -> int`` that runs it (whose docstring is the command's description); to add
+a subcommand, write both and append the ``add_`` function to :data:`SUBCOMMANDS`.
+
+Exit status: 0 on success, 2 for a usage error (argparse: an unknown option, a missing
+argument, a threshold out of range), 1 for bad data: the package's errors
+(:class:`longtail.errors.LongtailError`: stores, estimates, datasets, config), which name the
+file, and I/O errors end the command with one line on stderr, no traceback. Every command
 but ``models`` works without torch.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import math
 import sys
@@ -22,9 +25,11 @@ import numpy as np
 
 from longtail import __version__
 from longtail.compare import agreement_files
-from longtail.data.errors import DataError
+from longtail.data import load_study_data
+from longtail.errors import LongtailError
 from longtail.estimate import DEFAULT_MIN_TRIALS
 from longtail.estimates import INFLUENCE_MODES, estimate_store, read_estimates, trials_in_range
+from longtail.h5 import atomic_path
 from longtail.importers import import_datamodels, import_demo, load_array
 from longtail.released import import_released, write_released
 from longtail.reliability import (
@@ -44,7 +49,7 @@ from longtail.reporting.explain import (
     influencers,
 )
 from longtail.reporting.plots.style import figure_style
-from longtail.reporting.reliability import select_reliably
+from longtail.reporting.reliability import fixed_thresholds_note, select_reliably
 from longtail.scores import SCORE_FORMATS, read_scores, write_scores
 from longtail.select import (
     DEFAULT_CONSISTENCY_THRESHOLDS,
@@ -54,7 +59,7 @@ from longtail.select import (
     select_pairs_file,
     write_summary,
 )
-from longtail.store import CorrectnessStore, StoreError, atomic_path
+from longtail.store import CorrectnessStore
 
 EXIT_DATA = 1    # the input is unreadable, inconsistent or missing (the message names it)
 EXIT_USAGE = 2   # argparse's status for a command line it refuses
@@ -84,13 +89,33 @@ SEED = _number(int, 0)
 
 
 
+def _subcommand(subparsers: argparse._SubParsersAction, run: Callable[[argparse.Namespace], int],
+                command: str | None = None, **positionals: str) -> argparse.ArgumentParser:
+    """Register ``run_<name>`` as subcommand ``<name>`` (``_`` read as ``-``; or ``command``):
+    the first line of its docstring is the command's line in ``longtail --help``, the rest the
+    description of its own ``--help``; ``positionals`` (name: help, in order) are its
+    positional arguments."""
+    name = command or run.__name__.removeprefix("run_").replace("_", "-")
+    summary, _, description = inspect.getdoc(run).partition("\n\n")
+    p = subparsers.add_parser(name, help=summary, description=description)
+    for positional, text in positionals.items():
+        p.add_argument(positional, help=text)
+    p.set_defaults(func=run)
+    return p
+
+
+def _threshold_options(p: argparse.ArgumentParser) -> None:
+    """--mem and --infl, the fixed thresholds of Section 2's selection."""
+    p.add_argument("--mem", type=THRESHOLD, default=DEFAULT_MEM_THRESHOLD,
+                   help=f"memorization threshold in 0..1 (default {DEFAULT_MEM_THRESHOLD})")
+    p.add_argument("--infl", type=THRESHOLD, default=DEFAULT_INFL_THRESHOLD,
+                   help=f"influence threshold in 0..1 (default {DEFAULT_INFL_THRESHOLD})")
+
+
 def add_estimate(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "estimate", help="memorization and influence estimates (Algorithm 1) from a store",
-        description="Estimate mem (Alg. 1 line 5) and influence (line 7) over the valid trials "
-                    "of a correctness store and write estimates.h5.")
-    p.add_argument("store", help="correctness store (correctness.h5)")
-    p.add_argument("out", help="estimates file to write (estimates.h5)")
+    p = _subcommand(subparsers, run_estimate,
+                    store="correctness store (correctness.h5)",
+                    out="estimates file to write (estimates.h5)")
     p.add_argument("--influence", choices=INFLUENCE_MODES, default="same-class",
                    help="same-class pairs only (default), the full n x n_test matrix, or none")
     p.add_argument("--min-out-trials", type=COUNT, default=DEFAULT_MIN_TRIALS, metavar="N",
@@ -98,7 +123,6 @@ def add_estimate(subparsers: argparse._SubParsersAction) -> None:
                         f"(default {DEFAULT_MIN_TRIALS})")
     p.add_argument("--trials", type=trial_range, metavar="START-STOP",
                    help="use only the trials with ids START..STOP-1 (e.g. 0-1024)")
-    p.set_defaults(func=run_estimate)
 
 
 def trial_range(text: str) -> tuple[int, int]:
@@ -113,6 +137,10 @@ def trial_range(text: str) -> tuple[int, int]:
 
 
 def run_estimate(args: argparse.Namespace) -> int:
+    """memorization and influence estimates (Algorithm 1) from a store
+
+    Estimate mem (Alg. 1 line 5) and influence (line 7) over the valid trials of a
+    correctness store and write estimates.h5."""
     attrs = estimate_store(args.store, args.out, influence=args.influence,
                            min_out_trials=args.min_out_trials, trial_range=args.trials)
     print(f"{args.out}: n={attrs['n']} n_test={attrs['n_test']} influence={attrs['influence']} "
@@ -123,32 +151,36 @@ def run_estimate(args: argparse.Namespace) -> int:
 
 
 def add_pairs(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "pairs", help="select high-influence pairs (Section 2) and summarize them",
-        description="Select pairs with mem >= --mem, infl >= --infl and equal labels.")
-    p.add_argument("estimates", help="estimates.h5 written by `longtail estimate`")
-    p.add_argument("out", help="pairs CSV to write")
-    p.add_argument("--mem", type=THRESHOLD, default=DEFAULT_MEM_THRESHOLD,
-                   help=f"memorization threshold in 0..1 (default {DEFAULT_MEM_THRESHOLD})")
-    p.add_argument("--infl", type=THRESHOLD, default=DEFAULT_INFL_THRESHOLD,
-                   help=f"influence threshold in 0..1 (default {DEFAULT_INFL_THRESHOLD})")
+    p = _subcommand(subparsers, run_pairs,
+                    estimates="estimates.h5 written by `longtail estimate`",
+                    out="pairs CSV to write")
+    _threshold_options(p)
     p.add_argument("--summary", metavar="SUMMARY.json", help="also write the summary as JSON")
     p.add_argument("--reliability", metavar="RELIABILITY.json",
                    help="a report of `longtail consistency --reliability`: select at its "
                         "thresholds (--mem/--infl are then ignored) and add its split-half "
                         "Jaccard, pairs expected by chance and verdict to the summary")
-    p.set_defaults(func=run_pairs)
+    p.add_argument("--caption", metavar="CAPTION.rst",
+                   help="also write the selection's caption as reStructuredText: the "
+                        "reliability note with --reliability, otherwise that the pairs were "
+                        "selected at fixed thresholds of unknown reliability")
 
 
 def run_pairs(args: argparse.Namespace) -> int:
+    """select high-influence pairs (Section 2) and summarize them
+
+    Select pairs with mem >= --mem, infl >= --infl and equal labels."""
     if args.reliability:
         report = read_reliability(args.reliability)
         args.mem, args.infl = report["mem"]["used"], report["infl"]["used"]
-        summary = select_reliably(args.estimates, report, args.out, args.summary)
+        summary = select_reliably(args.estimates, report, args.out, args.summary, args.caption)
     else:
         summary = select_pairs_file(args.estimates, args.out, args.mem, args.infl)
         if args.summary:
             write_summary(summary, args.summary)
+        if args.caption:
+            with atomic_path(args.caption) as tmp:
+                tmp.write_text(fixed_thresholds_note(args.mem, args.infl) + "\n")
     print(f"{args.out}: {summary['n_pairs']} pairs, {summary['n_test_examples']} test examples "
           f"({summary['pct_test_examples']:.2f}%), {summary['n_test_single_train']} influenced "
           f"by a single training example, {summary['n_train_examples']} training examples; "
@@ -160,13 +192,9 @@ def run_pairs(args: argparse.Namespace) -> int:
 
 
 def add_consistency(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "consistency", help="selection consistency across two halves of the trials (Sec. C)",
-        description="Split the valid trials into two halves, select pairs from each and write "
-                    "the Jaccard similarity of the two pair sets per influence threshold.")
-    p.add_argument("store", help="correctness store (correctness.h5)")
-    p.add_argument("out", help="CSV to write (threshold, pairs_a, pairs_b, intersection, "
-                               "jaccard)")
+    p = _subcommand(subparsers, run_consistency,
+                    store="correctness store (correctness.h5)",
+                    out="CSV to write (threshold, pairs_a, pairs_b, intersection, jaccard)")
     p.add_argument("--thresholds", type=THRESHOLD, nargs="+",
                    default=list(DEFAULT_CONSISTENCY_THRESHOLDS), metavar="T",
                    help="influence thresholds in 0..1 (default 0.05 0.10 ... 0.50; with "
@@ -199,7 +227,6 @@ def add_consistency(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--trials", type=trial_range, metavar="START-STOP",
                    help="use only the trials with ids START..STOP-1, as `longtail estimate "
                         "--trials` (give --estimates made with the same range)")
-    p.set_defaults(func=run_consistency)
 
 
 def threshold_value(text: str) -> float | str:
@@ -216,6 +243,10 @@ def threshold_value(text: str) -> float | str:
 
 
 def run_consistency(args: argparse.Namespace) -> int:
+    """selection consistency across two halves of the trials (Sec. C)
+
+    Split the valid trials into two halves, select pairs from each and write the Jaccard
+    similarity of the two pair sets per influence threshold."""
     trials = None if args.trials is None else trials_in_range(args.store, args.trials)
     if args.reliability:
         if not args.estimates:
@@ -247,17 +278,17 @@ def run_consistency(args: argparse.Namespace) -> int:
 
 
 def add_models(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "models", help="the architectures a study's `arch` may name",
-        description="List the architecture registry with parameter counts for an input shape.")
+    p = _subcommand(subparsers, run_models)
     p.add_argument("--shape", default="1x28x28", metavar="CxHxW",
                    help="input shape (default 1x28x28, Fashion-MNIST; CIFAR: 3x32x32)")
     p.add_argument("--classes", type=COUNT, default=10,
                    help="number of classes, the output width (default 10)")
-    p.set_defaults(func=run_models)
 
 
 def run_models(args: argparse.Namespace) -> int:
+    """the architectures a study's `arch` may name
+
+    List the architecture registry with parameter counts for an input shape."""
     try:  # imported here: torch is optional, and `longtail --help` must not load it
         from longtail.models import ARCHITECTURES, BATCHABLE, build_model
     except ModuleNotFoundError as err:
@@ -284,14 +315,9 @@ def run_models(args: argparse.Namespace) -> int:
 
 
 def add_scores(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "scores", help="per-example scores (mem, p_in, p_out, ...) as .csv, .parquet or .npz",
-        description="Write one row per training example (index, source index, label, mem, "
-                    "mem_se, p_in, p_out, n_in, n_out, suggested label and flipped flag where "
-                    "known), in the format the extension of OUT names; or with --format "
-                    "released the key layout of the paper authors' released estimate files.")
-    p.add_argument("estimates", help="estimates.h5 written by `longtail estimate`")
-    p.add_argument("out", help="file to write: .csv, .parquet (needs pyarrow) or .npz")
+    p = _subcommand(subparsers, run_scores,
+                    estimates="estimates.h5 written by `longtail estimate`",
+                    out="file to write: .csv, .parquet (needs pyarrow) or .npz")
     p.add_argument("--store", metavar="STORE.h5",
                    help="the correctness store of these estimates: adds p_in/p_out (when the "
                         "estimates file lacks them) and the label-noise flag")
@@ -299,10 +325,15 @@ def add_scores(subparsers: argparse._SubParsersAction) -> None:
                    help="table: one column per score (default); released: the .npz layout of "
                         "the authors' released files (tr_mem, tr_labels, tt_labels, "
                         "infl_matrix_class{c}, tr_classidx_{c}, tt_classidx_{c})")
-    p.set_defaults(func=run_scores)
 
 
 def run_scores(args: argparse.Namespace) -> int:
+    """per-example scores (mem, p_in, p_out, ...) as .csv, .parquet or .npz
+
+    Write one row per training example (index, source index, label, mem, mem_se, p_in,
+    p_out, n_in, n_out, suggested label and flipped flag where known), in the format the
+    extension of OUT names; or with --format released the key layout of the paper authors'
+    released estimate files."""
     if args.format == "released":
         if not args.out.lower().endswith(".npz"):
             raise UsageError("--format released writes an .npz file; name OUT *.npz")
@@ -319,12 +350,8 @@ def run_scores(args: argparse.Namespace) -> int:
 
 
 def add_explain(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "explain", help="top-k influencers of a test example, or influenced of a training one",
-        description="Print the k training examples with the highest influence (Alg. 1 line 7) "
-                    "on test example J, or the k test examples training example I influences "
-                    "most, with index, source index, label, infl ± se (and mem ± se).")
-    p.add_argument("estimates", help="estimates.h5 written by `longtail estimate`")
+    p = _subcommand(subparsers, run_explain,
+                    estimates="estimates.h5 written by `longtail estimate`")
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--test", type=SEED, metavar="J", help="explain test example J")
     which.add_argument("--train", type=SEED, metavar="I", help="explain training example I")
@@ -336,10 +363,14 @@ def add_explain(subparsers: argparse._SubParsersAction) -> None:
                    help="the images for --png: the study's results/{study}/data.h5, or the "
                         "dataset cache (resources/<dataset>.h5) for imported released "
                         "estimates")
-    p.set_defaults(func=run_explain)
 
 
 def run_explain(args: argparse.Namespace) -> int:
+    """top-k influencers of a test example, or influenced of a training one
+
+    Print the k training examples with the highest influence (Alg. 1 line 7) on test example
+    J, or the k test examples training example I influences most, with index, source index,
+    label, infl ± se (and mem ± se)."""
     if args.png and not args.data:
         raise UsageError("--png needs --data (the study data file or dataset cache)")
     split, index = ("test", args.test) if args.test is not None else ("train", args.train)
@@ -365,27 +396,17 @@ def add_import(subparsers: argparse._SubParsersAction) -> None:
         description="Read correctness arrays in a layout other tools write and write a "
                     "correctness store for `longtail estimate`.")
     layouts = p.add_subparsers(dest="layout", required=True, metavar="LAYOUT")
-    demo = layouts.add_parser(
-        "demo", help="the paper authors' public MNIST demo (masks + per-trial correctness)",
-        description="An .npz with trainset_mask (t, n), trainset_correctness (t, n) and "
-                    "testset_correctness (t, n_test), as the authors' demo stacks them, and "
-                    "the labels (train_labels/test_labels in the file or given here).")
-    demo.add_argument("npz", help="the demo's arrays saved with np.savez")
-    demo.add_argument("out", help="correctness store to write (correctness.h5)")
+    demo = _subcommand(layouts, run_import_demo, command="demo",
+                       npz="the demo's arrays saved with np.savez",
+                       out="correctness store to write (correctness.h5)")
     _label_options(demo, required=False)
-    demo.set_defaults(func=run_import_demo)
-    dm = layouts.add_parser(
-        "datamodels", help="datamodels/TRAK: masks.npy + per-trial margins (correct = margin > 0)",
-        description="masks.npy (t, n) bool and margin matrices (t, n_test) for the test set "
-                    "and (t, n) for the training set; an example counts as correct when its "
-                    "margin is > 0.")
-    dm.add_argument("masks", help="masks.npy, (t, n) bool: example i in trial k's subset")
-    dm.add_argument("test_margins", help=".npy, (t, n_test) margins on the test set")
-    dm.add_argument("out", help="correctness store to write (correctness.h5)")
+    dm = _subcommand(layouts, run_import_datamodels, command="datamodels",
+                     masks="masks.npy, (t, n) bool: example i in trial k's subset",
+                     test_margins=".npy, (t, n_test) margins on the test set",
+                     out="correctness store to write (correctness.h5)")
     dm.add_argument("--train-margins", required=True, metavar="FILE.npy",
                     help="(t, n) margins on the training set (memorization needs them)")
     _label_options(dm, required=True)
-    dm.set_defaults(func=run_import_datamodels)
 
 
 def _label_options(p: argparse.ArgumentParser, required: bool) -> None:
@@ -409,11 +430,20 @@ def _report_store(out: str, store: CorrectnessStore) -> int:
 
 
 def run_import_demo(args: argparse.Namespace) -> int:
+    """the paper authors' public MNIST demo (masks + per-trial correctness)
+
+    An .npz with trainset_mask (t, n), trainset_correctness (t, n) and testset_correctness
+    (t, n_test), as the authors' demo stacks them, and the labels (train_labels/test_labels in
+    the file or given here)."""
     store = import_demo(args.npz, args.out, _labels(args), {"dataset": args.dataset})
     return _report_store(args.out, store)
 
 
 def run_import_datamodels(args: argparse.Namespace) -> int:
+    """datamodels/TRAK: masks.npy + per-trial margins (correct = margin > 0)
+
+    masks.npy (t, n) bool and margin matrices (t, n_test) for the test set and (t, n) for the
+    training set; an example counts as correct when its margin is > 0."""
     labels = _labels(args)
     store = import_datamodels(args.masks, args.test_margins, args.train_margins,
                               labels["train_labels"], labels["test_labels"], args.out,
@@ -422,49 +452,48 @@ def run_import_datamodels(args: argparse.Namespace) -> int:
 
 
 def add_import_released(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "import-released", help="the paper authors' released estimates (.npz) -> estimates.h5",
-        description="Read a released estimate file (tr_mem, tr_labels, tt_labels and per class "
-                    "infl_matrix_class{c}, tr_classidx_{c}, tt_classidx_{c}) into the "
-                    "estimates format, for `longtail pairs`, `scores`, `explain` and the "
-                    "workflow's figures and tables. Standard errors are NaN and trial counts "
-                    "-1: the released files hold neither.")
-    p.add_argument("npz", help="released file, e.g. cifar100_infl_matrix.npz")
-    p.add_argument("out", help="estimates file to write (estimates.h5)")
-    p.add_argument("--dataset", default="released",
-                   help="dataset name recorded in the file (e.g. cifar100)")
-    p.set_defaults(func=run_import_released)
+    p = _subcommand(subparsers, run_import_released,
+                    npz="released file, e.g. cifar100_infl_matrix.npz",
+                    out="estimates file to write (estimates.h5)")
+    p.add_argument("--dataset",
+                   help="dataset name recorded in the file (e.g. cifar100; default: that of "
+                        "--data, else released)")
+    p.add_argument("--data", metavar="DATA.h5",
+                   help="the study data (results/{study}/data.h5) the file describes: labels "
+                        "checked against it, its original indices recorded as source indices")
 
 
 def run_import_released(args: argparse.Namespace) -> int:
-    estimates = import_released(args.npz, args.out, {"dataset": args.dataset})
+    """the paper authors' released estimates (.npz) -> estimates.h5
+
+    Read a released estimate file (tr_mem, tr_labels, tt_labels and per class
+    infl_matrix_class{c}, tr_classidx_{c}, tt_classidx_{c}) into the estimates format, for
+    `longtail pairs`, `scores`, `explain` and the workflow's figures and tables. Standard
+    errors are NaN and trial counts -1: the released files hold neither."""
+    data = load_study_data(args.data) if args.data else None
+    dataset = args.dataset or (data.dataset if data is not None else "released")
+    estimates = import_released(args.npz, args.out, {"dataset": dataset}, data=data)
     print(f"{args.out}: n={len(estimates.mem)} n_test={len(estimates.test_labels)} "
           f"from {args.npz}")
     return 0
 
 
-class UsageError(Exception):
+class UsageError(LongtailError):
     """A combination of options argparse cannot check; exit status 2."""
 
 
 def add_agreement(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "agreement", help="how well two estimates of the same examples agree",
-        description="Compare two estimates files of the same training examples (two runs, two "
-                    "models, two ranges of trials): correlation of mem, Jaccard of the "
-                    "memorized sets and of the pairs selected at the same thresholds, and the "
-                    "share of examples whose mem differ by at most 1.96 standard errors. "
-                    "Prints one JSON line.")
-    p.add_argument("a", help="first estimates.h5")
-    p.add_argument("b", help="second estimates.h5")
-    p.add_argument("--mem", type=THRESHOLD, default=DEFAULT_MEM_THRESHOLD,
-                   help=f"memorization threshold in 0..1 (default {DEFAULT_MEM_THRESHOLD})")
-    p.add_argument("--infl", type=THRESHOLD, default=DEFAULT_INFL_THRESHOLD,
-                   help=f"influence threshold in 0..1 (default {DEFAULT_INFL_THRESHOLD})")
-    p.set_defaults(func=run_agreement)
+    p = _subcommand(subparsers, run_agreement, a="first estimates.h5", b="second estimates.h5")
+    _threshold_options(p)
 
 
 def run_agreement(args: argparse.Namespace) -> int:
+    """how well two estimates of the same examples agree
+
+    Compare two estimates files of the same training examples (two runs, two models, two
+    ranges of trials): correlation of mem, Jaccard of the memorized sets and of the pairs
+    selected at the same thresholds, and the share of examples whose mem differ by at most 1.96
+    standard errors. Prints one JSON line."""
     print(json.dumps(agreement_files(args.a, args.b, args.mem, args.infl)))
     return 0
 
@@ -502,7 +531,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return args.func(args)
         except UsageError as err:
             parser.exit(EXIT_USAGE, f"longtail {args.command}: error: {err}\n")
-        except (StoreError, DataError) as err:
+        except LongtailError as err:
             print(f"longtail {args.command}: error: {err}", file=sys.stderr)
         except OSError as err:
             print(f"longtail {args.command}: error: {err.filename or ''}: {err.strerror or err}",

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from longtail.errors import LongtailError
 from longtail.study import SUBSET_KEYS, canonical, fingerprint, subset_size
 
 # (train, test) sizes of the original splits; n_train / n_test may not exceed them.
@@ -23,7 +24,7 @@ SPLIT_SIZES: dict[str, tuple[int, int]] = {
 DATASETS = tuple(SPLIT_SIZES)  # the built-in datasets
 
 
-class ConfigError(ValueError):
+class ConfigError(LongtailError, ValueError):
     """A configuration value is invalid; the message names the key."""
 
 

@@ -51,8 +51,8 @@ from longtail.study import Study
 from longtail.training import (
     Normalizer,
     Recipe,
+    SingleModelRun,
     TrainingData,
-    _SingleModelRun,
     configure_backend,
     resolve_device,
     train_trials,
@@ -108,8 +108,8 @@ def train_full_model(data: TrainingData, arch: str, recipe: Recipe, seed: int) -
     configure_backend(recipe, device)
     data = data.to(device)
     began = time.perf_counter()
-    run = _SingleModelRun(data, arch, recipe, seed, np.ones(len(data.y_train), bool), device,
-                          Normalizer(data.x_train))
+    run = SingleModelRun(data, arch, recipe, seed, np.ones(len(data.y_train), bool), device,
+                         Normalizer(data.x_train))
     run.model.train()
     for step, batch in enumerate(run.batches()):
         run.step(step, batch)

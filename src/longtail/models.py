@@ -130,7 +130,7 @@ ARCHITECTURES: dict[str, Callable[[InputShape, int], Classifier]] = {
     "inception": inception,
 }
 
-# Architectures whose models train together as one hand-batched ensemble (see training.py).
+# Architectures whose models train together as one hand-batched ensemble (see batched.py).
 BATCHABLE = frozenset({"mlp", "linear"})
 # ``mlp-W1-W2...``: an MLP with hidden widths W1, W2, ... (``mlp`` is ``mlp-512-256``).
 MLP_WIDTHS = re.compile(r"mlp((?:-[1-9][0-9]*)+)")

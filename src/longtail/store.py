@@ -17,6 +17,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from longtail.errors import LongtailError
 from longtail.h5 import atomic_path as atomic_path  # re-exported: modules import it from here
 from longtail.h5 import (
     check_complete,
@@ -60,7 +61,7 @@ def store_attr_defaults(n: int, n_test: int, subset_size: int) -> dict[str, Any]
             "subset_size": subset_size, "fingerprint": ""}
 
 
-class StoreError(ValueError):
+class StoreError(LongtailError, ValueError):
     """A shard or store is unreadable, incomplete or belongs to another study."""
 
 

@@ -4,8 +4,9 @@ Every trial k derives its subset, initial weights and minibatch order from its s
 ``longtail.study.trial_seed(seed, k)``, alone, so results do not depend on how trials are split
 into jobs. A shard's models train either as separate models in lockstep groups (``loop``; on
 CUDA each on its own stream) or together as one hand-batched ensemble (``batched``: stacked
-weights and ``torch.baddbmm``; each model has its own subset and its own minibatches). Both
-run the same recipe; ``auto`` picks per architecture and device from the measurements in
+weights and ``torch.baddbmm``, the maths in :mod:`longtail.batched`; each model has its own
+subset and its own minibatches). Both run the same recipe; ``auto`` picks per architecture and
+device from the measurements in
 ``benchmarks/train_throughput.py`` (README table).
 """
 
@@ -24,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
+from longtail import batched
 from longtail.models import BATCHABLE, build_model, is_batchable
 from longtail.store import TrialResults
 from longtail.study import with_defaults
@@ -239,15 +241,14 @@ def _minibatch_generator(seed: int, device: torch.device) -> torch.Generator:
     return torch.Generator(device=device).manual_seed((seed + 1) % 2**63)
 
 
-class _SingleModelRun:
+class SingleModelRun:
     """One model of the loop path: its own weights, optimizer, subset and minibatch stream."""
 
     def __init__(self, data: TrainingData, arch: str, recipe: Recipe, seed: int,
                  mask: np.ndarray, device: torch.device, normalize: Normalizer) -> None:
         self.data, self.recipe, self.normalize = data, recipe, normalize
         self.augment = _use_augment(recipe, data.shape)
-        self.bf16 = recipe.precision == "bf16" or (recipe.precision == "auto"
-                                                    and device.type == "cuda")
+        self.bf16 = uses_bf16(recipe, device)
         self.memory_format = (torch.channels_last if recipe.channels_last
                               and device.type == "cuda" else torch.contiguous_format)
         self.model = build_model(arch, data.shape, data.num_classes, seed).to(
@@ -301,7 +302,7 @@ def _train_loop(data: TrainingData, arch: str, recipe: Recipe, seeds: list[int],
     every model has its own weights, optimizer and random stream).
     """
     normalize = Normalizer(data.x_train)
-    runs = [_SingleModelRun(data, arch, recipe, seed, mask, device, normalize)
+    runs = [SingleModelRun(data, arch, recipe, seed, mask, device, normalize)
             for seed, mask in zip(seeds, masks, strict=True)]
     streams = [torch.cuda.Stream(device) if device.type == "cuda" and len(runs) > 1 else None
                for _ in runs]
@@ -334,118 +335,11 @@ def _predict(model: nn.Module, x: torch.Tensor, normalize: Normalizer, bf16: boo
     return torch.cat(out).to(torch.int16).cpu().numpy()
 
 
-def _stack_linears(arch: str, shape: tuple[int, int, int], num_classes: int,
-                   seeds: list[int], device: torch.device) -> list[torch.Tensor]:
-    """Initial weights of each model exactly as the loop path builds them, stacked on dim 0:
-    [W_1 (K, out, in), b_1 (K, 1, out), W_2, b_2, ...] (nn.Linear's own weight layout)."""
-    models = [build_model(arch, shape, num_classes, seed) for seed in seeds]
-    per_model = [[m for m in model.modules() if isinstance(m, nn.Linear)] for model in models]
-    params = []
-    for layer in range(len(per_model[0])):
-        params.append(torch.stack([lins[layer].weight for lins in per_model]))
-        params.append(torch.stack([lins[layer].bias[None, :] for lins in per_model]))
-    return [p.detach().to(device).contiguous() for p in params]
-
-
-def _mlp_forward(params: list[torch.Tensor], x: torch.Tensor,
-                 keep: list[torch.Tensor] | None = None) -> torch.Tensor:
-    """Hand-batched MLP: x (K, B, D) or shared (N, D) -> logits (K, B|N, C), one baddbmm per
-    layer. ``keep`` collects each layer's input and output (after ReLU) for the backward."""
-    h = x
-    last = len(params) // 2 - 1
-    for layer in range(last + 1):
-        weight_t = params[2 * layer].transpose(1, 2)
-        bias = params[2 * layer + 1]
-        a = torch.baddbmm(bias, h, weight_t) if h.ndim == 3 else torch.matmul(h, weight_t) + bias
-        if layer < last:
-            a.relu_()
-        if keep is not None:
-            keep += [h, a]
-        h = a
-    return h
-
-
-def _mlp_backward(params: list[torch.Tensor], keep: list[torch.Tensor],
-                  dlogits: torch.Tensor, out: list[torch.Tensor], beta: float) -> None:
-    """out[i] <- beta * out[i] + d(sum_k loss_k)/d params[i]: the same maths as autograd,
-    written with bmm in the (K, out, in) layout CPUs run fastest. With ``out`` the momentum
-    buffers and beta the momentum, SGD's buffer update is fused into the gradient GEMM.
-
-    ``params`` and ``keep`` may be bfloat16 copies (mixed precision): the GEMMs then run in
-    bfloat16 with float32 accumulation and ``out`` (float32) receives their results."""
-    delta = dlogits.to(params[0].dtype)
-    fused = out[0].dtype == delta.dtype
-    for layer in reversed(range(len(params) // 2)):
-        h, a = keep[2 * layer], keep[2 * layer + 1]
-        if layer < len(params) // 2 - 1:  # ReLU', with autograd's own kernel for it
-            delta = torch.ops.aten.threshold_backward(delta, a, 0)
-        if fused:
-            out[2 * layer].baddbmm_(delta.transpose(1, 2), h, beta=beta)
-        elif beta == 0:
-            out[2 * layer].copy_(torch.bmm(delta.transpose(1, 2), h))
-        else:
-            torch.add(torch.bmm(delta.transpose(1, 2), h), out[2 * layer], alpha=beta,
-                      out=out[2 * layer])
-        bias_grad = delta.sum(dim=1, keepdim=True)
-        if beta == 0:
-            out[2 * layer + 1].copy_(bias_grad)
-        else:
-            out[2 * layer + 1].mul_(beta).add_(bias_grad)
-        if layer > 0:
-            delta = torch.bmm(delta, params[2 * layer])
-
-
-def _sgd_step(params: list[torch.Tensor], grads: list[torch.Tensor],
-              buffers: list[torch.Tensor], first: bool, lr: float, recipe: Recipe) -> None:
-    """torch.optim.SGD's update (weight decay, momentum, nesterov; dampening 0), in place,
-    for gradients in ``grads`` (the unfused path)."""
-    for p, g, buf in zip(params, grads, buffers, strict=True):
-        if recipe.weight_decay:
-            g.add_(p, alpha=recipe.weight_decay)
-        if recipe.momentum:
-            if first:
-                buf.copy_(g)
-            else:
-                torch.add(g, buf, alpha=recipe.momentum, out=buf)
-            g = g.add_(buf, alpha=recipe.momentum) if recipe.nesterov else buf
-        p.add_(g, alpha=-lr)
-
-
-def _sgd_backward_step(params: list[torch.Tensor], keep: list[torch.Tensor],
-                       dlogits: torch.Tensor, grads: list[torch.Tensor],
-                       buffers: list[torch.Tensor], first: bool, lr: float,
-                       recipe: Recipe, compute: list[torch.Tensor] | None = None) -> None:
-    """Backward pass and SGD step. Plain momentum (the default recipe) accumulates the
-    gradient straight into the momentum buffer, buf = m buf + g (+ wd p), saving two passes
-    over the weights; nesterov and momentum-free recipes take the unfused path. ``compute``:
-    the bfloat16 copies of ``params`` the forward pass used (mixed precision), if any."""
-    compute = params if compute is None else compute
-    if recipe.momentum and not recipe.nesterov:
-        _mlp_backward(compute, keep, dlogits, buffers, beta=0.0 if first else recipe.momentum)
-        for p, buf in zip(params, buffers, strict=True):
-            if recipe.weight_decay:
-                buf.add_(p, alpha=recipe.weight_decay)
-            p.add_(buf, alpha=-lr)
-    else:
-        _mlp_backward(compute, keep, dlogits, grads, beta=0.0)
-        _sgd_step(params, grads, buffers, first, lr, recipe)
-
-
-def _cross_entropy_and_grad(logits: torch.Tensor, labels: torch.Tensor, smoothing: float
-                            ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-model mean cross-entropy (K,) of logits (K, B, C) and its gradient w.r.t. logits."""
-    log_probs = logits.log_softmax(dim=-1)
-    target = F.one_hot(labels, logits.shape[-1]).to(logits.dtype)
-    if smoothing:
-        target = target * (1 - smoothing) + smoothing / logits.shape[-1]
-    losses = -(target * log_probs).sum(-1).mean(-1)
-    return losses, (log_probs.exp() - target) / logits.shape[1]
-
-
-def _uses_bf16(recipe: Recipe, device: torch.device) -> bool:
-    """bfloat16 matmuls with float32 weights, optimizer state and loss (mixed precision):
-    ``precision: bf16`` anywhere, ``auto`` on CUDA. On a CPU with AMX or AVX512-BF16 the
-    batched MLP's GEMMs run ~4x faster than in float32 (benchmarks/train_throughput.py)."""
+def uses_bf16(recipe: Recipe, device: torch.device) -> bool:
+    """bfloat16 matmuls with float32 weights, optimizer state and loss (mixed precision), for
+    both methods: ``precision: bf16`` anywhere, ``auto`` on CUDA. On a CPU with AMX or
+    AVX512-BF16 the batched MLP's GEMMs run ~4x faster than in float32
+    (benchmarks/train_throughput.py)."""
     return recipe.precision == "bf16" or (recipe.precision == "auto" and device.type == "cuda")
 
 
@@ -453,14 +347,16 @@ def _uses_bf16(recipe: Recipe, device: torch.device) -> bool:
 def _train_batched(data: TrainingData, arch: str, recipe: Recipe, seeds: list[int],
                    masks: np.ndarray, device: torch.device, bar: tqdm
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """K models of a fully-connected arch trained together; model k sees only S_{I_k}."""
+    """K models of a fully-connected arch trained together; model k sees only S_{I_k}. The
+    recipe's loop of :func:`_train_loop`, with the forward, backward and SGD step of
+    :mod:`longtail.batched` in place of autograd and ``torch.optim.SGD``."""
     k = len(seeds)
     normalize = Normalizer(data.x_train)
     augment = _use_augment(recipe, data.shape)
-    bf16 = _uses_bf16(recipe, device)
+    bf16 = uses_bf16(recipe, device)
     dtype = torch.bfloat16 if bf16 else torch.float32
     x_train = normalize(data.x_train).to(dtype)
-    params = _stack_linears(arch, data.shape, data.num_classes, seeds, device)
+    params = batched.stack_linears(arch, data.shape, data.num_classes, seeds, device)
     buffers = [torch.empty_like(p) for p in params]
     grads = [torch.empty_like(p) for p in params]
     compute = [torch.empty_like(p, dtype=dtype) for p in params] if bf16 else params
@@ -483,14 +379,14 @@ def _train_batched(data: TrainingData, arch: str, recipe: Recipe, seeds: list[in
                 for low, p in zip(compute, params, strict=True):
                     low.copy_(p)
             keep: list[torch.Tensor] = []
-            logits = _mlp_forward(compute, x.reshape(k, batch.shape[1], -1), keep)
-            losses, dlogits = _cross_entropy_and_grad(logits.float(), data.y_train[batch],
-                                                      recipe.label_smoothing)
+            logits = batched.mlp_forward(compute, x.reshape(k, batch.shape[1], -1), keep)
+            losses, dlogits = batched.cross_entropy_and_grad(
+                logits.float(), data.y_train[batch], recipe.label_smoothing)
             diverged |= ~torch.isfinite(losses)
             dlogits.masked_fill_(diverged[:, None, None], 0.0)
             lr = recipe.lr * lr_factor(recipe.schedule, step, total, recipe.warmup_fraction)
-            _sgd_backward_step(params, keep, dlogits, grads, buffers, step == 0, lr, recipe,
-                               compute)
+            batched.sgd_backward_step(params, keep, dlogits, grads, buffers, step == 0, lr,
+                                      recipe, compute)
             step += 1
             bar.update(k)
     finite = torch.stack([torch.isfinite(p).flatten(1).all(1) for p in params]).all(0)
@@ -498,14 +394,6 @@ def _train_batched(data: TrainingData, arch: str, recipe: Recipe, seeds: list[in
     if bf16:
         for low, p in zip(compute, params, strict=True):
             low.copy_(p)
-    train_pred = _predict_batched(compute, x_train)
-    test_pred = _predict_batched(compute, normalize(data.x_test).to(dtype))
+    train_pred = batched.predict(compute, x_train)
+    test_pred = batched.predict(compute, normalize(data.x_test).to(dtype))
     return train_pred, test_pred, diverged.cpu().numpy()
-
-
-def _predict_batched(params: list[torch.Tensor], x: torch.Tensor, chunk: int = 2048
-                     ) -> np.ndarray:
-    """(K, N) int16: the class each of the K models predicts for each example."""
-    flat = x.reshape(len(x), -1)
-    return torch.cat([_mlp_forward(params, xs).argmax(-1) for xs in flat.split(chunk)],
-                     dim=1).to(torch.int16).cpu().numpy()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from longtail.errors import LongtailError
 
-class DataError(RuntimeError):
+
+class DataError(LongtailError, RuntimeError):
     """A dataset cannot be obtained, verified, converted or read; the message says where and why."""

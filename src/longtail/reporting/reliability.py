@@ -40,6 +40,14 @@ def reliability_note(fields: Mapping[str, Any], n_pairs: int, mem_threshold: flo
     return text
 
 
+def fixed_thresholds_note(mem_threshold: float, infl_threshold: float) -> str:
+    """The caption of pairs selected at fixed thresholds from estimates without the trials to
+    split (released estimates, the last layer): their reliability is unknown."""
+    return (f"Pairs selected at the fixed thresholds mem >= {mem_threshold} and "
+            f"infl >= {infl_threshold}; their split-half reliability is unknown "
+            f"(these estimates come without the trials to split).")
+
+
 def select_reliably(estimates_path: str | os.PathLike, report: Mapping[str, Any],
                     out_csv: str | os.PathLike, out_summary: str | os.PathLike | None = None,
                     out_rst: str | os.PathLike | None = None) -> dict[str, Any]:

@@ -1,0 +1,164 @@
+"""The hand-batched MLP: K fully-connected models trained as one, without autograd.
+
+Used by ``train.method: batched`` (:func:`longtail.training.train_trials`). Model k keeps its own
+weights, subset and minibatches; the K models only share the kernels. With layer l's weights of
+all models stacked, ``W_l`` (K, out, in) and ``b_l`` (K, 1, out) (:func:`stack_linears`), and a
+minibatch per model ``h_0`` (K, B, D):
+
+* forward (:func:`mlp_forward`): ``a_l = relu(h_{l-1} W_l^T + b_l)`` (no ReLU on the last layer,
+  whose output is the logits z), one ``torch.baddbmm`` per layer;
+* loss (:func:`cross_entropy_and_grad`): per model the mean over its B examples of the
+  cross-entropy against the (label-smoothed) one-hot target t; its gradient w.r.t. the logits
+  is ``dz = (softmax(z) - t) / B``. Model k's loss depends only on model k's weights, so the
+  gradient of sum_k loss_k is every model's own gradient;
+* backward (:func:`mlp_backward`): from ``delta_L = dz``, ``dW_l = delta_l^T h_{l-1}``,
+  ``db_l = sum_B delta_l``, ``delta_{l-1} = (delta_l W_l) * 1[a_{l-1} > 0]``, one ``bmm`` each;
+* update (:func:`sgd_step`): ``torch.optim.SGD``'s (dampening 0): ``g += wd p``;
+  ``buf = g`` at the first step, else ``buf = m buf + g``; ``g = g + m buf`` (nesterov) or
+  ``buf``; ``p -= lr g``. For plain momentum (the default recipe) :func:`sgd_backward_step`
+  fuses the buffer update into the gradient GEMM (``buf = m buf + dW``, then ``buf += wd p``),
+  the same sum in one pass fewer over the weights.
+
+In mixed precision the GEMMs run on bfloat16 copies of the weights (float32 accumulation);
+weights, momentum buffers and the loss stay float32.
+
+The contract of this module is ``tests/test_batched.py``: the batched forward, loss, backward
+and SGD step agree with autograd and ``torch.optim.SGD`` on the same model (``nn.Linear``
+stack of :func:`longtail.models.build_model`), for every momentum/nesterov/weight-decay variant
+and under bfloat16 autocast.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from longtail.models import build_model
+
+
+class SGDSettings(Protocol):
+    """What the update reads of a recipe (:class:`longtail.training.Recipe` has these)."""
+
+    momentum: float
+    nesterov: bool
+    weight_decay: float
+
+
+def stack_linears(arch: str, shape: tuple[int, int, int], num_classes: int,
+                   seeds: list[int], device: torch.device) -> list[torch.Tensor]:
+    """Initial weights of each model exactly as the loop path builds them, stacked on dim 0:
+    [W_1 (K, out, in), b_1 (K, 1, out), W_2, b_2, ...] (nn.Linear's own weight layout)."""
+    models = [build_model(arch, shape, num_classes, seed) for seed in seeds]
+    per_model = [[m for m in model.modules() if isinstance(m, nn.Linear)] for model in models]
+    params = []
+    for layer in range(len(per_model[0])):
+        params.append(torch.stack([lins[layer].weight for lins in per_model]))
+        params.append(torch.stack([lins[layer].bias[None, :] for lins in per_model]))
+    return [p.detach().to(device).contiguous() for p in params]
+
+
+def mlp_forward(params: list[torch.Tensor], x: torch.Tensor,
+                 keep: list[torch.Tensor] | None = None) -> torch.Tensor:
+    """Hand-batched MLP: x (K, B, D) or shared (N, D) -> logits (K, B|N, C), one baddbmm per
+    layer. ``keep`` collects each layer's input and output (after ReLU) for the backward."""
+    h = x
+    last = len(params) // 2 - 1
+    for layer in range(last + 1):
+        weight_t = params[2 * layer].transpose(1, 2)
+        bias = params[2 * layer + 1]
+        a = torch.baddbmm(bias, h, weight_t) if h.ndim == 3 else torch.matmul(h, weight_t) + bias
+        if layer < last:
+            a.relu_()
+        if keep is not None:
+            keep += [h, a]
+        h = a
+    return h
+
+
+def mlp_backward(params: list[torch.Tensor], keep: list[torch.Tensor],
+                  dlogits: torch.Tensor, out: list[torch.Tensor], beta: float) -> None:
+    """out[i] <- beta * out[i] + d(sum_k loss_k)/d params[i]: the same maths as autograd,
+    written with bmm in the (K, out, in) layout CPUs run fastest. With ``out`` the momentum
+    buffers and beta the momentum, SGD's buffer update is fused into the gradient GEMM.
+
+    ``params`` and ``keep`` may be bfloat16 copies (mixed precision): the GEMMs then run in
+    bfloat16 with float32 accumulation and ``out`` (float32) receives their results."""
+    delta = dlogits.to(params[0].dtype)
+    fused = out[0].dtype == delta.dtype
+    for layer in reversed(range(len(params) // 2)):
+        h, a = keep[2 * layer], keep[2 * layer + 1]
+        if layer < len(params) // 2 - 1:  # ReLU', with autograd's own kernel for it
+            delta = torch.ops.aten.threshold_backward(delta, a, 0)
+        if fused:
+            out[2 * layer].baddbmm_(delta.transpose(1, 2), h, beta=beta)
+        elif beta == 0:
+            out[2 * layer].copy_(torch.bmm(delta.transpose(1, 2), h))
+        else:
+            torch.add(torch.bmm(delta.transpose(1, 2), h), out[2 * layer], alpha=beta,
+                      out=out[2 * layer])
+        bias_grad = delta.sum(dim=1, keepdim=True)
+        if beta == 0:
+            out[2 * layer + 1].copy_(bias_grad)
+        else:
+            out[2 * layer + 1].mul_(beta).add_(bias_grad)
+        if layer > 0:
+            delta = torch.bmm(delta, params[2 * layer])
+
+
+def sgd_step(params: list[torch.Tensor], grads: list[torch.Tensor],
+              buffers: list[torch.Tensor], first: bool, lr: float, recipe: SGDSettings) -> None:
+    """torch.optim.SGD's update (weight decay, momentum, nesterov; dampening 0), in place,
+    for gradients in ``grads`` (the unfused path)."""
+    for p, g, buf in zip(params, grads, buffers, strict=True):
+        if recipe.weight_decay:
+            g.add_(p, alpha=recipe.weight_decay)
+        if recipe.momentum:
+            if first:
+                buf.copy_(g)
+            else:
+                torch.add(g, buf, alpha=recipe.momentum, out=buf)
+            g = g.add_(buf, alpha=recipe.momentum) if recipe.nesterov else buf
+        p.add_(g, alpha=-lr)
+
+
+def sgd_backward_step(params: list[torch.Tensor], keep: list[torch.Tensor],
+                       dlogits: torch.Tensor, grads: list[torch.Tensor],
+                       buffers: list[torch.Tensor], first: bool, lr: float,
+                       recipe: SGDSettings, compute: list[torch.Tensor] | None = None) -> None:
+    """Backward pass and SGD step. Plain momentum (the default recipe) accumulates the
+    gradient straight into the momentum buffer, buf = m buf + g (+ wd p), saving two passes
+    over the weights; nesterov and momentum-free recipes take the unfused path. ``compute``:
+    the bfloat16 copies of ``params`` the forward pass used (mixed precision), if any."""
+    compute = params if compute is None else compute
+    if recipe.momentum and not recipe.nesterov:
+        mlp_backward(compute, keep, dlogits, buffers, beta=0.0 if first else recipe.momentum)
+        for p, buf in zip(params, buffers, strict=True):
+            if recipe.weight_decay:
+                buf.add_(p, alpha=recipe.weight_decay)
+            p.add_(buf, alpha=-lr)
+    else:
+        mlp_backward(compute, keep, dlogits, grads, beta=0.0)
+        sgd_step(params, grads, buffers, first, lr, recipe)
+
+
+def cross_entropy_and_grad(logits: torch.Tensor, labels: torch.Tensor, smoothing: float
+                            ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-model mean cross-entropy (K,) of logits (K, B, C) and its gradient w.r.t. logits."""
+    log_probs = logits.log_softmax(dim=-1)
+    target = F.one_hot(labels, logits.shape[-1]).to(logits.dtype)
+    if smoothing:
+        target = target * (1 - smoothing) + smoothing / logits.shape[-1]
+    losses = -(target * log_probs).sum(-1).mean(-1)
+    return losses, (log_probs.exp() - target) / logits.shape[1]
+
+
+def predict(params: list[torch.Tensor], x: torch.Tensor, chunk: int = 2048
+                     ) -> np.ndarray:
+    """(K, N) int16: the class each of the K models predicts for each example."""
+    flat = x.reshape(len(x), -1)
+    return torch.cat([mlp_forward(params, xs).argmax(-1) for xs in flat.split(chunk)],
+                     dim=1).to(torch.int16).cpu().numpy()
