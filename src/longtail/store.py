@@ -18,7 +18,6 @@ import h5py
 import numpy as np
 
 from longtail.errors import LongtailError
-from longtail.h5 import atomic_path as atomic_path  # re-exported: modules import it from here
 from longtail.h5 import (
     check_complete,
     create,
