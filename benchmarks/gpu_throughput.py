@@ -32,8 +32,9 @@ import torch
 import yaml
 
 from longtail.config import SPLIT_SIZES
+from longtail.recipe import Recipe, TrainingData
 from longtail.study import subset_size, trial_seed, with_defaults
-from longtail.training import Recipe, TrainingData, subset_mask, train_trials
+from longtail.training import subset_mask, train_trials
 
 ROOT = Path(__file__).resolve().parents[1]
 SHAPES = {"mnist": (28, 28, 1), "fashion-mnist": (28, 28, 1), "cifar10": (32, 32, 3),

@@ -29,8 +29,9 @@ import yaml
 
 from longtail.data import load_study_data
 from longtail.lastlayer import linear_trials, read_representations
+from longtail.recipe import Recipe
 from longtail.study import with_defaults
-from longtail.training import Recipe, resolve_device, resolve_method, train_trials
+from longtail.training import resolve_device, resolve_method, train_trials
 from longtail.trials import training_data, trial_plan
 
 

@@ -32,7 +32,8 @@ import numpy as np
 import torch
 
 from longtail.data import load_study_data
-from longtail.training import Recipe, train_trials
+from longtail.recipe import Recipe
+from longtail.training import train_trials
 from longtail.trials import training_data, trial_plan
 
 BASE = {"momentum": 0.9, "weight_decay": 0.0, "schedule": "onecycle", "threads": 1,

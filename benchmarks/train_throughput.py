@@ -70,16 +70,9 @@ from torch import nn
 
 from longtail.config import study_sizes
 from longtail.models import mlp_widths
+from longtail.recipe import Recipe, TrainingData, lr_factor, uses_bf16
 from longtail.study import subset_size, trial_seed, with_defaults
-from longtail.training import (
-    Recipe,
-    TrainingData,
-    lr_factor,
-    resolve_method,
-    subset_mask,
-    train_trials,
-    uses_bf16,
-)
+from longtail.training import resolve_method, subset_mask, train_trials
 
 ROOT = Path(__file__).resolve().parents[1]
 SHAPES = {"mnist": (28, 28, 1), "fashion-mnist": (28, 28, 1), "cifar10": (32, 32, 3),

@@ -13,8 +13,8 @@ from longtail.batched import (
     stack_linears,
 )
 from longtail.models import build_model
+from longtail.recipe import Recipe
 from longtail.study import trial_seed
-from longtail.training import Recipe
 
 
 @pytest.mark.parametrize(("momentum", "nesterov", "weight_decay"),

@@ -25,11 +25,12 @@ from longtail.lastlayer import (
     train_lastlayer,
     write_representations,
 )
+from longtail.recipe import Recipe
 from longtail.reporting.lastlayer import joint_histogram, make_figC3, tabulate_lastlayer
 from longtail.select import select_pairs_file
 from longtail.store import CorrectnessStore, StoreError, TrialResults, read_store, write_store
 from longtail.study import Study, full_model_seed, trial_seed, with_defaults
-from longtail.training import Recipe, train_trials
+from longtail.training import train_trials
 from longtail.trials import trial_plan
 
 RECIPE = Recipe.with_defaults(epochs=2, batch_size=32, lr=0.05, weight_decay=0.0, threads=1,

@@ -16,6 +16,7 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
+from longtail.recipe import Recipe
 from longtail.reliability import CHANCE_STREAM
 from longtail.select import split_trials
 from longtail.study import (
@@ -30,7 +31,6 @@ from longtail.study import (
     trial_seed,
     with_defaults,
 )
-from longtail.training import Recipe
 
 ROOT = Path(__file__).resolve().parents[1]
 

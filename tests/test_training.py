@@ -6,15 +6,9 @@ import torch
 from conftest import blobs
 
 from longtail.models import ARCHITECTURES, build_model
+from longtail.recipe import Recipe, augment_crop_flip, lr_factor
 from longtail.study import trial_seed
-from longtail.training import (
-    Recipe,
-    augment_crop_flip,
-    lr_factor,
-    resolve_method,
-    subset_mask,
-    train_trials,
-)
+from longtail.training import resolve_method, subset_mask, train_trials
 
 
 def test_trial_seeds_depend_only_on_study_seed_and_trial():

@@ -1,9 +1,10 @@
 """The hand-batched MLP: K fully-connected models trained as one, without autograd.
 
-Used by ``train.method: batched`` (:func:`longtail.training.train_trials`). Model k keeps its own
-weights, subset and minibatches; the K models only share the kernels. With layer l's weights of
-all models stacked, ``W_l`` (K, out, in) and ``b_l`` (K, 1, out) (:func:`stack_linears`), and a
-minibatch per model ``h_0`` (K, B, D):
+Used by ``train.method: batched``: :func:`train_batched` trains a group of models for
+:func:`longtail.training.train_trials`, with the recipe's pieces of :mod:`longtail.recipe`.
+Model k keeps its own weights, subset and minibatches; the K models only share the kernels.
+With layer l's weights of all models stacked, ``W_l`` (K, out, in) and ``b_l`` (K, 1, out)
+(:func:`stack_linears`), and a minibatch per model ``h_0`` (K, B, D):
 
 * forward (:func:`mlp_forward`): ``a_l = relu(h_{l-1} W_l^T + b_l)`` (no ReLU on the last layer,
   whose output is the logits z), one ``torch.baddbmm`` per layer;
@@ -30,22 +31,26 @@ and under bfloat16 autocast.
 
 from __future__ import annotations
 
-from typing import Protocol
+import math
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from tqdm import tqdm
 
 from longtail.models import build_model
-
-
-class SGDSettings(Protocol):
-    """What the update reads of a recipe (:class:`longtail.training.Recipe` has these)."""
-
-    momentum: float
-    nesterov: bool
-    weight_decay: float
+from longtail.recipe import (
+    Normalizer,
+    Recipe,
+    TrainingData,
+    augment_crop_flip,
+    epoch_order,
+    lr_factor,
+    minibatch_generator,
+    use_augment,
+    uses_bf16,
+)
 
 
 def stack_linears(arch: str, shape: tuple[int, int, int], num_classes: int,
@@ -110,7 +115,7 @@ def mlp_backward(params: list[torch.Tensor], keep: list[torch.Tensor],
 
 
 def sgd_step(params: list[torch.Tensor], grads: list[torch.Tensor],
-              buffers: list[torch.Tensor], first: bool, lr: float, recipe: SGDSettings) -> None:
+              buffers: list[torch.Tensor], first: bool, lr: float, recipe: Recipe) -> None:
     """torch.optim.SGD's update (weight decay, momentum, nesterov; dampening 0), in place,
     for gradients in ``grads`` (the unfused path)."""
     for p, g, buf in zip(params, grads, buffers, strict=True):
@@ -128,7 +133,7 @@ def sgd_step(params: list[torch.Tensor], grads: list[torch.Tensor],
 def sgd_backward_step(params: list[torch.Tensor], keep: list[torch.Tensor],
                        dlogits: torch.Tensor, grads: list[torch.Tensor],
                        buffers: list[torch.Tensor], first: bool, lr: float,
-                       recipe: SGDSettings, compute: list[torch.Tensor] | None = None) -> None:
+                       recipe: Recipe, compute: list[torch.Tensor] | None = None) -> None:
     """Backward pass and SGD step. Plain momentum (the default recipe) accumulates the
     gradient straight into the momentum buffer, buf = m buf + g (+ wd p), saving two passes
     over the weights; nesterov and momentum-free recipes take the unfused path. ``compute``:
@@ -162,3 +167,59 @@ def predict(params: list[torch.Tensor], x: torch.Tensor, chunk: int = 2048
     flat = x.reshape(len(x), -1)
     return torch.cat([mlp_forward(params, xs).argmax(-1) for xs in flat.split(chunk)],
                      dim=1).to(torch.int16).cpu().numpy()
+
+
+@torch.no_grad()
+def train_batched(data: TrainingData, arch: str, recipe: Recipe, seeds: list[int],
+                   masks: np.ndarray, device: torch.device, bar: tqdm
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """K models of a fully-connected arch trained together; model k sees only S_{I_k}. The
+    same recipe as the loop path of :func:`longtail.training.train_trials`, with this
+    module's forward, backward and SGD step in place of autograd and ``torch.optim.SGD``."""
+    k = len(seeds)
+    normalize = Normalizer(data.x_train)
+    augment = use_augment(recipe, data.shape)
+    bf16 = uses_bf16(recipe, device)
+    dtype = torch.bfloat16 if bf16 else torch.float32
+    x_train = normalize(data.x_train).to(dtype)
+    params = stack_linears(arch, data.shape, data.num_classes, seeds, device)
+    buffers = [torch.empty_like(p) for p in params]
+    grads = [torch.empty_like(p) for p in params]
+    compute = [torch.empty_like(p, dtype=dtype) for p in params] if bf16 else params
+    generators = [minibatch_generator(seed, device) for seed in seeds]
+    subsets = [torch.from_numpy(np.flatnonzero(mask)).to(device) for mask in masks]
+    m = len(subsets[0])
+    if any(len(s) != m for s in subsets):
+        raise ValueError("batched training needs subsets of equal size m")
+    total = recipe.epochs * math.ceil(m / recipe.batch_size)
+    diverged = torch.zeros(k, dtype=torch.bool, device=device)
+    step = 0
+    for _ in range(recipe.epochs):
+        orders = torch.stack([epoch_order(s, g) for s, g in zip(subsets, generators,
+                                                                 strict=True)])
+        for batch in orders.split(recipe.batch_size, dim=1):  # (K, B) example indices
+            x = x_train[batch.reshape(-1)]
+            if augment:
+                x = augment_crop_flip(x, generators[0])
+            if bf16:
+                for low, p in zip(compute, params, strict=True):
+                    low.copy_(p)
+            keep: list[torch.Tensor] = []
+            logits = mlp_forward(compute, x.reshape(k, batch.shape[1], -1), keep)
+            losses, dlogits = cross_entropy_and_grad(
+                logits.float(), data.y_train[batch], recipe.label_smoothing)
+            diverged |= ~torch.isfinite(losses)
+            dlogits.masked_fill_(diverged[:, None, None], 0.0)
+            lr = recipe.lr * lr_factor(recipe.schedule, step, total, recipe.warmup_fraction)
+            sgd_backward_step(params, keep, dlogits, grads, buffers, step == 0, lr,
+                                      recipe, compute)
+            step += 1
+            bar.update(k)
+    finite = torch.stack([torch.isfinite(p).flatten(1).all(1) for p in params]).all(0)
+    diverged |= ~finite
+    if bf16:
+        for low, p in zip(compute, params, strict=True):
+            low.copy_(p)
+    train_pred = predict(compute, x_train)
+    test_pred = predict(compute, normalize(data.x_test).to(dtype))
+    return train_pred, test_pred, diverged.cpu().numpy()

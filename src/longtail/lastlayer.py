@@ -39,6 +39,7 @@ from longtail.data import load_study_data
 from longtail.estimates import iter_influence, load_influence, read_estimates
 from longtail.h5 import create, create_dataset, open_file, read, read_attrs, write_attrs
 from longtail.models import Classifier
+from longtail.recipe import Normalizer, Recipe, TrainingData
 from longtail.select import is_memorized, select_pairs
 from longtail.store import (
     CorrectnessStore,
@@ -48,15 +49,7 @@ from longtail.store import (
     write_store,
 )
 from longtail.study import Study
-from longtail.training import (
-    Normalizer,
-    Recipe,
-    SingleModelRun,
-    TrainingData,
-    configure_backend,
-    resolve_device,
-    train_trials,
-)
+from longtail.training import SingleModelRun, configure_backend, resolve_device, train_trials
 from longtail.trials import study_attrs, training_data, trial_plan
 
 log = logging.getLogger(__name__)

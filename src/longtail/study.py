@@ -264,7 +264,7 @@ class Study:
 
     @property
     def train(self) -> Mapping[str, Any]:
-        """The recipe's mapping (``training.Recipe.from_config`` builds the Recipe)."""
+        """The recipe's mapping (``recipe.Recipe.from_config`` builds the Recipe)."""
         return self.config["train"]
 
     @property

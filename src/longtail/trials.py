@@ -15,6 +15,7 @@ import pandas as pd
 
 from longtail.data import StudyData, load_study_data
 from longtail.estimates import read_estimates
+from longtail.recipe import Recipe, TrainingData
 from longtail.removal import PART_KINDS, memorized_set, pairs_removed, plan_part, write_removal
 from longtail.store import (
     CorrectnessStore,
@@ -24,7 +25,7 @@ from longtail.store import (
     write_store,
 )
 from longtail.study import Study, parse_part
-from longtail.training import Recipe, TrainingData, subset_mask, train_trials
+from longtail.training import subset_mask, train_trials
 
 log = logging.getLogger(__name__)
 
