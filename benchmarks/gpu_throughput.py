@@ -79,7 +79,7 @@ def preset_data(study: dict, config: dict, max_train: int, data_path: str | None
     """(training data, full-study n): the study's real data, or random data of its shape."""
     if data_path:
         from longtail.data import load_study_data
-        from longtail.trials import training_data
+        from longtail.stages import training_data
 
         data = load_study_data(data_path)
         return training_data(data), len(data.y_train)

@@ -30,9 +30,9 @@ import yaml
 from longtail.data import load_study_data
 from longtail.lastlayer import linear_trials, read_representations
 from longtail.recipe import Recipe
+from longtail.stages import training_data, trial_plan
 from longtail.study import with_defaults
 from longtail.training import resolve_device, resolve_method, train_trials
-from longtail.trials import training_data, trial_plan
 
 
 def timed(train: Callable[[], object], seconds: list[float]) -> None:

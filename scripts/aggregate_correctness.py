@@ -1,6 +1,6 @@
 """Snakemake adapter: trial shards -> results/{study}/correctness.h5."""
 
-from longtail.trials import aggregate
+from longtail.stages import aggregate
 from longtail.workflow import log_to
 
 with log_to(snakemake.log[0]):

@@ -1,6 +1,6 @@
 """Snakemake adapter: train repeats [start, stop) of one removal part (Fig. 2, Section 3)."""
 
-from longtail.trials import train_removal
+from longtail.stages import train_removal
 from longtail.workflow import log_to
 
 with log_to(snakemake.log[0]):

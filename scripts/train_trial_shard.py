@@ -1,6 +1,6 @@
 """Snakemake adapter: train trials [start, stop) of a study into one shard."""
 
-from longtail.trials import train_shard
+from longtail.stages import train_shard
 from longtail.workflow import log_to
 
 with log_to(snakemake.log[0]):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from longtail import estimates as estimates_module
-from longtail.estimate import TooFewTrialsWarning, influence, memorization
+from longtail.algorithm1 import TooFewTrialsWarning, influence, memorization
 from longtail.estimates import (
     EstimatesError,
     compute_estimates,

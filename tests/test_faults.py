@@ -32,6 +32,7 @@ from longtail import select as select_module
 from longtail.config import ConfigError, check_data_paths
 from longtail.data import load_study_data, make_study_data
 from longtail.estimates import compute_estimates, estimate_store, write_estimates
+from longtail.stages import aggregate, train_shard, trial_plan
 from longtail.store import (
     PER_EXAMPLE,
     PER_TRIAL,
@@ -44,7 +45,6 @@ from longtail.store import (
     write_store,
 )
 from longtail.study import with_defaults
-from longtail.trials import aggregate, train_shard, trial_plan
 
 ROOT = Path(__file__).resolve().parents[1]
 

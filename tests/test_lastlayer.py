@@ -28,10 +28,10 @@ from longtail.lastlayer import (
 from longtail.recipe import Recipe
 from longtail.reporting.lastlayer import joint_histogram, make_figC3, tabulate_lastlayer
 from longtail.select import select_pairs_file
+from longtail.stages import trial_plan
 from longtail.store import CorrectnessStore, StoreError, TrialResults, read_store, write_store
 from longtail.study import Study, full_model_seed, trial_seed, with_defaults
 from longtail.training import train_trials
-from longtail.trials import trial_plan
 
 RECIPE = Recipe.with_defaults(epochs=2, batch_size=32, lr=0.05, weight_decay=0.0, threads=1,
                               ensemble_size=4)
@@ -108,7 +108,7 @@ def test_representations_file_round_trip(tmp_path: Path) -> None:
         read_representations(tmp_path / "bad.h5")
 
 
-@pytest.mark.filterwarnings("ignore::longtail.estimate.TooFewTrialsWarning")
+@pytest.mark.filterwarnings("ignore::longtail.algorithm1.TooFewTrialsWarning")
 def test_train_lastlayer_writes_a_store_the_estimators_read(tmp_path: Path,
                                                             monkeypatch: pytest.MonkeyPatch
                                                             ) -> None:

@@ -178,8 +178,8 @@ def test_rules_and_reporting_load_no_torch() -> None:
     ("longtail.data.study", "from ..reporting import paper", reporting_imports),
     ("longtail.compare", "def f():\n    from longtail.tables import x", lazy_imports),
     ("longtail.data.study", "def f():\n    from . import h5io", lazy_imports),
-    ("longtail.trials", "from longtail.training import _private", private_imports),
-    ("longtail.trials", "from longtail import training\ntraining._private()", private_imports),
+    ("longtail.stages", "from longtail.training import _private", private_imports),
+    ("longtail.stages", "from longtail import training\ntraining._private()", private_imports),
 ])
 def test_checks_find_a_bad_import(module: str, source: str, check) -> None:
     assert check(module, ast.parse(source))
@@ -190,7 +190,7 @@ def test_checks_find_a_bad_import(module: str, source: str, check) -> None:
     ("longtail.cli", "from longtail.reporting.explain import describe", reporting_imports),
     ("longtail.compare", "def f():\n    import json", lazy_imports),
     ("longtail.cli", "from longtail import __version__", private_imports),
-    ("longtail.trials", "from longtail.training import Recipe", private_imports),
+    ("longtail.stages", "from longtail.training import Recipe", private_imports),
 ])
 def test_checks_pass_a_good_import(module: str, source: str, check) -> None:
     assert not check(module, ast.parse(source))

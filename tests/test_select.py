@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from test_estimates import make_store, write
 
-from longtail.estimate import InfluenceBlock, proportion_difference
+from longtail.algorithm1 import InfluenceBlock, proportion_difference
 from longtail.estimates import (
     Estimates,
     compute_estimates,

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from longtail.estimate import (
+from longtail.algorithm1 import (
     infl_at_least,
     influence,
     mem_at_least,

@@ -5,7 +5,7 @@
 >>> result.to_frame()          # per training example: mem, mem_se, p_in, p_out, n_in, n_out
 >>> result.pairs(mem=0.25, infl=0.15)   # high-influence pairs (Section 2)
 
-The arithmetic is :mod:`longtail.estimate`'s (Algorithm 1, lines 5 and 7), the same functions
+The arithmetic is :mod:`longtail.algorithm1`'s (Algorithm 1, lines 5 and 7), the same functions
 ``longtail estimate`` runs on a correctness store, so both give the same numbers.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from longtail.estimate import DEFAULT_MIN_TRIALS, InfluenceBlock
+from longtail.algorithm1 import DEFAULT_MIN_TRIALS, InfluenceBlock
 from longtail.estimates import INFLUENCE_MODES, Estimates, compute_estimates, write_estimates
 from longtail.scores import scores_frame
 from longtail.select import DEFAULT_INFL_THRESHOLD, DEFAULT_MEM_THRESHOLD, select_pairs

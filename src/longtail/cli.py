@@ -24,10 +24,10 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from longtail import __version__
+from longtail.algorithm1 import DEFAULT_MIN_TRIALS
 from longtail.compare import agreement_files
 from longtail.data import load_study_data
 from longtail.errors import LongtailError
-from longtail.estimate import DEFAULT_MIN_TRIALS
 from longtail.estimates import INFLUENCE_MODES, estimate_store, read_estimates, trials_in_range
 from longtail.h5 import atomic_path
 from longtail.importers import import_datamodels, import_demo, load_array

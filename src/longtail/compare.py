@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from longtail.estimate import DEFAULT_MIN_TRIALS
+from longtail.algorithm1 import DEFAULT_MIN_TRIALS
 from longtail.estimates import Estimates, compute_estimates, iter_influence, read_estimates
 from longtail.h5 import atomic_path
 from longtail.reliability import memorized_table

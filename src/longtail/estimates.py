@@ -8,7 +8,7 @@ attribute is written last, and a file without it or with a changed byte is refus
 (:class:`EstimatesError` naming the file and the dataset).
 
 The store is read in blocks of trials (whole HDF5 chunks of rows) and only counts are kept
-(see :mod:`longtail.estimate`), so memory does not grow with t; diverged trials are dropped on
+(see :mod:`longtail.algorithm1`), so memory does not grow with t; diverged trials are dropped on
 the way in.
 """
 
@@ -23,7 +23,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from longtail.estimate import (
+from longtail.algorithm1 import (
     DEFAULT_BLOCK_SIZE,
     DEFAULT_MIN_TRIALS,
     InfluenceBlock,

@@ -41,6 +41,7 @@ from longtail.h5 import create, create_dataset, open_file, read, read_attrs, wri
 from longtail.models import Classifier
 from longtail.recipe import Normalizer, Recipe, TrainingData
 from longtail.select import is_memorized, select_pairs
+from longtail.stages import study_attrs, training_data, trial_plan
 from longtail.store import (
     CorrectnessStore,
     StoreError,
@@ -50,7 +51,6 @@ from longtail.store import (
 )
 from longtail.study import Study
 from longtail.training import SingleModelRun, configure_backend, resolve_device, train_trials
-from longtail.trials import study_attrs, training_data, trial_plan
 
 log = logging.getLogger(__name__)
 

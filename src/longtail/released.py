@@ -31,8 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from longtail.algorithm1 import InfluenceBlock
 from longtail.data.study import StudyData
-from longtail.estimate import InfluenceBlock
 from longtail.estimates import (
     Estimates,
     EstimatesError,

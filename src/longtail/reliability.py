@@ -15,7 +15,7 @@ Sec. C) applied to every selection we report.
   dependence of correctness on membership; the pairs then selected at the same thresholds are
   counted, averaged over a few permutations.
 
-Every threshold is applied exactly (:func:`longtail.estimate.ratio_at_least`).
+Every threshold is applied exactly (:func:`longtail.algorithm1.ratio_at_least`).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from longtail.estimate import DEFAULT_MIN_TRIALS, ratio_at_least
+from longtail.algorithm1 import DEFAULT_MIN_TRIALS, ratio_at_least
 from longtail.estimates import Estimates, compute_estimates, read_estimates, valid_trials
 from longtail.h5 import atomic_path
 from longtail.select import (

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from longtail.estimate import mem_counts
+from longtail.algorithm1 import mem_counts
 from longtail.estimates import OPTIONAL_ESTIMATES, Estimates, read_estimates
 from longtail.h5 import atomic_path
 from longtail.store import StoreError, StoreReader

@@ -3,7 +3,7 @@ consistency of the selection across independent halves of the trials (Section 2,
 
 A pair (i, j) is selected when mem~_i >= theta_mem, infl~_ij >= theta_infl and y_i = y'_j.
 NaN estimates (examples never in or never out of a subset) are never selected. Both thresholds
-are decided exactly from the integer trial counts (:func:`longtail.estimate.ratio_at_least`),
+are decided exactly from the integer trial counts (:func:`longtail.algorithm1.ratio_at_least`),
 here, in the consistency check, in Fig. 2's removal sets (:func:`is_memorized`) and the tables.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from longtail.estimate import (
+from longtail.algorithm1 import (
     DEFAULT_MIN_TRIALS,
     InfluenceBlock,
     infl_fraction,

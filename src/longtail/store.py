@@ -341,7 +341,7 @@ class StoreReader:
 
 class MemoryStoreReader:
     """A :class:`CorrectnessStore` in memory behind :class:`StoreReader`'s reading interface,
-    so the estimators run one code path on files and on arrays (``longtail.estimate``)."""
+    so the estimators run one code path on files and on arrays (``longtail.algorithm1``)."""
 
     def __init__(self, store: CorrectnessStore) -> None:
         self.store, self.path = store, "<arrays>"

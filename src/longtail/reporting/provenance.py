@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from longtail.estimate import mem_counts
+from longtail.algorithm1 import mem_counts
 from longtail.estimates import FIT_PREMISE, fit_summary
 from longtail.h5 import atomic_path
 from longtail.store import StoreReader

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from longtail.estimate import (
+from longtail.algorithm1 import (
     TooFewTrialsWarning,
     class_layout,
     count_few_trials,
