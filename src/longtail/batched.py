@@ -39,18 +39,9 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
+from longtail import recipe as shared  # the recipe's pieces both training methods use
 from longtail.models import build_model
-from longtail.recipe import (
-    Normalizer,
-    Recipe,
-    TrainingData,
-    augment_crop_flip,
-    epoch_order,
-    lr_factor,
-    minibatch_generator,
-    use_augment,
-    uses_bf16,
-)
+from longtail.recipe import Recipe, TrainingData
 
 
 def stack_linears(arch: str, shape: tuple[int, int, int], num_classes: int,
@@ -177,16 +168,16 @@ def train_batched(data: TrainingData, arch: str, recipe: Recipe, seeds: list[int
     same recipe as the loop path of :func:`longtail.training.train_trials`, with this
     module's forward, backward and SGD step in place of autograd and ``torch.optim.SGD``."""
     k = len(seeds)
-    normalize = Normalizer(data.x_train)
-    augment = use_augment(recipe, data.shape)
-    bf16 = uses_bf16(recipe, device)
+    normalize = shared.Normalizer(data.x_train)
+    augment = shared.use_augment(recipe, data.shape)
+    bf16 = shared.uses_bf16(recipe, device)
     dtype = torch.bfloat16 if bf16 else torch.float32
     x_train = normalize(data.x_train).to(dtype)
     params = stack_linears(arch, data.shape, data.num_classes, seeds, device)
     buffers = [torch.empty_like(p) for p in params]
     grads = [torch.empty_like(p) for p in params]
     compute = [torch.empty_like(p, dtype=dtype) for p in params] if bf16 else params
-    generators = [minibatch_generator(seed, device) for seed in seeds]
+    generators = [shared.minibatch_generator(seed, device) for seed in seeds]
     subsets = [torch.from_numpy(np.flatnonzero(mask)).to(device) for mask in masks]
     m = len(subsets[0])
     if any(len(s) != m for s in subsets):
@@ -195,12 +186,12 @@ def train_batched(data: TrainingData, arch: str, recipe: Recipe, seeds: list[int
     diverged = torch.zeros(k, dtype=torch.bool, device=device)
     step = 0
     for _ in range(recipe.epochs):
-        orders = torch.stack([epoch_order(s, g) for s, g in zip(subsets, generators,
+        orders = torch.stack([shared.epoch_order(s, g) for s, g in zip(subsets, generators,
                                                                  strict=True)])
         for batch in orders.split(recipe.batch_size, dim=1):  # (K, B) example indices
             x = x_train[batch.reshape(-1)]
             if augment:
-                x = augment_crop_flip(x, generators[0])
+                x = shared.augment_crop_flip(x, generators[0])
             if bf16:
                 for low, p in zip(compute, params, strict=True):
                     low.copy_(p)
@@ -210,7 +201,7 @@ def train_batched(data: TrainingData, arch: str, recipe: Recipe, seeds: list[int
                 logits.float(), data.y_train[batch], recipe.label_smoothing)
             diverged |= ~torch.isfinite(losses)
             dlogits.masked_fill_(diverged[:, None, None], 0.0)
-            lr = recipe.lr * lr_factor(recipe.schedule, step, total, recipe.warmup_fraction)
+            lr = recipe.lr * shared.lr_factor(recipe.schedule, step, total, recipe.warmup_fraction)
             sgd_backward_step(params, keep, dlogits, grads, buffers, step == 0, lr,
                                       recipe, compute)
             step += 1
