@@ -23,12 +23,11 @@ from longtail.compare import (
     compare_group,
     compare_group_files,
     mem_correlation,
-    pair_set,
 )
 from longtail.config import ConfigError
 from longtail.reliability import memorized_table
 from longtail.reporting.comparison import make_arch_comparison, tabulate_comparisons
-from longtail.select import is_memorized, jaccard
+from longtail.select import is_memorized, jaccard, pair_set
 from longtail.store import CorrectnessStore, StoreError, TrialResults
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -39,7 +39,7 @@ from longtail.select import (
     is_memorized,
     jaccard,
     jaccard_table,
-    pairs_at_least,
+    pair_set,
     select_pairs,
     split_trials,
 )
@@ -69,14 +69,6 @@ def mem_correlation(mem_a: np.ndarray, mem_b: np.ndarray) -> dict[str, float]:
         return {"pearson": float("nan"), "spearman": float("nan"), "n": int(both.sum())}
     return {"pearson": float(stats.pearsonr(a, b).statistic),
             "spearman": float(stats.spearmanr(a, b).statistic), "n": int(both.sum())}
-
-
-def pair_set(pairs: pd.DataFrame, infl_threshold: float = -np.inf) -> set[tuple[int, int]]:
-    """The (train_index, test_index) pairs of a pairs table with infl >= ``infl_threshold``
-    (exact where the pairs carry their fractions, :func:`longtail.select.pairs_at_least`)."""
-    kept = pairs[pairs_at_least(pairs, infl_threshold)] if np.isfinite(infl_threshold) \
-        else pairs
-    return set(zip(kept["train_index"].tolist(), kept["test_index"].tolist(), strict=True))
 
 
 def agreement(est_a: Estimates, est_b: Estimates, pairs_a: pd.DataFrame,

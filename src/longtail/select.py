@@ -270,17 +270,19 @@ def jaccard_table(pairs_a: pd.DataFrame, pairs_b: pd.DataFrame,
     where both are empty."""
     rows = []
     for threshold in thresholds:
-        a = set(_pair_keys(pairs_a[pairs_at_least(pairs_a, threshold)]))
-        b = set(_pair_keys(pairs_b[pairs_at_least(pairs_b, threshold)]))
-        union = len(a | b)
+        a, b = pair_set(pairs_a, threshold), pair_set(pairs_b, threshold)
         rows.append({"threshold": float(threshold), "pairs_a": len(a), "pairs_b": len(b),
-                     "intersection": len(a & b),
-                     "jaccard": len(a & b) / union if union else float("nan")})
+                     "intersection": len(a & b), "jaccard": jaccard(a, b)})
     return pd.DataFrame(rows, columns=list(CONSISTENCY_COLUMNS))
 
 
-def _pair_keys(pairs: pd.DataFrame) -> list[tuple[int, int]]:
-    return list(zip(pairs["train_index"].tolist(), pairs["test_index"].tolist(), strict=True))
+def pair_set(pairs: pd.DataFrame, infl_threshold: float = -np.inf) -> set[tuple[int, int]]:
+    """The (train_index, test_index) pairs of a pairs table with infl >= ``infl_threshold``
+    (exact where the pairs carry their fractions, :func:`pairs_at_least`); the one
+    key of a pair in the package."""
+    kept = pairs[pairs_at_least(pairs, infl_threshold)] if np.isfinite(infl_threshold) \
+        else pairs
+    return set(zip(kept["train_index"].tolist(), kept["test_index"].tolist(), strict=True))
 
 
 def consistency_table(store_path: str | os.PathLike,
