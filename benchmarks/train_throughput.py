@@ -33,7 +33,9 @@ n + n_test examples (2*MAC each). Prints one JSON line:
 
 * ``benchmark``, ``device`` (GPU name or CPU), ``threads`` (per process), ``method`` (chosen),
   ``models`` (of chosen, fp32 and each parallel job), ``epochs``, ``rounds``, ``study``,
-  ``arch``, ``precision`` (the recipe's, resolved: bf16 | fp32), ``batch_size``, ``n``, ``m``;
+  ``arch``, ``precision`` (the recipe's, resolved: bf16 | fp32), ``bf16_native`` (whether the
+  device has bfloat16 in hardware, :func:`longtail.recipe.native_bf16`), ``batch_size``,
+  ``n``, ``m``;
 * ``chosen_models_per_s``, ``fp32_models_per_s``, ``tight_loop_models_per_s``,
   ``project_loop_models_per_s``: models trained (and evaluated) per second;
 * ``chosen_gflops``, ``tight_loop_gflops``: their GFLOP/s by the count above;
@@ -70,7 +72,7 @@ from torch import nn
 
 from longtail.config import study_sizes
 from longtail.models import mlp_widths
-from longtail.recipe import Recipe, TrainingData, lr_factor, uses_bf16
+from longtail.recipe import Recipe, TrainingData, lr_factor, native_bf16, uses_bf16
 from longtail.study import subset_size, trial_seed, with_defaults
 from longtail.training import resolve_method, subset_mask, train_trials
 
@@ -116,6 +118,11 @@ def flops_per_example(widths: tuple[int, ...]) -> tuple[float, float]:
     return 2 * sum(macs) + 2 * sum(macs) + 2 * sum(macs[1:]), 2 * sum(macs)
 
 
+def significant(value: float, digits: int = 4) -> float:
+    """``value`` to ``digits`` significant figures (GFLOP/s span 0.1 to 10^5 across devices)."""
+    return float(f"{value:.{digits}g}")
+
+
 def sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize()
@@ -128,14 +135,25 @@ def allow_tf32(device: torch.device, allowed: bool) -> None:
         torch.backends.cudnn.allow_tf32 = allowed
 
 
-def gemm_gflops(device: torch.device, dtype: torch.dtype, threads: int, size: int = 2048,
-                repeats: int = 10) -> float:
+def gemm_gflops(device: torch.device, dtype: torch.dtype, threads: int, largest: int = 2048,
+                repeats: int = 10, enough: float = 0.05) -> float:
+    """Best GFLOP/s of a square ``torch.matmul`` in ``dtype``: the size doubles from 256 until
+    one product takes ``enough`` seconds or reaches ``largest`` (an emulated bf16 GEMM on an
+    AVX2 CPU runs at ~1/30 of float32, so a fixed 2048 would take minutes)."""
     torch.set_num_threads(threads)
     allow_tf32(device, False)
-    a = torch.randn(size, size, device=device).to(dtype)
-    b = torch.randn(size, size, device=device).to(dtype)
-    torch.matmul(a, b)
-    sync(device)
+    size = 256
+    while True:
+        a = torch.randn(size, size, device=device).to(dtype)
+        b = torch.randn(size, size, device=device).to(dtype)
+        torch.matmul(a, b)
+        sync(device)
+        began = time.perf_counter()
+        torch.matmul(a, b)
+        sync(device)
+        if time.perf_counter() - began >= enough or size >= largest:
+            break
+        size *= 2
     best = math.inf
     for _ in range(repeats):
         began = time.perf_counter()
@@ -371,6 +389,7 @@ def main() -> None:
         "study": setup.study,
         "arch": setup.arch,
         "precision": "bf16" if setup.bf16 else "fp32",
+        "bf16_native": native_bf16(device),
         "batch_size": recipe.batch_size,
         "n": n,
         "m": m,
@@ -378,10 +397,10 @@ def main() -> None:
         "fp32_models_per_s": round(fp32_rate, 4),
         "tight_loop_models_per_s": round(tight_rate, 4),
         "project_loop_models_per_s": round(len(loop_masks) / best["project_loop"], 4),
-        "chosen_gflops": round(chosen_gflops, 1),
-        "tight_loop_gflops": round(tight_rate * flops_model / 1e9, 1),
-        "gemm_gflops": round(best["gemm"], 1),
-        "bf16_gemm_gflops": round(best["bf16_gemm"], 1),
+        "chosen_gflops": significant(chosen_gflops),
+        "tight_loop_gflops": significant(tight_rate * flops_model / 1e9),
+        "gemm_gflops": significant(best["gemm"]),
+        "bf16_gemm_gflops": significant(best["bf16_gemm"]),
         "speedup": round(chosen_rate / tight_rate, 3),
         "bf16_speedup_over_fp32": round(chosen_rate / fp32_rate, 3),
         "gemm_fraction": round(chosen_gflops / best["gemm"], 3),

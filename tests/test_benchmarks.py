@@ -33,6 +33,7 @@ def test_train_throughput_prints_speedup_and_gemm_fraction():
     assert (line["arch"], line["precision"], line["batch_size"], line["method"]) == (
         "mlp-64-32", "bf16", 64, "batched")
     assert (line["models"], line["epochs"], line["threads"], line["jobs"]) == (2, 1, 1, 2)
+    assert isinstance(line["bf16_native"], bool)
     assert (line["n"], line["m"]) == (600, 420)
     assert all(line[key] > 0 for key in rates)
     assert line["gemm_gflops"] > 0 and line["bf16_gemm_gflops"] > 0

@@ -11,6 +11,7 @@ from longtail.store import (
     aggregate_shards,
     read_shard,
     read_store,
+    shard_precision,
     write_shard,
     write_store,
 )
@@ -63,6 +64,17 @@ def test_aggregation_refuses_a_shard_of_another_config(tmp_path):
     write_shard(tmp_path / "x.h5", trials([0]), {**ATTRS, "fingerprint": "other"})
     with pytest.raises(StoreError, match=r"x\.h5: shard belongs to another dataset/config"):
         aggregate_shards([tmp_path / "x.h5"], "abc")
+
+
+def test_shards_of_mixed_precision_are_refused_by_name(tmp_path):
+    write_shard(tmp_path / "a.h5", trials([0]), {**ATTRS, "precision": "bf16"})
+    write_shard(tmp_path / "b.h5", trials([1]), {**ATTRS, "precision": "bf16"})
+    write_shard(tmp_path / "old.h5", trials([2]), ATTRS)  # written before precision was recorded
+    assert shard_precision([tmp_path / "a.h5", tmp_path / "b.h5", tmp_path / "old.h5"]) == "bf16"
+    assert shard_precision([tmp_path / "old.h5"]) is None
+    write_shard(tmp_path / "c.h5", trials([3]), {**ATTRS, "precision": "fp32"})
+    with pytest.raises(StoreError, match=r"a\.h5 was trained in bf16 and .*c\.h5 in fp32"):
+        shard_precision([tmp_path / "a.h5", tmp_path / "c.h5"])
 
 
 def test_truncated_and_inconsistent_shards_are_refused(tmp_path):

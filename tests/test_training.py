@@ -6,7 +6,14 @@ import torch
 from conftest import blobs
 
 from longtail.models import ARCHITECTURES, build_model
-from longtail.recipe import Recipe, augment_crop_flip, lr_factor
+from longtail.recipe import (
+    Recipe,
+    augment_crop_flip,
+    lr_factor,
+    native_bf16,
+    resolved_precision,
+    uses_bf16,
+)
 from longtail.study import trial_seed
 from longtail.training import resolve_method, subset_mask, train_trials
 
@@ -210,3 +217,21 @@ def test_trials_are_bit_identical_with_one_or_two_threads(precision):
                          seeds, masks, progress=False) for threads in (1, 2)]
     np.testing.assert_array_equal(runs[0].train_prediction, runs[1].train_prediction)
     np.testing.assert_array_equal(runs[0].test_correct, runs[1].test_correct)
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_auto_precision_is_bf16_only_where_the_hardware_has_it(monkeypatch, native):
+    """``auto`` trains in bf16 on a CPU with AMX/AVX512-BF16 and in float32 on one that would
+    emulate it; explicit precisions are kept as written."""
+    monkeypatch.setattr("longtail.recipe._cpu_has_bf16", lambda: native)
+    cpu = torch.device("cpu")
+    assert uses_bf16(Recipe.with_defaults(precision="auto"), cpu) is native
+    assert resolved_precision(Recipe.with_defaults(precision="auto"), cpu) == (
+        "bf16" if native else "fp32")
+    assert uses_bf16(Recipe.with_defaults(precision="bf16"), cpu)
+    assert not uses_bf16(Recipe.with_defaults(precision="fp32"), cpu)
+
+
+def test_cpu_bf16_detection_reads_the_cpu_flags():
+    flags = open("/proc/cpuinfo").read().split()
+    assert native_bf16(torch.device("cpu")) == bool({"amx_bf16", "avx512_bf16"} & set(flags))

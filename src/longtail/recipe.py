@@ -7,8 +7,10 @@ hand-batched MLP ensemble) both train by these, so the two methods run the same 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -149,9 +151,39 @@ def minibatch_generator(seed: int, device: torch.device) -> torch.Generator:
     return torch.Generator(device=device).manual_seed((seed + 1) % 2**63)
 
 
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` runs bfloat16 GEMMs in hardware: a CUDA GPU that supports bf16, or a
+    CPU with AMX-BF16 or AVX512-BF16. Elsewhere (an AVX2 CPU, most laptops) oneDNN emulates
+    bf16 and a bf16 GEMM runs ~30x slower than a float32 one (benchmarks/train_throughput.py,
+    ``bf16_gemm_gflops``; docs/performance.md)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type != "cpu":
+        return False
+    return _cpu_has_bf16()
+
+
+@functools.cache
+def _cpu_has_bf16() -> bool:
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        flags = set(cpuinfo.read_text(errors="replace").split())
+        return bool(flags & {"amx_bf16", "avx512_bf16"})
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())  # not Linux: oneDNN's own check
+
+
 def uses_bf16(recipe: Recipe, device: torch.device) -> bool:
     """bfloat16 matmuls with float32 weights, optimizer state and loss (mixed precision), for
-    both methods: ``precision: bf16`` anywhere, ``auto`` on CUDA. On a CPU with AMX or
-    AVX512-BF16 the batched MLP's GEMMs run ~4x faster than in float32
-    (benchmarks/train_throughput.py)."""
-    return recipe.precision == "bf16" or (recipe.precision == "auto" and device.type == "cuda")
+    both methods: ``precision: bf16`` anywhere; ``auto`` where the device has native bf16
+    (:func:`native_bf16`: a CUDA GPU, a CPU with AMX or AVX512-BF16), float32 elsewhere. On a
+    CPU with AMX the batched MLP trains ~2.2x faster in bf16 than in float32; on an AVX2 CPU
+    bf16 is emulated and float32 is far faster (docs/performance.md)."""
+    if recipe.precision == "auto":
+        return native_bf16(device)
+    return recipe.precision == "bf16"
+
+
+def resolved_precision(recipe: Recipe, device: torch.device) -> str:
+    """``bf16`` or ``fp32``: what :func:`uses_bf16` makes of the recipe on this device (recorded
+    in every trial shard, so that one store never mixes models trained in both)."""
+    return "bf16" if uses_bf16(recipe, device) else "fp32"

@@ -15,17 +15,18 @@ import pandas as pd
 
 from longtail.data import StudyData, load_study_data
 from longtail.estimates import read_estimates
-from longtail.recipe import Recipe, TrainingData
+from longtail.recipe import Recipe, TrainingData, resolved_precision
 from longtail.removal import PART_KINDS, memorized_set, pairs_removed, plan_part, write_removal
 from longtail.store import (
     CorrectnessStore,
     StoreError,
     aggregate_shards,
+    shard_precision,
     write_shard,
     write_store,
 )
 from longtail.study import Study, parse_part
-from longtail.training import subset_mask, train_trials
+from longtail.training import resolve_device, subset_mask, train_trials
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,8 @@ def train_shard(data_path: str | os.PathLike, out_path: str | os.PathLike,
         log.warning("%d of %d trials diverged (non-finite loss); they are kept, marked, and "
                     "excluded by the estimators", int(results.diverged.sum()), len(trials))
     log.info("mean test accuracy %.4f", float(results.test_accuracy.mean()))
-    write_shard(out_path, results, study_attrs(study, data))
+    precision = resolved_precision(recipe, resolve_device(recipe.device))
+    write_shard(out_path, results, {**study_attrs(study, data), "precision": precision})
 
 
 def aggregate(data_path: str | os.PathLike, shard_paths: Sequence[str | os.PathLike],
@@ -82,6 +84,7 @@ def aggregate(data_path: str | os.PathLike, shard_paths: Sequence[str | os.PathL
     study = Study.of(study)
     data = load_study_data(data_path)
     attrs = study_attrs(study, data)
+    precision = shard_precision(shard_paths)
     trials = aggregate_shards(shard_paths, attrs["fingerprint"], attrs["data_hash"])
     expected = np.arange(study.trials)
     if not np.array_equal(trials.trial, expected):
@@ -93,7 +96,8 @@ def aggregate(data_path: str | os.PathLike, shard_paths: Sequence[str | os.PathL
     write_store(out_path, CorrectnessStore(
         trials=trials, train_labels=data.y_train, test_labels=data.y_test,
         train_source_index=data.train_source_index, test_source_index=data.test_source_index,
-        train_label_flipped=data.train_label_flipped, attrs={**attrs, "trials": len(expected)}))
+        train_label_flipped=data.train_label_flipped, attrs={**attrs, "trials": len(expected),
+                                          **({"precision": precision} if precision else {})}))
 
 
 def train_removal(data_path: str | os.PathLike, out_path: str | os.PathLike,

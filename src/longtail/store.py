@@ -204,6 +204,24 @@ def read_shard(path: str | os.PathLike) -> tuple[TrialResults, dict[str, Any]]:
     return results, attrs
 
 
+def shard_precision(shard_paths: Sequence[str | os.PathLike]) -> str | None:
+    """The precision (``bf16`` | ``fp32``) the shards' models trained in, from their attributes
+    (None for shards written before it was recorded); refuse shards of mixed precision, which
+    ``precision: auto`` gives when shards are trained on machines with and without native bf16."""
+    seen: dict[str, str | os.PathLike] = {}
+    for path in shard_paths:
+        with open_file(path, StoreError, "HDF5 file") as file:
+            precision = read_attrs(file, StoreError).get("precision")
+        if precision is not None:
+            seen.setdefault(str(precision), path)
+    if len(seen) > 1:
+        (a, path_a), (b, path_b) = list(seen.items())[:2]
+        raise StoreError(f"{path_a} was trained in {a} and {path_b} in {b}: one study's models "
+                         f"must share a precision (precision: auto resolves per machine); set "
+                         f"train.precision explicitly, or delete the shards of one kind")
+    return next(iter(seen), None)
+
+
 def aggregate_shards(shard_paths: Sequence[str | os.PathLike], fingerprint: str,
                      data_hash: str | None = None) -> TrialResults:
     """Concatenate shards in trial order; refuse foreign, overlapping or duplicate trials, and
