@@ -46,11 +46,16 @@ n + n_test examples (2*MAC each). Prints one JSON line:
   chosen GFLOP/s / the GEMM peak of the precision it trains in;
 * ``jobs``; ``parallel_jobs_models_per_s``: J * models / the wall time of the J side-by-side
   jobs; ``one_process_models_per_s``: models / the wall time of one process with J x threads
-  threads (both null when ``--jobs`` <= 1).
+  threads (both null when ``--jobs`` <= 1);
+* ``baseline`` (``--baseline SRC``: another checkout's ``src``, e.g. a git worktree of an older
+  commit), ``baseline_models_per_s``: that version's trainer on the chosen side's models, in
+  the same resolved precision, in a worker process timed in the same rounds;
+  ``speedup_over_baseline``: chosen / baseline (all null without ``--baseline``).
 
     python benchmarks/train_throughput.py [--study fashion-mnist-mlp] [--config config.yaml]
         [--device cpu|cuda] [--epochs 30] [--models 16] [--threads 1] [--precision bf16]
         [--arch mlp-384-192] [--batch-size 512] [--n 10000] [--rounds 3] [--jobs 2]
+        [--baseline ../old-checkout/src]
 """
 
 from __future__ import annotations
@@ -58,10 +63,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import platform
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -70,9 +77,10 @@ import torch
 import yaml
 from torch import nn
 
+from longtail import recipe as recipe_rules  # native_bf16 read in main: a --baseline worker
 from longtail.config import study_sizes
 from longtail.models import mlp_widths
-from longtail.recipe import Recipe, TrainingData, lr_factor, native_bf16, uses_bf16
+from longtail.recipe import Recipe, TrainingData, lr_factor, uses_bf16  # may run older code
 from longtail.study import subset_size, trial_seed, with_defaults
 from longtail.training import resolve_method, subset_mask, train_trials
 
@@ -221,14 +229,18 @@ def timed_train(setup: Setup, recipe: Recipe, seeds: list[int], masks: np.ndarra
 
 
 class ParallelJobs:
-    """J copies of this script (``--worker j``), each training ``--models`` models by the chosen
-    method at ``--threads`` threads whenever it reads a line; they warm up once, then wait."""
+    """Copies of this script (``--worker j``), each training ``--models`` models by the chosen
+    method at ``--threads`` threads whenever it reads a line; they warm up once, then wait.
+    ``env`` runs them on another checkout (``PYTHONPATH``), ``extra`` adds arguments."""
 
-    def __init__(self, jobs: int) -> None:
-        command = [sys.executable, str(Path(__file__).resolve()), *sys.argv[1:], "--worker"]
+    def __init__(self, workers: Sequence[int], env: dict[str, str] | None = None,
+                 extra: Sequence[str] = ()) -> None:
+        command = [sys.executable, str(Path(__file__).resolve()), *sys.argv[1:], *extra,
+                   "--worker"]
         self.procs = [subprocess.Popen([*command, str(j)], stdin=subprocess.PIPE,
-                                       stdout=subprocess.PIPE, text=True)
-                      for j in range(jobs)]
+                                       stdout=subprocess.PIPE, text=True,
+                                       env={**os.environ, **(env or {})})
+                      for j in workers]
         for proc in self.procs:
             self._expect(proc, "ready")
 
@@ -254,8 +266,17 @@ class ParallelJobs:
             proc.wait()
 
 
+def baseline_jobs(src: str, precision: str) -> ParallelJobs:
+    """One worker on another checkout's package (``src``: its ``src`` folder), training the
+    chosen side's own trials (worker -1) in the same resolved precision: today's trainer
+    against another version's, side by side in one run."""
+    return ParallelJobs([-1], env={"PYTHONPATH": str(Path(src).resolve())},
+                        extra=["--precision", precision, "--jobs", "0"])
+
+
 def worker(setup: Setup, job: int, models: int, device: torch.device) -> None:
-    """Parallel job ``job``: its own trials, warm-up, then one training per line on stdin."""
+    """Parallel job ``job``: its own trials (job -1: the chosen side's), warm-up, then one
+    training per line on stdin."""
     seeds, masks = setup.trials((job + 1) * models, models)
     timed_train(setup, replace(setup.recipe, epochs=1), seeds, masks, device)
     print("ready", flush=True)
@@ -316,6 +337,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved repeats, best kept")
     parser.add_argument("--jobs", type=int,
                         help="parallel processes (default 2 on CPU, 1 = not measured on CUDA)")
+    parser.add_argument("--baseline", metavar="SRC",
+                        help="another checkout's src folder (e.g. a git worktree of an older "
+                             "commit): its trainer runs the chosen side's models side by side")
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     device = torch.device(args.device)
@@ -343,17 +367,21 @@ def main() -> None:
     parallel = None
     if jobs > 1:
         timed_train(warm, replace(wide_recipe, epochs=1), seeds, masks, device)
-        parallel = ParallelJobs(jobs)
+        parallel = ParallelJobs(range(jobs))
+    baseline = baseline_jobs(args.baseline, "bf16" if setup.bf16 else "fp32") \
+        if args.baseline else None
 
     # Interleaved rounds, best of each: a busy machine slows a round, never speeds it up.
     gflops: dict[str, list[float]] = {"gemm": [], "bf16_gemm": []}
     seconds: dict[str, list[float]] = {"chosen": [], "fp32": [], "tight": [], "project_loop": [],
-                                       "parallel": [], "one_process": []}
+                                       "parallel": [], "one_process": [], "baseline": []}
     try:
         for _ in range(args.rounds):
             gflops["gemm"].append(gemm_gflops(device, torch.float32, recipe.threads))
             gflops["bf16_gemm"].append(gemm_gflops(device, torch.bfloat16, recipe.threads))
             seconds["chosen"].append(timed_train(setup, recipe, seeds, masks, device))
+            if baseline is not None:
+                seconds["baseline"].append(baseline.seconds())
             if setup.bf16:
                 seconds["fp32"].append(timed_train(setup, fp32_recipe, seeds, masks, device))
             seconds["tight"].append(tight_loop_seconds(setup, loop_masks, device))
@@ -364,8 +392,9 @@ def main() -> None:
                 seconds["one_process"].append(timed_train(setup, wide_recipe, seeds, masks,
                                                           device))
     finally:
-        if parallel is not None:
-            parallel.close()
+        for jobs_running in (parallel, baseline):
+            if jobs_running is not None:
+                jobs_running.close()
     best = {name: max(values) for name, values in gflops.items()}
     best.update({name: min(values) for name, values in seconds.items() if values})
 
@@ -389,7 +418,7 @@ def main() -> None:
         "study": setup.study,
         "arch": setup.arch,
         "precision": "bf16" if setup.bf16 else "fp32",
-        "bf16_native": native_bf16(device),
+        "bf16_native": recipe_rules.native_bf16(device),
         "batch_size": recipe.batch_size,
         "n": n,
         "m": m,
@@ -410,6 +439,10 @@ def main() -> None:
         if parallel is not None else None,
         "one_process_models_per_s": round(models / best["one_process"], 4)
         if parallel is not None else None,
+        "baseline": args.baseline,
+        "baseline_models_per_s": round(models / best["baseline"], 4) if baseline else None,
+        "speedup_over_baseline": round(best["baseline"] / best["chosen"], 3)
+        if baseline else None,
     }
     print(json.dumps(result))
 

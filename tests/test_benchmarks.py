@@ -22,7 +22,7 @@ def test_train_throughput_prints_speedup_and_gemm_fraction():
     (line,) = run_json("benchmarks/train_throughput.py", "--study", "fashion-mnist-mlp",
                        "--arch", "mlp-64-32", "--precision", "bf16", "--batch-size", "64",
                        "--epochs", "1", "--models", "2", "--loop-models", "1", "--n", "600",
-                       "--threads", "1", "--rounds", "1", "--jobs", "2")
+                       "--threads", "1", "--rounds", "1", "--jobs", "2", "--baseline", "src")
     rates = ["chosen_models_per_s", "fp32_models_per_s", "tight_loop_models_per_s",
              "project_loop_models_per_s", "parallel_jobs_models_per_s",
              "one_process_models_per_s"]
@@ -34,6 +34,10 @@ def test_train_throughput_prints_speedup_and_gemm_fraction():
         "mlp-64-32", "bf16", 64, "batched")
     assert (line["models"], line["epochs"], line["threads"], line["jobs"]) == (2, 1, 1, 2)
     assert isinstance(line["bf16_native"], bool)
+    # --baseline: this checkout's own trainer in a worker process, timed in the same rounds
+    assert line["baseline"] == "src" and line["baseline_models_per_s"] > 0
+    assert line["speedup_over_baseline"] == pytest.approx(
+        line["chosen_models_per_s"] / line["baseline_models_per_s"], rel=0.01)
     assert (line["n"], line["m"]) == (600, 420)
     assert all(line[key] > 0 for key in rates)
     assert line["gemm_gflops"] > 0 and line["bf16_gemm_gflops"] > 0

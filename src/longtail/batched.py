@@ -57,16 +57,41 @@ def stack_linears(arch: str, shape: tuple[int, int, int], num_classes: int,
     return [p.detach().to(device).contiguous() for p in params]
 
 
+class Workspace:
+    """Work arrays that every step of a training loop reuses, by name. A fresh (K, B, width)
+    tensor each step costs the CPU a page fault per 4 KiB (large blocks come from and go back to
+    the OS), a pass over memory the GEMM itself does not need (docs/performance.md)."""
+
+    def __init__(self) -> None:
+        self._flat: dict[str, torch.Tensor] = {}
+
+    def __call__(self, name: str, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
+        """A tensor of ``shape`` with ``like``'s dtype and device, contents undefined."""
+        size = math.prod(shape)
+        flat = self._flat.get(name)
+        if flat is None or flat.numel() < size or flat.dtype != like.dtype \
+                or flat.device != like.device:
+            flat = self._flat[name] = torch.empty(size, dtype=like.dtype, device=like.device)
+        return flat[:size].view(shape)
+
+
 def mlp_forward(params: list[torch.Tensor], x: torch.Tensor,
-                 keep: list[torch.Tensor] | None = None) -> torch.Tensor:
+                 keep: list[torch.Tensor] | None = None, work: Workspace | None = None
+                 ) -> torch.Tensor:
     """Hand-batched MLP: x (K, B, D) or shared (N, D) -> logits (K, B|N, C), one baddbmm per
-    layer. ``keep`` collects each layer's input and output (after ReLU) for the backward."""
+    layer. ``keep`` collects each layer's input and output (after ReLU) for the backward;
+    ``work`` (for batched x) holds the outputs, valid until the next step."""
     h = x
     last = len(params) // 2 - 1
     for layer in range(last + 1):
         weight_t = params[2 * layer].transpose(1, 2)
         bias = params[2 * layer + 1]
-        a = torch.baddbmm(bias, h, weight_t) if h.ndim == 3 else torch.matmul(h, weight_t) + bias
+        if h.ndim == 3:
+            out = None if work is None else work(
+                f"a{layer}", (h.shape[0], h.shape[1], weight_t.shape[2]), h)
+            a = torch.baddbmm(bias, h, weight_t, out=out)
+        else:
+            a = torch.matmul(h, weight_t) + bias
         if layer < last:
             a.relu_()
         if keep is not None:
@@ -76,19 +101,24 @@ def mlp_forward(params: list[torch.Tensor], x: torch.Tensor,
 
 
 def mlp_backward(params: list[torch.Tensor], keep: list[torch.Tensor],
-                  dlogits: torch.Tensor, out: list[torch.Tensor], beta: float) -> None:
+                  dlogits: torch.Tensor, out: list[torch.Tensor], beta: float,
+                  work: Workspace | None = None) -> None:
     """out[i] <- beta * out[i] + d(sum_k loss_k)/d params[i]: the same maths as autograd,
     written with bmm in the (K, out, in) layout CPUs run fastest. With ``out`` the momentum
     buffers and beta the momentum, SGD's buffer update is fused into the gradient GEMM.
 
     ``params`` and ``keep`` may be bfloat16 copies (mixed precision): the GEMMs then run in
-    bfloat16 with float32 accumulation and ``out`` (float32) receives their results."""
+    bfloat16 with float32 accumulation and ``out`` (float32) receives their results. ``work``
+    holds the back-propagated deltas (ReLU' is applied in place)."""
     delta = dlogits.to(params[0].dtype)
     fused = out[0].dtype == delta.dtype
     for layer in reversed(range(len(params) // 2)):
         h, a = keep[2 * layer], keep[2 * layer + 1]
         if layer < len(params) // 2 - 1:  # ReLU', with autograd's own kernel for it
-            delta = torch.ops.aten.threshold_backward(delta, a, 0)
+            if work is None:
+                delta = torch.ops.aten.threshold_backward(delta, a, 0)
+            else:  # delta is this step's work array: in place
+                torch.ops.aten.threshold_backward.grad_input(delta, a, 0, grad_input=delta)
         if fused:
             out[2 * layer].baddbmm_(delta.transpose(1, 2), h, beta=beta)
         elif beta == 0:
@@ -102,7 +132,9 @@ def mlp_backward(params: list[torch.Tensor], keep: list[torch.Tensor],
         else:
             out[2 * layer + 1].mul_(beta).add_(bias_grad)
         if layer > 0:
-            delta = torch.bmm(delta, params[2 * layer])
+            weight = params[2 * layer]
+            delta = torch.bmm(delta, weight, out=None if work is None else work(
+                f"delta{layer - 1}", (delta.shape[0], delta.shape[1], weight.shape[2]), delta))
 
 
 def sgd_step(params: list[torch.Tensor], grads: list[torch.Tensor],
@@ -124,20 +156,23 @@ def sgd_step(params: list[torch.Tensor], grads: list[torch.Tensor],
 def sgd_backward_step(params: list[torch.Tensor], keep: list[torch.Tensor],
                        dlogits: torch.Tensor, grads: list[torch.Tensor],
                        buffers: list[torch.Tensor], first: bool, lr: float,
-                       recipe: Recipe, compute: list[torch.Tensor] | None = None) -> None:
+                       recipe: Recipe, compute: list[torch.Tensor] | None = None,
+                       work: Workspace | None = None) -> None:
     """Backward pass and SGD step. Plain momentum (the default recipe) accumulates the
     gradient straight into the momentum buffer, buf = m buf + g (+ wd p), saving two passes
     over the weights; nesterov and momentum-free recipes take the unfused path. ``compute``:
-    the bfloat16 copies of ``params`` the forward pass used (mixed precision), if any."""
+    the bfloat16 copies of ``params`` the forward pass used (mixed precision), if any;
+    ``work``: the step's reused work arrays."""
     compute = params if compute is None else compute
     if recipe.momentum and not recipe.nesterov:
-        mlp_backward(compute, keep, dlogits, buffers, beta=0.0 if first else recipe.momentum)
+        mlp_backward(compute, keep, dlogits, buffers, beta=0.0 if first else recipe.momentum,
+                     work=work)
         for p, buf in zip(params, buffers, strict=True):
             if recipe.weight_decay:
                 buf.add_(p, alpha=recipe.weight_decay)
             p.add_(buf, alpha=-lr)
     else:
-        mlp_backward(compute, keep, dlogits, grads, beta=0.0)
+        mlp_backward(compute, keep, dlogits, grads, beta=0.0, work=work)
         sgd_step(params, grads, buffers, first, lr, recipe)
 
 
@@ -184,26 +219,28 @@ def train_batched(data: TrainingData, arch: str, recipe: Recipe, seeds: list[int
         raise ValueError("batched training needs subsets of equal size m")
     total = recipe.epochs * math.ceil(m / recipe.batch_size)
     diverged = torch.zeros(k, dtype=torch.bool, device=device)
+    work = Workspace()
     step = 0
     for _ in range(recipe.epochs):
         orders = torch.stack([shared.epoch_order(s, g) for s, g in zip(subsets, generators,
                                                                  strict=True)])
         for batch in orders.split(recipe.batch_size, dim=1):  # (K, B) example indices
-            x = x_train[batch.reshape(-1)]
+            x = torch.index_select(x_train, 0, batch.reshape(-1), out=work(
+                "x", (batch.numel(), *x_train.shape[1:]), x_train))
             if augment:
                 x = shared.augment_crop_flip(x, generators[0])
             if bf16:
                 for low, p in zip(compute, params, strict=True):
                     low.copy_(p)
             keep: list[torch.Tensor] = []
-            logits = mlp_forward(compute, x.reshape(k, batch.shape[1], -1), keep)
+            logits = mlp_forward(compute, x.reshape(k, batch.shape[1], -1), keep, work)
             losses, dlogits = cross_entropy_and_grad(
                 logits.float(), data.y_train[batch], recipe.label_smoothing)
             diverged |= ~torch.isfinite(losses)
             dlogits.masked_fill_(diverged[:, None, None], 0.0)
             lr = recipe.lr * shared.lr_factor(recipe.schedule, step, total, recipe.warmup_fraction)
             sgd_backward_step(params, keep, dlogits, grads, buffers, step == 0, lr,
-                                      recipe, compute)
+                              recipe, compute, work)
             step += 1
             bar.update(k)
     finite = torch.stack([torch.isfinite(p).flatten(1).all(1) for p in params]).all(0)
