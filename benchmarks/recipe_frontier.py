@@ -7,7 +7,8 @@ lr, precision) recipe; for each, one process trains the same ``--models`` trials
 study (its data file, subsets I_k and seeds, one thread, one batched ensemble) in interleaved
 rounds and keeps each point's fastest round. It prints one JSON line per point:
 
-* ``fit``: accuracy of the models on their own subsets I_k (pooled),
+* ``fit``: accuracy of the models on their own subsets I_k (pooled); ``worst_fit``: the lowest
+  model's,
 * ``fit_flipped``: the same over flipped labels (a study with label noise; else null),
 * ``held_out`` / ``test``: accuracy on training examples left out of I_k / on the test set,
 * ``s_per_model``: seconds per model (one thread, training and evaluation),
@@ -15,7 +16,7 @@ rounds and keeps each point's fastest round. It prints one JSON line per point:
   one-thread jobs side by side on 2 cores: ``1024 * s_per_model / 2 / 60``).
 
     python benchmarks/recipe_frontier.py --data results/fashion-mnist-mlp/data.h5
-        [--models 16] [--rounds 1] [--points default|all]
+        [--models 16] [--rounds 1] [--points default|all|fp32]
 
 The README's frontier table (docs/recipe.md) is this command's output on the project's
 2-core machine.
@@ -44,6 +45,10 @@ POINTS = {
     "all": [("mlp", 12, 128, 0.1, "fp32"), ("mlp", 30, 512, 0.2, "bf16"),
             ("mlp-384-192", 30, 512, 0.2, "bf16"), ("mlp-256-128", 30, 512, 0.2, "bf16"),
             ("mlp-256-128", 40, 512, 0.2, "bf16"), ("mlp-384-192", 20, 256, 0.2, "bf16")],
+    # for a CPU without native bf16 (AVX2), where precision: auto trains in float32
+    "fp32": [("mlp-384-192", 30, 512, 0.2, "fp32"), ("mlp-256-128", 30, 512, 0.2, "fp32"),
+             ("mlp-128-64", 40, 512, 0.2, "fp32"), ("mlp-128-64", 30, 512, 0.2, "fp32"),
+             ("mlp-64-32", 30, 512, 0.2, "fp32")],
 }
 
 
@@ -53,7 +58,9 @@ def evaluate(results, flipped: np.ndarray) -> dict[str, float | None]:
     held_out = float((~mask & correct).sum() / (~mask).sum())
     fit_flipped = float((mask & correct)[:, flipped].sum() / mask[:, flipped].sum()) \
         if flipped.any() else None
-    return {"fit": round(fit, 4), "fit_flipped": None if fit_flipped is None
+    per_model = (mask & correct).sum(axis=1) / mask.sum(axis=1)
+    return {"fit": round(fit, 4), "worst_fit": round(float(per_model.min()), 4),
+            "fit_flipped": None if fit_flipped is None
             else round(fit_flipped, 4), "held_out": round(held_out, 4),
             "test": round(float(results.test_accuracy.mean()), 4)}
 

@@ -81,6 +81,6 @@ def test_recipe_frontier_reports_fit_and_cost_per_point(tmp_path):
     assert [(line["arch"], line["precision"]) for line in lines] == [
         ("mlp", "fp32"), ("mlp-384-192", "bf16")]
     for line in lines:
-        assert 0 <= line["fit"] <= 1 and 0 <= line["test"] <= 1
+        assert 0 <= line["worst_fit"] <= line["fit"] <= 1 and 0 <= line["test"] <= 1
         assert line["fit_flipped"] is not None and line["s_per_model"] > 0
         assert abs(line["minutes_t1024"] - 1024 * line["s_per_model"] / 2 / 60) <= 0.06
