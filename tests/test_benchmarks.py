@@ -84,3 +84,17 @@ def test_recipe_frontier_reports_fit_and_cost_per_point(tmp_path):
         assert 0 <= line["worst_fit"] <= line["fit"] <= 1 and 0 <= line["test"] <= 1
         assert line["fit_flipped"] is not None and line["s_per_model"] > 0
         assert abs(line["minutes_t1024"] - 1024 * line["s_per_model"] / 2 / 60) <= 0.06
+
+
+def test_step_profile_splits_a_step_into_its_parts():
+    (line,) = run_json("benchmarks/step_profile.py", "--models", "2", "--epochs", "1",
+                       "--precision", "fp32", "--repeats", "1")
+    assert (line["arch"], line["precision"], line["models"]) == ("mlp-384-192", "fp32", 2)
+    parts = [key for key in line if key.endswith("_ms") and key not in (
+        "step_ms", "gemm_ms", "gemm_floor_ms")]
+    assert {"gemm_forward_ms", "gemm_weight_grad_ms", "gemm_input_grad_ms", "gather_ms",
+            "relu_grad_ms", "update_ms", "python_ms"} <= set(parts)
+    assert all(line[key] >= 0 for key in parts) and line["gemm_floor_ms"] > 0
+    assert line["gemm_ms"] == pytest.approx(line["gemm_forward_ms"] + line["gemm_weight_grad_ms"]
+                                            + line["gemm_input_grad_ms"], abs=0.02)
+    assert 0 < line["gemm_share"] <= 1.05
