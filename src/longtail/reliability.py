@@ -210,13 +210,10 @@ class HalfCounts:
                               n_in * (self.t - n_in), threshold)
 
 
-def _hits_in(trials: Trials, rows: np.ndarray | slice, train_index: np.ndarray,
-             test_index: np.ndarray) -> np.ndarray:
-    """Line 7's ``hits_in = M^T C`` over the trials ``rows`` for one grid, int64 (a float32
-    matmul, exact for counts below 2**24)."""
-    mask = trials.mask[rows][:, train_index].astype(np.float32)
-    test = trials.test_correct[rows][:, test_index].astype(np.float32)
-    return np.rint(mask.T @ test).astype(np.int64)
+def _hits_in(mask: np.ndarray, test: np.ndarray, rows: np.ndarray | slice) -> np.ndarray:
+    """Line 7's ``hits_in = M^T C`` over the trials ``rows`` of one grid's float32 columns
+    ``mask`` (t, a) and ``test`` (t, b), int64 (exact for counts below 2**24)."""
+    return np.rint(mask[rows].T @ test[rows]).astype(np.int64)
 
 
 def mean_over_splits(values: Sequence[float], counts: np.ndarray, columns: Sequence[str]
@@ -294,11 +291,13 @@ class SplitHalves:
             train, test = train[anywhere[train]], layout.test_index(c)
             if not len(train) or not len(test):
                 continue
-            total = _hits_in(self.trials, slice(None), train, test)
+            mask = self.trials.mask[:, train].astype(np.float32)
+            correct = self.trials.test_correct[:, test].astype(np.float32)
+            total = _hits_in(mask, correct, slice(None))
             for r, ((a, b, _), (mem_a, mem_b)) in enumerate(zip(self.halves, memorized,
                                                                 strict=True)):
-                hits_a = _hits_in(self.trials, self.rows_a[r], train, test)
-                hits_b = total - hits_a - _hits_in(self.trials, self.rows_out[r], train, test)
+                hits_a = _hits_in(mask, correct, self.rows_a[r])
+                hits_b = total - hits_a - _hits_in(mask, correct, self.rows_out[r])
                 for k, threshold in enumerate(thresholds):
                     in_a = mem_a[train, None] & a.influential(hits_a, train, test, threshold)
                     in_b = mem_b[train, None] & b.influential(hits_b, train, test, threshold)
