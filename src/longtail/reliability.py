@@ -217,7 +217,7 @@ def _hits_in(mask: np.ndarray, test: np.ndarray, rows: np.ndarray | slice) -> np
 
 
 def mean_over_splits(values: Sequence[float], counts: np.ndarray, columns: Sequence[str]
-               ) -> pd.DataFrame:
+                     ) -> pd.DataFrame:
     """A table over ``values`` from per-split counts (splits, values, 3) of (half A, half B,
     intersection): their means, the mean Jaccard over the splits where it is defined (not
     both halves empty; NaN where none is) and its min, max and population std."""
@@ -255,13 +255,12 @@ class SplitHalves:
         self.rows_out = [np.flatnonzero(~(a | b)[use]) for a, b in zip(half_a, half_b,
                                                                         strict=True)]
         total = HalfCounts.of(trials, slice(None))
-        self.total = total
-        self.halves = []
+        self.halves = []  # (half A, half B) of each split
         for rows_a, rows_out in zip(self.rows_a, self.rows_out, strict=True):
-            a, out = HalfCounts.of(trials, rows_a), HalfCounts.of(trials, rows_out)
-            self.halves.append((a, total - a - out, out))
-        n_in = np.array([[h.n_in for h in halves[:2]] for halves in self.halves])
-        n_out = np.array([[h.t - h.n_in for h in halves[:2]] for halves in self.halves])
+            a = HalfCounts.of(trials, rows_a)
+            self.halves.append((a, total - a - HalfCounts.of(trials, rows_out)))
+        n_in = np.array([[h.n_in for h in halves] for halves in self.halves])
+        n_out = np.array([[h.t - h.n_in for h in halves] for halves in self.halves])
         count_few_trials(n_in.min(axis=(0, 1)), n_out.min(axis=(0, 1)), min_trials)
 
     def memorized_table(self, thresholds: Sequence[float]) -> pd.DataFrame:
@@ -269,7 +268,7 @@ class SplitHalves:
         halves' memorized sets and their intersection, and their Jaccard, means over the
         splits."""
         counts = np.zeros((len(self.halves), len(thresholds), 3), np.int64)
-        for r, (a, b, _) in enumerate(self.halves):
+        for r, (a, b) in enumerate(self.halves):
             for k, threshold in enumerate(thresholds):
                 in_a, in_b = a.memorized(threshold), b.memorized(threshold)
                 counts[r, k] = in_a.sum(), in_b.sum(), (in_a & in_b).sum()
@@ -281,10 +280,9 @@ class SplitHalves:
         class) and their intersection, and their Jaccard, means over the splits. Only the
         training examples memorized in some half are counted, per class."""
         memorized = [(a.memorized(mem_threshold), b.memorized(mem_threshold))
-                     for a, b, _ in self.halves]
+                     for a, b in self.halves]
         anywhere = np.logical_or.reduce([m for pair in memorized for m in pair])
-        labels = self.trials.train_labels, self.trials.test_labels
-        layout = class_layout(*labels)
+        layout = class_layout(self.trials.train_labels, self.trials.test_labels)
         counts = np.zeros((len(self.halves), len(thresholds), 3), np.int64)
         for c in range(len(layout.classes)):
             train = layout.train_index(c)
@@ -294,8 +292,8 @@ class SplitHalves:
             mask = self.trials.mask[:, train].astype(np.float32)
             correct = self.trials.test_correct[:, test].astype(np.float32)
             total = _hits_in(mask, correct, slice(None))
-            for r, ((a, b, _), (mem_a, mem_b)) in enumerate(zip(self.halves, memorized,
-                                                                strict=True)):
+            for r, ((a, b), (mem_a, mem_b)) in enumerate(zip(self.halves, memorized,
+                                                             strict=True)):
                 hits_a = _hits_in(mask, correct, self.rows_a[r])
                 hits_b = total - hits_a - _hits_in(mask, correct, self.rows_out[r])
                 for k, threshold in enumerate(thresholds):
