@@ -68,7 +68,8 @@ rule select_high_influence_pairs:
         " > {log:q} 2>&1"
 
 
-# Split-half Jaccard of the selections over the grids, the thresholds (`auto` searches the grid)
+# Split-half Jaccard of the selections over the grids (mean over random half-splits), the
+# thresholds (`auto` searches the grid)
 # and the pairs expected by chance; the selection above reads its thresholds from here.
 rule measure_selection_consistency:
     input:
@@ -95,4 +96,5 @@ rule measure_selection_consistency:
         " --target {params.thresholds[target]} --thresholds {params.thresholds[grid][infl]}"
         " --mem-grid {params.thresholds[grid][mem]}"
         " --permutations {params.thresholds[chance_permutations]} --seed {params.seed}"
+        " --splits {params.thresholds[splits]} --min-pairs {params.thresholds[min_pairs]}"
         " --min-out-trials {params.min_out_trials} > {log:q} 2>&1"

@@ -176,9 +176,11 @@ def test_consistency_reliability_then_pairs_at_its_thresholds(
     report, csv = tmp_path / "reliability.json", tmp_path / "consistency.csv"
     assert main(["consistency", str(store_path), str(csv), "--thresholds", "0.1", "0.2",
                  "0.3", "--mem", "0.1", "--infl", "auto", "--reliability", str(report),
-                 "--estimates", str(estimates), "--min-out-trials", "1"]) == 0
+                 "--estimates", str(estimates), "--min-out-trials", "1", "--splits", "3",
+                 "--min-pairs", "1"]) == 0
     data = json.loads(report.read_text())
     assert data["infl"]["mode"] == "auto" and data["infl"]["grid"] == [0.1, 0.2, 0.3]
+    assert (data["splits"], data["min_pairs"]) == (3, 1)
     assert "pairs expected by chance" in capsys.readouterr().out
     summary = tmp_path / "summary.json"
     caption = tmp_path / "selection.rst"

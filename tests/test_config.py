@@ -53,6 +53,7 @@ def test_defaults_are_filled_in(tiny):
     assert (thresholds["mem"], thresholds["infl"], thresholds["target"]) == (0.25, 0.15, 0.7)
     assert thresholds["grid"]["infl"][:3] == [0.05, 0.1, 0.15]
     assert thresholds["chance_permutations"] == 4
+    assert (thresholds["splits"], thresholds["min_pairs"]) == (10, 20)
 
 
 SCHEMA_ERRORS = [
@@ -98,6 +99,8 @@ THRESHOLD_ERRORS = [
     ({"grid": {"infl": [0.1, 1.2]}}, r"thresholds\.grid\.infl\.1 = 1\.2 is not allowed"),
     ({"grid": {"infl": []}}, r"thresholds\.grid\.infl = \[\] is not allowed"),
     ({"chance_permutations": 0}, r"thresholds\.chance_permutations = 0 is not allowed"),
+    ({"splits": 0}, r"thresholds\.splits = 0 is not allowed"),
+    ({"min_pairs": -1}, r"thresholds\.min_pairs = -1 is not allowed"),
     ({"grids": {}}, r"thresholds: Additional properties .*'grids'"),
 ]
 

@@ -104,3 +104,46 @@ def test_consistency_figure(tmp_path: Path) -> None:
     about.write_text(json.dumps(ABOUT))
     make_consistency(["toy"], [rel], [about], tmp_path / "c.pdf", tmp_path / "c.png")
     assert (tmp_path / "c.pdf").read_bytes().startswith(b"%PDF")
+
+
+def splits_report(jaccards: list[float], pairs: float, used: float = 0.1) -> dict:
+    """A report of 10 splits: mean Jaccards with a +-0.05 range, ``pairs`` per half."""
+    base = report(jaccards, reached=False, used=used)
+    rows = [{**row, "pairs_a": pairs, "pairs_b": pairs, "jaccard_min": row["jaccard"] - 0.05,
+             "jaccard_max": row["jaccard"] + 0.05, "jaccard_std": 0.03, "jaccard_splits": 10}
+            for row in base["infl"]["table"]]
+    at_used = next(r for r in rows if r["threshold"] == used)
+    chosen = next((r["threshold"] for r in rows
+                   if r["jaccard"] >= 0.7 and r["pairs_a"] >= 20), None)
+    infl = {**base["infl"], "table": rows, "chosen": chosen, "reached": chosen is not None,
+            "jaccard": at_used["jaccard"], "jaccard_min": at_used["jaccard_min"],
+            "jaccard_max": at_used["jaccard_max"], "jaccard_std": 0.03,
+            "sizes": [pairs, pairs, pairs / 2], "min_size": 20,
+            "replicates": at_used["jaccard"] >= 0.7 and pairs >= 20}
+    return {**base, "splits": 10, "split_seed": 0, "min_pairs": 20, "infl": infl}
+
+
+def test_mean_over_splits_with_its_range_in_words_and_figure(tmp_path: Path) -> None:
+    many = splits_report([0.2, 0.75, 0.8, 0.9], pairs=40)
+    fields = summary_fields(many)
+    assert fields["replicates"] and fields["splits"] == 10
+    assert (fields["jaccard_pairs_min"], fields["jaccard_pairs_max"]) == (0.7, 0.8)
+    label = selection_label({**SUMMARY, **fields, "infl_threshold": 0.1})
+    assert label == ("mem ≥ 0.25, infl ≥ 0.1: pairs replicate (split-half Jaccard 0.75 ≥ 0.7; "
+                     "mean of 10 splits, 0.70-0.80)")
+    note = reliability_note(fields, 12, 0.25, 0.1)
+    assert "mean of 10 random half-splits (min 0.70, max 0.80, std 0.03)" in note
+    shown = pairs_display(pairs_table([{**SUMMARY, **fields}], [ABOUT])).iloc[0]
+    assert shown["pairs' Jaccard over the splits (min-max)"] == "0.70-0.80 (10 splits)"
+    # a Jaccard that reaches the target on ~6 pairs per half does not replicate
+    few = summary_fields(splits_report([0.2, 0.75, 0.8, 0.9], pairs=6))
+    assert not few["replicates"] and few["threshold_search"]["infl"]["chosen"] is None
+    assert "split-half Jaccard 0.75 ≥ 0.7 but fewer than 20 pairs per half" in \
+        selection_label({**SUMMARY, **few, "infl_threshold": 0.1})
+    assert "the halves select 6.0 / 6.0 pairs on average, fewer than the 20" in \
+        reliability_note(few, 12, 0.25, 0.1)
+    fig = draw_consistency([("toy", many), ("few", splits_report([0.2, 0.75, 0.8, 0.9], 6))])
+    assert "auto 0.1: Jaccard 0.75, replicates" in fig.axes[1].get_title()
+    assert "fixed" not in fig.axes[3].get_title() and "no grid value" in fig.axes[3].get_title()
+    assert len(fig.axes[1].collections) == 1  # the min-max band
+    assert "min-max over the 10 splits" in [t.get_text() for t in fig.legends[0].get_texts()]

@@ -109,8 +109,10 @@ def test_every_selection_reports_whether_it_replicates(tiny_study):
     assert (summary["mem_threshold"], summary["infl_threshold"]) == (0.25, 0.15)
     assert summary["infl_threshold_mode"] == "fixed" and summary["replicates_target"] == 0.7
     assert summary["replicates"] == (summary["jaccard_pairs"] is not None
-                                     and summary["jaccard_pairs"] >= 0.7)
+                                     and summary["jaccard_pairs"] >= 0.7
+                                     and min(summary["split_half_pairs"][:2]) >= 20)
     assert summary["jaccard_pairs"] == report["infl"]["jaccard"]
+    assert (summary["splits"], report["splits"], summary["min_pairs"]) == (10, 10, 20)
     assert summary["n_pairs_chance"] == report["chance"]["at_used"] >= 0
     assert summary["n_test_single_train_any_mem"] <= summary["n_test_single_train"]
     note = (results / "selection.rst").read_text()
@@ -119,6 +121,8 @@ def test_every_selection_reports_whether_it_replicates(tiny_study):
     assert "split-half Jaccard, pairs / memorized" in markdown and "tiny: The " in markdown
     consistency = pd.read_csv(results / "consistency.csv")
     assert 0.15 in consistency["threshold"].tolist()
+    assert {"jaccard_min", "jaccard_max", "jaccard_std", "jaccard_splits"} <= \
+        set(consistency.columns)
 
 
 def test_a_plotting_option_redraws_only_its_figure(tiny_study, tmp_path):

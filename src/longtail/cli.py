@@ -34,7 +34,9 @@ from longtail.importers import import_datamodels, import_demo, load_array
 from longtail.released import import_released, write_released
 from longtail.reliability import (
     DEFAULT_GRIDS,
+    DEFAULT_MIN_PAIRS,
     DEFAULT_PERMUTATIONS,
+    DEFAULT_SPLITS,
     DEFAULT_TARGET,
     read_reliability,
     reliability,
@@ -86,6 +88,7 @@ def _number(kind: type, low: float | None = None, high: float | None = None
 THRESHOLD = _number(float, 0.0, 1.0)   # mem and infl thresholds of Section 2
 COUNT = _number(int, 1)
 SEED = _number(int, 0)
+AT_LEAST_ZERO = _number(int, 0)
 
 
 
@@ -224,6 +227,14 @@ def add_consistency(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--permutations", type=COUNT, default=DEFAULT_PERMUTATIONS, metavar="P",
                    help=f"permutations for the pairs expected by chance (default "
                         f"{DEFAULT_PERMUTATIONS})")
+    p.add_argument("--splits", type=COUNT, default=DEFAULT_SPLITS, metavar="R",
+                   help=f"with --reliability: random half-splits each Jaccard is the mean over "
+                        f"(default {DEFAULT_SPLITS}; the first is the split without "
+                        f"--reliability)")
+    p.add_argument("--min-pairs", type=AT_LEAST_ZERO, default=DEFAULT_MIN_PAIRS, metavar="N",
+                   help=f"with --reliability: pairs each half must select on average for "
+                        f"`auto` to choose θ_infl and the pairs to replicate (default "
+                        f"{DEFAULT_MIN_PAIRS})")
     p.add_argument("--trials", type=trial_range, metavar="START-STOP",
                    help="use only the trials with ids START..STOP-1, as `longtail estimate "
                         "--trials` (give --estimates made with the same range)")
@@ -255,7 +266,8 @@ def run_consistency(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         settings = {"mem": args.mem, "infl": args.infl, "target": args.target,
                     "grid": {"mem": args.mem_grid, "infl": args.thresholds},
-                    "chance_permutations": args.permutations}
+                    "chance_permutations": args.permutations, "splits": args.splits,
+                    "min_pairs": args.min_pairs}
         report, table = reliability(args.store, args.estimates, settings, seed=args.seed,
                                     min_trials=args.min_out_trials, trials=trials)
         write_reliability(report, table, args.reliability, args.out)
@@ -263,7 +275,9 @@ def run_consistency(args: argparse.Namespace) -> int:
         for name in ("mem", "infl"):
             setting = report[name]
             print(f"θ_{name} = {setting['used']:g} ({setting['mode']}): split-half Jaccard "
-                  f"{setting['jaccard']}")
+                  f"{setting['jaccard']}, mean of {report['splits']} splits (min "
+                  f"{setting['jaccard_min']}, max {setting['jaccard_max']}); replicates: "
+                  f"{setting['replicates']}")
         print(f"pairs expected by chance: {report['chance']['at_used']:.1f}")
         return 0
     if args.mem == "auto":

@@ -240,13 +240,29 @@ def select_pairs_file(estimates_path: str | os.PathLike, out_csv: str | os.PathL
 def split_trials(use: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Split the trials marked in ``use`` (t,) bool at random into two disjoint halves (t,)
     bool. Subsets are drawn independently per trial (Alg. 1 line 1), so the halves are two
-    independent runs of Algorithm 1 with t/2 trials each."""
+    independent runs of Algorithm 1 with t/2 trials each. The first of
+    :func:`split_halves`."""
+    half_a, half_b = split_halves(use, seed, 1)
+    return half_a[0], half_b[0]
+
+
+def split_halves(use: np.ndarray, seed: int, splits: int) -> tuple[np.ndarray, np.ndarray]:
+    """``splits`` random half-splits of the trials marked in ``use`` (t,) bool: half A and
+    half B as (splits, t) bool, disjoint within a split, of floor(t_used / 2) trials each (an
+    odd trial out is in neither). Split r is the r-th permutation of the used trials drawn
+    from ``derive_rng(seed)``, so the first is :func:`split_trials` and the first r splits
+    do not depend on ``splits``."""
+    if splits < 1:
+        raise ValueError(f"splits must be >= 1, got {splits}")
     chosen = np.flatnonzero(use)
-    chosen = derive_rng(seed).permutation(chosen)
-    half_a = np.zeros(len(use), bool)
-    half_b = np.zeros(len(use), bool)
-    half_a[chosen[:len(chosen) // 2]] = True
-    half_b[chosen[len(chosen) // 2:2 * (len(chosen) // 2)]] = True
+    half = len(chosen) // 2
+    rng = derive_rng(seed)
+    half_a = np.zeros((splits, len(use)), bool)
+    half_b = np.zeros((splits, len(use)), bool)
+    for r in range(splits):
+        order = rng.permutation(chosen)
+        half_a[r, order[:half]] = True
+        half_b[r, order[half:2 * half]] = True
     return half_a, half_b
 
 

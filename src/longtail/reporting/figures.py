@@ -38,6 +38,7 @@ from longtail.reporting.plots import (
     top_influenced,
 )
 from longtail.reporting.provenance import read_about, short_title
+from longtail.reporting.reliability import jaccard_verdict
 
 PathLike = str | os.PathLike
 
@@ -134,16 +135,14 @@ def fig3_panel(estimates_path: PathLike, pairs_path: PathLike, data_path: PathLi
 
 def selection_label(summary: Mapping[str, Any]) -> str:
     """A figure's words on its selection: the thresholds and whether the pairs replicate
-    (split-half Jaccard against the target, :mod:`longtail.reliability`)."""
+    (split-half Jaccard, mean over the splits with their range, against the target,
+    :mod:`longtail.reliability`)."""
     text = f"mem ≥ {summary['mem_threshold']:g}, infl ≥ {summary['infl_threshold']:g}"
     if "replicates" not in summary:
         return text
-    jaccard = summary.get("jaccard_pairs")
-    shown = "undefined" if jaccard is None else f"{jaccard:.2f}"
     target = summary["replicates_target"]
-    verdict = (f"pairs replicate (split-half Jaccard {shown} ≥ {target:g})"
-               if summary["replicates"] else
-               f"pairs DO NOT REPLICATE (split-half Jaccard {shown} < {target:g}; "
+    verdict = (f"pairs replicate ({jaccard_verdict(summary)})" if summary["replicates"] else
+               f"pairs DO NOT REPLICATE ({jaccard_verdict(summary)}; "
                f"{summary['n_pairs_chance']:,.0f} of {summary['n_pairs']:,} expected by chance)")
     search = summary.get("threshold_search", {}).get("infl")
     if search and not search["reached"]:

@@ -17,26 +17,71 @@ def jaccard_text(value: float | None) -> str:
     return "undefined (both halves empty)" if value is None else f"{value:.2f}"
 
 
+def spread_text(fields: Mapping[str, Any], name: str) -> str:
+    """How the Jaccard of ``name`` (pairs | memorized) varies over the splits, in words, to
+    follow the Jaccard after a comma: empty for a summary of one split."""
+    splits = fields.get("splits", 1)
+    low, high = fields.get(f"jaccard_{name}_min"), fields.get(f"jaccard_{name}_max")
+    if splits <= 1 or low is None or high is None:
+        return ""
+    return (f", mean of {splits} random half-splits (min {low:.2f}, max {high:.2f}, "
+            f"std {fields[f'jaccard_{name}_std']:.2f})")
+
+
+def too_few_text(fields: Mapping[str, Any]) -> str:
+    """Why pairs whose Jaccard reaches the target still do not replicate: too few per half."""
+    sizes, least = fields.get("split_half_pairs"), fields.get("min_pairs", 0)
+    jaccard = fields["jaccard_pairs"]
+    if fields["replicates"] or not least or not sizes or jaccard is None or \
+            jaccard < fields["replicates_target"]:
+        return ""
+    return (f", but the halves select {sizes[0]:.1f} / {sizes[1]:.1f} pairs on average, "
+            f"fewer than the {least:g} per half a replicating selection needs")
+
+
+def jaccard_verdict(fields: Mapping[str, Any]) -> str:
+    """The pairs' split-half Jaccard against the target in a few words, for captions and
+    table notes: "split-half Jaccard 0.30 < 0.7; mean of 10 splits, 0.21-0.38" (``fields``:
+    :func:`longtail.reliability.summary_fields`; the range only for more than one split)."""
+    jaccard, target = fields.get("jaccard_pairs"), fields["replicates_target"]
+    text = "split-half Jaccard " + ("undefined" if jaccard is None else f"{jaccard:.2f}")
+    if jaccard is not None and jaccard >= target:
+        text += f" ≥ {target:g}"
+        if not fields.get("replicates", True):
+            text += f" but fewer than {fields.get('min_pairs', 0):g} pairs per half"
+    else:
+        text += f" < {target:g}"
+    low, high = fields.get("jaccard_pairs_min"), fields.get("jaccard_pairs_max")
+    if fields.get("splits", 1) > 1 and low is not None and high is not None:
+        text += f"; mean of {fields['splits']} splits, {low:.2f}-{high:.2f}"
+    return text
+
+
 def reliability_note(fields: Mapping[str, Any], n_pairs: int, mem_threshold: float,
                      infl_threshold: float) -> str:
     """One paragraph: do the selections replicate, how many pairs chance alone would give,
     and how the thresholds were set (``fields``: :func:`longtail.reliability.summary_fields`)."""
     target = fields["replicates_target"]
     verdict = "replicate" if fields["replicates"] else "do not replicate"
+    least = fields.get("min_pairs", 0)
+    per_half = f" with at least {least:g} pairs per half" if least else ""
     text = (f"The {n_pairs:,} pairs (mem >= {mem_threshold:g}, infl >= {infl_threshold:g}) "
-            f"{verdict}: split-half Jaccard {jaccard_text(fields['jaccard_pairs'])} against "
-            f"the paper's target {target:g}; {fields['n_pairs_chance']:,.1f} pairs are expected "
+            f"{verdict}: split-half Jaccard {jaccard_text(fields['jaccard_pairs'])}"
+            f"{spread_text(fields, 'pairs')} against the paper's target {target:g}"
+            f"{too_few_text(fields)}; {fields['n_pairs_chance']:,.1f} pairs are expected "
             f"by chance (null: {fields['chance_null']}). The memorized set "
             f"{'replicates' if fields['memorized_replicates'] else 'does not replicate'} "
-            f"(Jaccard {jaccard_text(fields['jaccard_memorized'])}).")
+            f"(Jaccard {jaccard_text(fields['jaccard_memorized'])}"
+            f"{spread_text(fields, 'memorized')}).")
     for name, search in fields["threshold_search"].items():
+        size = per_half if name == "infl" else ""
         if search["reached"]:
             text += (f" θ_{name} = {search['chosen']:g} was chosen as the smallest value of the "
-                     f"grid whose split-half Jaccard reaches {target:g}.")
+                     f"grid whose split-half Jaccard reaches {target:g}{size}.")
         else:
             text += (f" No θ_{name} on the grid {min(search['grid']):g}..."
-                     f"{max(search['grid']):g} reaches Jaccard {target:g}; the paper's value is "
-                     f"shown, and does not replicate.")
+                     f"{max(search['grid']):g} reaches Jaccard {target:g}{size}; the paper's "
+                     f"value is shown, and does not replicate.")
     return text
 
 

@@ -32,6 +32,7 @@ from longtail.removal import LEVEL, marginal_utility, random_removal_curve, read
 from longtail.reporting import paper as quoted  # `paper` names the tables' row switch
 from longtail.reporting.inputs import by_study, read_label_noise
 from longtail.reporting.provenance import ARCH_NAMES, DATASET_NAMES
+from longtail.reporting.reliability import jaccard_verdict
 
 OURS = "this run"
 PAPER = "paper"
@@ -39,7 +40,8 @@ PAPER = "paper"
 # by a single training example" (of any mem); NaN / empty for the paper's rows.
 PAIRS_RELIABILITY_COLUMNS = ("test_single_train_any_mem", "jaccard_pairs", "jaccard_memorized",
                              "pairs_chance", "replicates", "replicates_target",
-                             "infl_threshold_mode")
+                             "infl_threshold_mode", "splits", "jaccard_pairs_min",
+                             "jaccard_pairs_max", "jaccard_pairs_std", "min_pairs")
 PAIRS_COLUMNS = ("source", "study", "dataset", "model", "n", "n_test", "trials", "pairs",
                  "test_examples", "test_examples_pct", "test_single_train", "train_examples",
                  "memorized", "memorized_pct", "mem_threshold", "infl_threshold",
@@ -105,7 +107,9 @@ def pairs_reliability(summary: Mapping[str, Any]) -> dict[str, Any]:
             "jaccard_pairs": "jaccard_pairs", "jaccard_memorized": "jaccard_memorized",
             "pairs_chance": "n_pairs_chance", "replicates": "replicates",
             "replicates_target": "replicates_target",
-            "infl_threshold_mode": "infl_threshold_mode"}
+            "infl_threshold_mode": "infl_threshold_mode", "splits": "splits",
+            "jaccard_pairs_min": "jaccard_pairs_min", "jaccard_pairs_max": "jaccard_pairs_max",
+            "jaccard_pairs_std": "jaccard_pairs_std", "min_pairs": "min_pairs"}
     return {column: math.nan if summary.get(key) is None else summary[key]
             for column, key in keys.items()}
 
@@ -116,6 +120,14 @@ def _jaccards(row: Mapping[str, Any]) -> str:
         return "—"
     return " / ".join("—" if v is None or (isinstance(v, float) and math.isnan(v))
                       else f"{v:.2f}" for v in values)
+
+
+def _spread(row: Mapping[str, Any]) -> str:
+    low, high, splits = (row.get(key) for key in ("jaccard_pairs_min", "jaccard_pairs_max",
+                                                   "splits"))
+    if any(v is None or (isinstance(v, float) and math.isnan(v)) for v in (low, high, splits)):
+        return "—"
+    return f"{low:.2f}-{high:.2f} ({int(splits)} splits)"
 
 
 def _replicates(row: Mapping[str, Any]) -> str:
@@ -204,6 +216,7 @@ def pairs_display(table: pd.DataFrame) -> pd.DataFrame:
                  _count_pct(row["memorized"], row["memorized_pct"]),
              "θ_mem / θ_infl": _thresholds(row),
              "split-half Jaccard, pairs / memorized": _jaccards(row),
+             "pairs' Jaccard over the splits (min-max)": _spread(row),
              "pairs expected by chance": _chance(row["pairs_chance"]),
              "pairs replicate": _replicates(row)}
             for row in table.to_dict("records")]
@@ -432,7 +445,9 @@ def pairs_reliability_notes(summaries: Sequence[Mapping[str, Any]],
         notes.append(
             "Split-half Jaccard: the valid trials split at random into two halves, the "
             "selection made on each, |A ∩ B| / |A ∪ B| of the two pair sets and of the two "
-            f"memorized sets (Section 2: the paper chose θ_infl = {quoted.INFL_THRESHOLD:g} where "
+            "memorized sets, mean over several random splits (their min-max beside it; the "
+            "pairs replicate when the mean reaches the target with enough pairs per half) "
+            f"(Section 2: the paper chose θ_infl = {quoted.INFL_THRESHOLD:g} where "
             f"this reaches {quoted.JACCARD_TARGET:g} on CIFAR-100 with 2 x 2,000 trials). "
             "'A single influencer of any mem': of the pairs' "
             "test examples, those on which exactly one same-class training example, memorized "
@@ -445,10 +460,8 @@ def replication_warning(study: str, summary: Mapping[str, Any]) -> str:
     empty when they do or when the summary carries no reliability."""
     if summary.get("replicates", True):
         return ""
-    jaccard = summary.get("jaccard_pairs")
-    shown = "undefined" if jaccard is None else f"{jaccard:.2f}"
-    return (f"{study}: these pairs do not replicate (split-half Jaccard {shown} < "
-            f"{summary['replicates_target']:g}), so the numbers measure removing this "
+    return (f"{study}: these pairs do not replicate ({jaccard_verdict(summary)}), "
+            f"so the numbers measure removing this "
             f"particular selection and are not comparable with the paper's.")
 
 
