@@ -13,10 +13,12 @@ sorts the self CPU time of every operator into the parts of a step:
   dtype casts), ``other`` operators, and ``python`` (the step's wall time the operators do not
   account for: the loop, the learning-rate schedule, dispatch);
 
-then, out of the profiler, times the step's GEMMs alone at the same shapes (``gemm_floor_ms``:
+the evaluation of all n + n_test examples after training (``evaluation``, profiled apart and
+subtracted from the operators above) is spread over the steps like the rest; then, out of the
+profiler, times the step's GEMMs alone at the same shapes (``gemm_floor_ms``:
 the forward, weight-gradient and input-gradient products of one step, best of ``--repeats``).
-Prints one JSON line: milliseconds per step of each part, ``step_ms`` (unprofiled, from a
-second timed run), ``gemm_ms`` (the three GEMM parts), ``gemm_floor_ms``, ``gemm_share``
+Prints one JSON line: milliseconds per step of each part, ``step_ms`` (the profiled run's
+wall time per step), ``gemm_ms`` (the three GEMM parts), ``gemm_floor_ms``, ``gemm_share``
 (gemm_ms / step_ms) and ``floor_share`` (gemm_floor_ms / step_ms: the fraction of the step a
 perfect trainer that did nothing but these GEMMs would still need).
 
@@ -39,9 +41,10 @@ import torch
 import yaml
 from torch.profiler import ProfilerActivity, profile
 
+from longtail.batched import predict, stack_linears
 from longtail.config import study_sizes
 from longtail.models import mlp_widths
-from longtail.recipe import Recipe, TrainingData, resolved_precision
+from longtail.recipe import Normalizer, Recipe, TrainingData, resolved_precision
 from longtail.study import subset_size, trial_seed, with_defaults
 from longtail.training import subset_mask, train_trials
 
@@ -96,21 +99,20 @@ def main() -> None:
 
     train()  # warm-up
     with profile(activities=[ProfilerActivity.CPU]) as prof:
-        train()
-    seconds = min(train() for _ in range(2))
-    parts: dict[str, float] = {}
+        seconds = train()
+    with profile(activities=[ProfilerActivity.CPU]) as eval_prof:  # the evaluation alone
+        params = stack_linears(study["arch"], data.shape, classes, seeds, device)
+        x = Normalizer(data.x_train)(torch.cat([data.x_train, data.x_test])).flatten(1)
+        predict(params, x.to(torch.bfloat16) if precision == "bf16" else x)
+    evaluation = {e.key: e.self_cpu_time_total / 1e3 for e in eval_prof.key_averages()}
+    parts: dict[str, float] = {"evaluation": sum(evaluation.values())}
     for event in prof.key_averages():
         part = PARTS.get(event.key, "other")
-        parts[part] = parts.get(part, 0.0) + event.self_cpu_time_total / 1e3  # ms
-    # evaluation (after training) runs matmul/addmm on all n + n_test examples: its own part
-    for event in prof.key_averages():
-        if event.key in ("aten::mm", "aten::addmm", "aten::matmul", "aten::argmax"):
-            parts["evaluation"] = parts.get("evaluation", 0.0) + event.self_cpu_time_total / 1e3
-            parts["other"] -= event.self_cpu_time_total / 1e3
-    profiled_ms = sum(parts.values())
+        ms = event.self_cpu_time_total / 1e3 - evaluation.get(event.key, 0.0)
+        parts[part] = parts.get(part, 0.0) + max(ms, 0.0)
     step_ms = seconds * 1e3 / steps
     per_step = {name: ms / steps for name, ms in parts.items()}
-    per_step["python"] = max(step_ms - profiled_ms / steps, 0.0)
+    per_step["python"] = max(step_ms - sum(per_step.values()), 0.0)
 
     dtype = torch.bfloat16 if precision == "bf16" else torch.float32
     k, b = args.models, recipe.batch_size
