@@ -5,8 +5,6 @@ import sys
 
 from snakemake.utils import validate
 
-import yaml
-
 from longtail.config import (
     ConfigError,
     check_config,
@@ -19,9 +17,9 @@ from longtail.config import (
     schema_errors,
     study_sizes,
 )
+from longtail.schema import SCHEMA_PATH, load_schema
 from longtail.study import Study, canonical, subset_size
 
-SCHEMA = "../schemas/config.schema.yaml"
 # Rules that a `longtail` subcommand does call it; it is the one of the environment Snakemake
 # runs in (an inactive .venv, a conda env, on SLURM nodes too): its bin folder goes first on
 # PATH, after Snakemake's default prefix (bash strict mode).
@@ -30,12 +28,11 @@ shell.prefix(
 )
 
 # One line per bad value (naming the key and what is allowed) before Snakemake's own validate,
-# which fills in the defaults.
-with open(workflow.source_path(SCHEMA)) as schema_file:
-    problems = schema_errors(config, yaml.safe_load(schema_file))
+# which fills in the defaults; the schema is the package's own (longtail/config.schema.yaml).
+problems = schema_errors(config, load_schema())
 if problems:
     raise ConfigError("invalid configuration: " + "; ".join(problems))
-validate(config, schema=SCHEMA)
+validate(config, schema=str(SCHEMA_PATH))
 check_config(config)
 
 DATA_DIR = config["data"]["dir"]

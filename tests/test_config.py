@@ -10,10 +10,11 @@ import yaml
 from snakemake.utils import validate
 
 from longtail.config import ConfigError, check_config, schema_errors
+from longtail.schema import SCHEMA_PATH, load_schema
 from longtail.study import subset_size, trial_shards
 
 ROOT = Path(__file__).resolve().parents[1]
-SCHEMA = str(ROOT / "schemas" / "config.schema.yaml")
+SCHEMA = str(SCHEMA_PATH)
 
 
 def load(path: Path) -> dict:
@@ -23,7 +24,7 @@ def load(path: Path) -> dict:
 def checked(config: dict) -> dict:
     """What rules/common.smk does: one-line schema errors, defaults, cross-field checks."""
     config = copy.deepcopy(config)
-    problems = schema_errors(config, yaml.safe_load(Path(SCHEMA).read_text()))
+    problems = schema_errors(config, load_schema())
     if problems:
         raise ConfigError("; ".join(problems))
     validate(config, schema=SCHEMA)

@@ -18,10 +18,10 @@ from snakemake.utils import validate
 
 from longtail.recipe import Recipe
 from longtail.reliability import CHANCE_STREAM
+from longtail.schema import SCHEMA_PATH
 from longtail.select import split_trials
 from longtail.study import (
     DATA_KEYS,
-    SCHEMA_PATH,
     TRIAL_KEYS,
     Study,
     derive_rng,

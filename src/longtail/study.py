@@ -14,8 +14,8 @@ The keys that determine a study's results are listed once, here:
   ``trials_per_job`` are not among them: adding trials or re-sharding retrains nothing old;
   nor is ``removal``: Fig. 2's thresholds and repeats re-estimate nothing.
 
-A key that determines trials is added to the schema (``schemas/config.schema.yaml``, with its
-default) and to :data:`TRIAL_KEYS`; every param, fingerprint and check follows.
+A key that determines trials is added to the schema (``longtail/config.schema.yaml``, with
+its default) and to :data:`TRIAL_KEYS`; every param, fingerprint and check follows.
 
 Seeds: every seed and random generator of a study derives from (study seed, stream...) through
 one function, :func:`derive_seed` (and :func:`derive_rng` for a generator), by
@@ -26,19 +26,18 @@ REMOVAL_STREAM, ...), the last layer's full model from (seed, *FULL_MODEL_STREAM
 from __future__ import annotations
 
 import copy
-import functools
 import hashlib
 import json
 import math
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import jsonschema
 import numpy as np
-import yaml
+
+from longtail.schema import load_schema
 
 # What determines the study's data: the subsample of the dataset and its label noise.
 DATA_KEYS = ("dataset", "n_train", "n_test", "label_noise", "seed")
@@ -48,9 +47,6 @@ SUBSET_KEYS = (*DATA_KEYS, "subset_ratio")
 TRIAL_KEYS = (*SUBSET_KEYS, "arch", "train")
 # Recipe keys that say how a recipe runs, not what it computes: left out of fingerprints.
 RUNTIME_TRAIN_KEYS = ("threads", "device")
-
-# The schema: the one place that holds the config's defaults (see :func:`with_defaults`).
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
 
 
 # ---------------------------------------------------------------- seeds
@@ -179,12 +175,6 @@ def recipe_fingerprint_part(train: Mapping[str, Any]) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- defaults
-
-@functools.cache
-def load_schema() -> dict[str, Any]:
-    """The config schema (``schemas/config.schema.yaml``)."""
-    return yaml.safe_load(SCHEMA_PATH.read_text())
-
 
 def _filling_validator(schema: Mapping[str, Any]) -> jsonschema.protocols.Validator:
     """A validator that fills each missing property with a copy of its schema default
