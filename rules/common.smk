@@ -17,7 +17,7 @@ from longtail.config import (
     schema_errors,
     study_sizes,
 )
-from longtail.schema import SCHEMA_PATH, load_schema
+from longtail.schema import SCHEMA_PATH, load_schema, schema_default
 from longtail.study import Study, canonical, subset_size
 
 # Rules that a `longtail` subcommand does call it; it is the one of the environment Snakemake
@@ -252,8 +252,9 @@ def get_final_output():
     )
 
 
-# Section 2's thresholds, which `auto` falls back to where no grid value replicates.
-PAPER_THRESHOLDS = {"infl": 0.15, "mem": 0.25}
+# Section 2's thresholds (the schema's defaults), which `auto` falls back to where no grid
+# value replicates.
+PAPER_THRESHOLDS = {key: schema_default("thresholds", key) for key in ("infl", "mem")}
 
 
 def get_thresholds(wildcards):

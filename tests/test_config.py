@@ -10,7 +10,8 @@ import yaml
 from snakemake.utils import validate
 
 from longtail.config import ConfigError, check_config, schema_errors
-from longtail.schema import SCHEMA_PATH, load_schema
+from longtail.reporting import paper
+from longtail.schema import SCHEMA_PATH, load_schema, schema_default
 from longtail.study import subset_size, trial_shards
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -157,3 +158,18 @@ def test_workflow_refuses_bad_config_before_any_job(tiny, tmp_path):
     assert proc.returncode != 0
     assert "studies.tiny.subset_ratio = 1.5 is not allowed" in proc.stdout + proc.stderr
     assert not (tmp_path / "results").exists() and not (tmp_path / "resources").exists()
+
+
+def test_the_default_thresholds_are_the_papers():
+    """The schema holds the defaults; reporting.paper quotes the paper; they agree."""
+    assert schema_default("thresholds", "mem") == paper.MEM_THRESHOLD == 0.25
+    assert schema_default("thresholds", "infl") == paper.INFL_THRESHOLD == 0.15
+    assert schema_default("thresholds", "target") == paper.JACCARD_TARGET == 0.7
+
+
+def test_schema_default_follows_refs_and_parts():
+    assert schema_default("min_out_trials", part="study") == 8
+    assert schema_default("train", "ensemble_size", part="study") == 16
+    assert schema_default("lastlayer", "train", "epochs") == schema_default("epochs", part="train")
+    with pytest.raises(KeyError):
+        schema_default("studies")

@@ -32,6 +32,7 @@ import pandas as pd
 from longtail.algorithm1 import DEFAULT_MIN_TRIALS, ratio_at_least
 from longtail.estimates import Estimates, compute_estimates, read_estimates, valid_trials
 from longtail.h5 import atomic_path
+from longtail.schema import schema_default
 from longtail.select import (
     DEFAULT_CONSISTENCY_THRESHOLDS,
     is_memorized,
@@ -44,11 +45,12 @@ from longtail.select import (
 from longtail.store import StoreError, StoreReader
 from longtail.study import derive_rng
 
-DEFAULT_TARGET = 0.7  # Section 2: "Jaccard similarity coefficient ... >= 0.7"
-PAPER_THRESHOLDS = {"mem": 0.25, "infl": 0.15}  # Section 2
-DEFAULT_GRIDS = {"mem": tuple(np.round(np.arange(0.05, 0.951, 0.05), 2).tolist()),
+DEFAULT_TARGET = schema_default("thresholds", "target")  # the paper's 0.7 (Section 2)
+# What `auto` falls back to: the schema's default thresholds, the paper's (Section 2).
+PAPER_THRESHOLDS = {key: schema_default("thresholds", key) for key in ("mem", "infl")}
+DEFAULT_GRIDS = {"mem": tuple(schema_default("thresholds", "grid", "mem")),
                  "infl": DEFAULT_CONSISTENCY_THRESHOLDS}
-DEFAULT_PERMUTATIONS = 4
+DEFAULT_PERMUTATIONS = schema_default("thresholds", "chance_permutations")
 CHANCE_STREAM = 0x5EED_C4A5  # seeds the permutations apart from the split into halves
 CHANCE_NULL = ("every true influence is zero: for each memorized training example "
                "independently, its in/out assignments are permuted across the valid trials "
