@@ -5,6 +5,8 @@ import sys
 
 from snakemake.utils import validate
 
+import yaml
+
 from longtail.config import (
     ConfigError,
     check_config,
@@ -18,7 +20,7 @@ from longtail.config import (
     study_sizes,
 )
 from longtail.schema import SCHEMA_PATH, load_schema, schema_default
-from longtail.study import Study, canonical, subset_size
+from longtail.study import Study, canonical, fill_dependent_defaults, subset_size
 
 # Rules that a `longtail` subcommand does call it; it is the one of the environment Snakemake
 # runs in (an inactive .venv, a conda env, on SLURM nodes too): its bin folder goes first on
@@ -32,8 +34,15 @@ shell.prefix(
 problems = schema_errors(config, load_schema())
 if problems:
     raise ConfigError("invalid configuration: " + "; ".join(problems))
+fill_dependent_defaults(config)  # train.ensemble_size follows trials_per_job when unset
 validate(config, schema=str(SCHEMA_PATH))
 check_config(config)
+
+# Every rule's `conda:`: the environment `conda env create -f environment.yml` makes (its
+# name), which `--use-conda` activates as it is (a named environment; Snakemake cannot deploy
+# environment.yml itself, whose relative `-r requirements.txt` and `-e .` resolve only here).
+with open(workflow.source_path("../environment.yml")) as environment:
+    CONDA_ENV = yaml.safe_load(environment)["name"]
 
 DATA_DIR = config["data"]["dir"]
 check_data_paths(config, DATA_DIR)

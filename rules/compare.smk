@@ -23,7 +23,7 @@ rule compare_architectures:
     benchmark:
         "results/compare/{group}/benchmark.tsv"
     conda:
-        "../environment.yml"
+        CONDA_ENV
     resources:
         mem_mb=get_group_mem_mb,
         runtime=get_group_runtime,
@@ -45,7 +45,7 @@ rule tabulate_arch_comparison:
     log:
         "logs/tables/arch_comparison.log",
     conda:
-        "../environment.yml"
+        CONDA_ENV
     script:
         "../scripts/tabulate_arch_comparison.py"
 
@@ -65,6 +65,6 @@ rule plot_arch_comparison:
     log:
         "logs/figures/arch_comparison.log",
     conda:
-        "../environment.yml"
+        CONDA_ENV
     script:
         "../scripts/plot_arch_comparison.py"

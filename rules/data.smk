@@ -6,7 +6,7 @@ rule build_dataset_cache:
     log:
         f"logs/data/{{dataset}}.log",
     conda:
-        "../environment.yml"
+        CONDA_ENV
     resources:
         mem_mb=get_cache_mem_mb,
         runtime=get_cache_runtime,
@@ -26,7 +26,7 @@ rule make_study_data:
     log:
         "logs/{study}/make_study_data.log",
     conda:
-        "../environment.yml"
+        CONDA_ENV
     resources:
         mem_mb=get_study_data_mem_mb,
         runtime=get_short_runtime,

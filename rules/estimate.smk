@@ -15,7 +15,7 @@ rule estimate_memorization:
     wildcard_constraints:
         study=study_regex(TRAINED_STUDIES),
     conda:
-        "../environment.yml"
+        CONDA_ENV
     resources:
         mem_mb=get_estimate_mem_mb,
         runtime=get_store_runtime,
@@ -38,7 +38,7 @@ rule import_released_estimates:
     wildcard_constraints:
         study=study_regex(RELEASED_STUDIES),
     conda:
-        "../environment.yml"
+        CONDA_ENV
     resources:
         mem_mb=get_released_mem_mb,
         runtime=get_short_runtime,
@@ -57,7 +57,7 @@ rule select_high_influence_pairs:
     log:
         "logs/{study}/select_high_influence_pairs.log",
     conda:
-        "../environment.yml"
+        CONDA_ENV
     params:
         # for the last-layer variant and released estimates, which have no trials to split
         thresholds=get_thresholds,
@@ -80,7 +80,7 @@ rule measure_selection_consistency:
     log:
         "logs/{study}/measure_selection_consistency.log",
     conda:
-        "../environment.yml"
+        CONDA_ENV
     resources:
         mem_mb=get_store_mem_mb,
         runtime=get_store_runtime,

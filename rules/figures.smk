@@ -28,7 +28,7 @@ rule plot_fig1:
     log:
         "logs/figures/fig1.log",
     conda:
-        "../environment.yml"
+        CONDA_ENV
     params:
         studies=figure_studies("fig1"),
         options=get_plot_options("fig1"),
@@ -49,7 +49,7 @@ rule plot_fig2:
     log:
         "logs/figures/fig2.log",
     conda:
-        "../environment.yml"
+        CONDA_ENV
     params:
         studies=figure_studies("fig2"),
         options=get_plot_options("fig2"),
@@ -72,7 +72,7 @@ rule plot_fig3:
     log:
         "logs/figures/fig3.log",
     conda:
-        "../environment.yml"
+        CONDA_ENV
     params:
         studies=figure_studies("fig3"),
         options=get_plot_options("fig3"),
@@ -93,7 +93,7 @@ rule plot_figC1:
     log:
         "logs/figures/figC1.log",
     conda:
-        "../environment.yml"
+        CONDA_ENV
     params:
         studies=figure_studies("figC1"),
         options=get_plot_options("figC1"),
@@ -116,7 +116,7 @@ rule plot_consistency:
     log:
         "logs/figures/consistency.log",
     conda:
-        "../environment.yml"
+        CONDA_ENV
     params:
         studies=figure_studies("consistency"),
     script:
@@ -133,7 +133,7 @@ rule plot_mem_hist:
     log:
         "logs/figures/mem_hist.log",
     conda:
-        "../environment.yml"
+        CONDA_ENV
     params:
         studies=figure_studies("mem_hist"),
         options=get_plot_options("mem_hist"),
@@ -158,7 +158,7 @@ rule plot_label_noise:
     log:
         "logs/figures/label_noise.log",
     conda:
-        "../environment.yml"
+        CONDA_ENV
     params:
         studies=figure_studies("label_noise"),
         options=get_plot_options("label_noise"),
@@ -178,7 +178,7 @@ rule copy_figure_to_docs:
     wildcard_constraints:
         figure="fig1|fig2|fig3|figC1|mem_hist|label_noise|consistency",
     conda:
-        "../environment.yml"
+        CONDA_ENV
     script:
         "../scripts/copy_figure_to_docs.py"
 
@@ -210,7 +210,7 @@ rule plot_galleries:
     log:
         "logs/{study}/plot_galleries.log",
     conda:
-        "../environment.yml"
+        CONDA_ENV
     params:
         options=get_gallery_options,
     script:

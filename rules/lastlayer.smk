@@ -19,7 +19,7 @@ rule extract_representations:
     benchmark:
         "results/{study}/benchmarks/lastlayer_extract.tsv"
     conda:
-        "../environment.yml"
+        CONDA_ENV
     threads: lookup(dpath="studies/{study}/train/threads", within=config)
     resources:
         gpu=get_training_gpus,
@@ -42,7 +42,7 @@ rule train_lastlayer_trials:
     benchmark:
         "results/{study}/benchmarks/lastlayer_train.tsv"
     conda:
-        "../environment.yml"
+        CONDA_ENV
     threads: lookup(dpath="lastlayer/train/threads", within=config)
     resources:
         mem_mb=get_lastlayer_mem_mb,
@@ -92,7 +92,7 @@ rule tabulate_lastlayer:
     log:
         "logs/tables/lastlayer.log",
     conda:
-        "../environment.yml"
+        CONDA_ENV
     params:
         studies=LASTLAYER_STUDIES,
         thresholds=get_thresholds,
@@ -111,7 +111,7 @@ rule plot_figC3:
     log:
         "logs/figures/figC3.log",
     conda:
-        "../environment.yml"
+        CONDA_ENV
     params:
         studies=LASTLAYER_STUDIES,
     script:

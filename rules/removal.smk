@@ -17,7 +17,7 @@ rule train_removal_shard:
     wildcard_constraints:
         part=r"full|pairs|(mem|random)-\d+(\.\d+)?",
     conda:
-        "../environment.yml"
+        CONDA_ENV
     threads: lookup(dpath="studies/{study}/train/threads", within=config)
     resources:
         gpu=get_training_gpus,

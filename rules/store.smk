@@ -7,7 +7,7 @@ rule aggregate_correctness:
     log:
         "logs/{study}/aggregate_correctness.log",
     conda:
-        "../environment.yml"
+        CONDA_ENV
     resources:
         mem_mb=get_store_mem_mb,
         runtime=get_store_runtime,

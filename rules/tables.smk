@@ -22,7 +22,7 @@ rule describe_study:
     wildcard_constraints:
         study=study_regex(TRAINED_STUDIES),
     conda:
-        "../environment.yml"
+        CONDA_ENV
     params:
         study=get_description_params,
     script:
@@ -40,7 +40,7 @@ rule describe_released_study:
     wildcard_constraints:
         study=study_regex(RELEASED_STUDIES),
     conda:
-        "../environment.yml"
+        CONDA_ENV
     params:
         study=study_config,
     script:
@@ -60,7 +60,7 @@ rule tabulate_pairs:
     log:
         "logs/tables/pairs.log",
     conda:
-        "../environment.yml"
+        CONDA_ENV
     params:
         studies=table_studies("pairs"),
     script:
@@ -87,7 +87,7 @@ rule tabulate_marginal_utility:
     log:
         "logs/tables/marginal_utility.log",
     conda:
-        "../environment.yml"
+        CONDA_ENV
     params:
         studies=table_studies("marginal_utility"),
     script:
@@ -112,7 +112,7 @@ rule tabulate_label_noise:
     log:
         "logs/tables/label_noise.log",
     conda:
-        "../environment.yml"
+        CONDA_ENV
     params:
         studies=table_studies("label_noise"),
     script:

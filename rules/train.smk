@@ -8,7 +8,7 @@ rule train_trial_shard:
     benchmark:
         "results/{study}/benchmarks/train_{start}-{stop}.tsv"
     conda:
-        "../environment.yml"
+        CONDA_ENV
     threads: lookup(dpath="studies/{study}/train/threads", within=config)
     resources:
         gpu=get_training_gpus,

@@ -12,7 +12,7 @@ from snakemake.utils import validate
 from longtail.config import ConfigError, check_config, schema_errors
 from longtail.reporting import paper
 from longtail.schema import SCHEMA_PATH, load_schema, schema_default
-from longtail.study import subset_size, trial_shards
+from longtail.study import fill_dependent_defaults, subset_size, trial_shards
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = str(SCHEMA_PATH)
@@ -28,6 +28,7 @@ def checked(config: dict) -> dict:
     problems = schema_errors(config, load_schema())
     if problems:
         raise ConfigError("; ".join(problems))
+    fill_dependent_defaults(config)
     validate(config, schema=SCHEMA)
     check_config(config)
     return config
@@ -173,3 +174,20 @@ def test_schema_default_follows_refs_and_parts():
     assert schema_default("lastlayer", "train", "epochs") == schema_default("epochs", part="train")
     with pytest.raises(KeyError):
         schema_default("studies")
+
+
+@pytest.mark.parametrize(("per_job", "size"), [(8, 8), (64, 16), (12, 4), (1, 1), (None, 16)])
+def test_unset_ensemble_size_follows_trials_per_job(tiny, per_job, size):
+    study = tiny["studies"]["tiny"]
+    del study["train"]["ensemble_size"]
+    study.pop("trials_per_job")
+    if per_job is not None:
+        study["trials_per_job"] = per_job
+    assert checked(tiny)["studies"]["tiny"]["train"]["ensemble_size"] == size
+
+
+def test_a_set_ensemble_size_is_kept_and_checked(tiny):
+    tiny["studies"]["tiny"].update(trials_per_job=8)
+    tiny["studies"]["tiny"]["train"]["ensemble_size"] = 16
+    with pytest.raises(ConfigError, match=r"trials_per_job = 8 must be a multiple of"):
+        checked(tiny)

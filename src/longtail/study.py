@@ -37,7 +37,7 @@ from typing import Any
 import jsonschema
 import numpy as np
 
-from longtail.schema import load_schema
+from longtail.schema import load_schema, schema_default
 
 # What determines the study's data: the subsample of the dataset and its label noise.
 DATA_KEYS = ("dataset", "n_train", "n_test", "label_noise", "seed")
@@ -192,6 +192,27 @@ def _filling_validator(schema: Mapping[str, Any]) -> jsonschema.protocols.Valida
     return jsonschema.validators.extend(base, {"properties": set_defaults})(schema)
 
 
+def fill_dependent_defaults(values: Any, part: str = "config") -> None:
+    """Fill in, in place and before the schema's own defaults, the defaults that depend on
+    another value: an unset ``train.ensemble_size`` follows the study's ``trials_per_job``,
+    gcd(the schema's default, trials_per_job): the default (16) where it divides
+    trials_per_job (64, the default: unchanged), else the largest divisor it shares (8 for 8),
+    so that no study is refused for a multiple its user never set. ``values`` is a config
+    (``part="config"``) or one study (``part="study"``); what the schema would refuse is left
+    to it."""
+    if not isinstance(values, dict) or part not in ("config", "study"):
+        return
+    studies = values.get("studies") if part == "config" else {"": values}
+    for study in studies.values() if isinstance(studies, dict) else ():
+        if not isinstance(study, dict) or not isinstance(study.get("train", {}), dict):
+            continue
+        per_job = study.get("trials_per_job", schema_default("trials_per_job", part="study"))
+        if isinstance(per_job, int) and not isinstance(per_job, bool) and per_job >= 1 \
+                and "ensemble_size" not in study.get("train", {}):
+            size = math.gcd(schema_default("ensemble_size", part="train"), per_job)
+            study.setdefault("train", {})["ensemble_size"] = size
+
+
 def with_defaults(values: Mapping[str, Any] | None = None, part: str = "study"
                   ) -> dict[str, Any]:
     """A copy of ``values`` with every default of the schema filled in, validated: ``part`` is
@@ -203,6 +224,7 @@ def with_defaults(values: Mapping[str, Any] | None = None, part: str = "study"
         schema = {"$schema": schema["$schema"], "definitions": schema["definitions"],
                   "$ref": f"#/definitions/{part}"}
     filled = copy.deepcopy(dict(values or {}))
+    fill_dependent_defaults(filled, part)
     _filling_validator(schema).validate(filled)
     return filled
 
