@@ -10,6 +10,7 @@ import yaml
 from snakemake.utils import validate
 
 from longtail.config import ConfigError, check_config, schema_errors
+from longtail.datasets import DATASETS
 from longtail.reporting import paper
 from longtail.schema import SCHEMA_PATH, load_schema, schema_default
 from longtail.study import fill_dependent_defaults, subset_size, trial_shards
@@ -191,3 +192,9 @@ def test_a_set_ensemble_size_is_kept_and_checked(tiny):
     tiny["studies"]["tiny"]["train"]["ensemble_size"] = 16
     with pytest.raises(ConfigError, match=r"trials_per_job = 8 must be a multiple of"):
         checked(tiny)
+
+
+def test_the_schema_lists_the_registrys_datasets():
+    """The schema's enum of built-in datasets is the registry's (longtail.datasets)."""
+    options = load_schema()["definitions"]["study"]["properties"]["dataset"]["oneOf"]
+    assert tuple(options[0]["enum"]) == DATASETS
