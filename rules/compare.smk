@@ -25,8 +25,8 @@ rule compare_architectures:
     conda:
         CONDA_ENV
     resources:
-        mem_mb=get_group_mem_mb,
-        runtime=get_group_runtime,
+        mem_mb=RESOURCES.group_mem_mb,
+        runtime=RESOURCES.group_runtime,
     params:
         studies=lookup(dpath="compare/groups/{group}", within=config),
         thresholds=get_thresholds,

@@ -8,8 +8,8 @@ rule build_dataset_cache:
     conda:
         CONDA_ENV
     resources:
-        mem_mb=get_cache_mem_mb,
-        runtime=get_cache_runtime,
+        mem_mb=RESOURCES.cache_mem_mb,
+        runtime=RESOURCES.cache_runtime,
     params:
         download_dir=get_download_dir,
         data=get_data_sources,
@@ -28,8 +28,8 @@ rule make_study_data:
     conda:
         CONDA_ENV
     resources:
-        mem_mb=get_study_data_mem_mb,
-        runtime=get_short_runtime,
+        mem_mb=RESOURCES.study_data_mem_mb,
+        runtime=RESOURCES.short_runtime,
     params:
         data=get_data_params,
     script:

@@ -17,8 +17,8 @@ rule estimate_memorization:
     conda:
         CONDA_ENV
     resources:
-        mem_mb=get_estimate_mem_mb,
-        runtime=get_store_runtime,
+        mem_mb=RESOURCES.estimate_mem_mb,
+        runtime=RESOURCES.store_runtime,
     params:
         influence=lookup(dpath="influence", within=config),
         min_out_trials=lookup(dpath="studies/{study}/min_out_trials", within=config),
@@ -40,8 +40,8 @@ rule import_released_estimates:
     conda:
         CONDA_ENV
     resources:
-        mem_mb=get_released_mem_mb,
-        runtime=get_short_runtime,
+        mem_mb=RESOURCES.released_mem_mb,
+        runtime=RESOURCES.short_runtime,
     shell:
         "longtail import-released {input.released:q} {output:q} --data {input.data:q}"
         " > {log:q} 2>&1"
@@ -82,8 +82,8 @@ rule measure_selection_consistency:
     conda:
         CONDA_ENV
     resources:
-        mem_mb=get_store_mem_mb,
-        runtime=get_store_runtime,
+        mem_mb=RESOURCES.store_mem_mb,
+        runtime=RESOURCES.store_runtime,
     params:
         thresholds=get_selection_settings,
         seed=lookup(dpath="studies/{study}/seed", within=config),

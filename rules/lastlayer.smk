@@ -22,9 +22,9 @@ rule extract_representations:
         CONDA_ENV
     threads: lookup(dpath="studies/{study}/train/threads", within=config)
     resources:
-        gpu=get_training_gpus,
-        mem_mb=get_training_mem_mb,
-        runtime=get_full_model_runtime,
+        gpu=RESOURCES.training_gpus,
+        mem_mb=RESOURCES.training_mem_mb,
+        runtime=RESOURCES.full_model_runtime,
     params:
         study=get_training_params,
     script:
@@ -45,8 +45,8 @@ rule train_lastlayer_trials:
         CONDA_ENV
     threads: lookup(dpath="lastlayer/train/threads", within=config)
     resources:
-        mem_mb=get_lastlayer_mem_mb,
-        runtime=get_lastlayer_runtime,
+        mem_mb=RESOURCES.lastlayer_mem_mb,
+        runtime=RESOURCES.lastlayer_runtime,
     params:
         study=get_lastlayer_study,
         linear=get_lastlayer_train,

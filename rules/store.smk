@@ -9,8 +9,8 @@ rule aggregate_correctness:
     conda:
         CONDA_ENV
     resources:
-        mem_mb=get_store_mem_mb,
-        runtime=get_store_runtime,
+        mem_mb=RESOURCES.store_mem_mb,
+        runtime=RESOURCES.store_runtime,
     params:
         study=get_store_params,
     script:
