@@ -4,8 +4,6 @@ import sys
 
 from snakemake.utils import validate
 
-import yaml
-
 from longtail.config import (
     ConfigError,
     check_config,
@@ -35,12 +33,6 @@ if problems:
 fill_dependent_defaults(config)  # train.ensemble_size follows trials_per_job when unset
 validate(config, schema=str(SCHEMA_PATH))
 check_config(config)
-
-# Every rule's `conda:`: the environment `conda env create -f environment.yml` makes (its
-# name), which `--use-conda` activates as it is (a named environment; Snakemake cannot deploy
-# environment.yml itself, whose relative `-r requirements.txt` and `-e .` resolve only here).
-with open(workflow.source_path("../environment.yml")) as environment:
-    CONDA_ENV = yaml.safe_load(environment)["name"]
 
 DATA_DIR = config["data"]["dir"]
 check_data_paths(config, DATA_DIR)

@@ -22,8 +22,6 @@ rule compare_architectures:
         "logs/compare/{group}.log",
     benchmark:
         "results/compare/{group}/benchmark.tsv"
-    conda:
-        CONDA_ENV
     resources:
         mem_mb=RESOURCES.group_mem_mb,
         runtime=RESOURCES.group_runtime,
@@ -44,8 +42,6 @@ rule tabulate_arch_comparison:
         md="tables/arch_comparison.md",
     log:
         "logs/tables/arch_comparison.log",
-    conda:
-        CONDA_ENV
     script:
         "../scripts/tabulate_arch_comparison.py"
 
@@ -64,7 +60,5 @@ rule plot_arch_comparison:
         png="figures/arch_comparison.png",
     log:
         "logs/figures/arch_comparison.log",
-    conda:
-        CONDA_ENV
     script:
         "../scripts/plot_arch_comparison.py"

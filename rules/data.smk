@@ -5,8 +5,6 @@ rule build_dataset_cache:
         f"{DATA_DIR}/{{dataset}}.h5",
     log:
         f"logs/data/{{dataset}}.log",
-    conda:
-        CONDA_ENV
     resources:
         mem_mb=RESOURCES.cache_mem_mb,
         runtime=RESOURCES.cache_runtime,
@@ -25,8 +23,6 @@ rule make_study_data:
         "results/{study}/data.h5",
     log:
         "logs/{study}/make_study_data.log",
-    conda:
-        CONDA_ENV
     resources:
         mem_mb=RESOURCES.study_data_mem_mb,
         runtime=RESOURCES.short_runtime,

@@ -14,8 +14,6 @@ rule estimate_memorization:
         "results/{study}/benchmarks/estimate.tsv"
     wildcard_constraints:
         study=study_regex(TRAINED_STUDIES),
-    conda:
-        CONDA_ENV
     resources:
         mem_mb=RESOURCES.estimate_mem_mb,
         runtime=RESOURCES.store_runtime,
@@ -37,8 +35,6 @@ rule import_released_estimates:
         "logs/{study}/import_released_estimates.log",
     wildcard_constraints:
         study=study_regex(RELEASED_STUDIES),
-    conda:
-        CONDA_ENV
     resources:
         mem_mb=RESOURCES.released_mem_mb,
         runtime=RESOURCES.short_runtime,
@@ -56,8 +52,6 @@ rule select_high_influence_pairs:
         rst="results/{study}/selection.rst",
     log:
         "logs/{study}/select_high_influence_pairs.log",
-    conda:
-        CONDA_ENV
     params:
         # for the last-layer variant and released estimates, which have no trials to split
         thresholds=get_thresholds,
@@ -79,8 +73,6 @@ rule measure_selection_consistency:
         reliability="results/{study}/reliability.json",
     log:
         "logs/{study}/measure_selection_consistency.log",
-    conda:
-        CONDA_ENV
     resources:
         mem_mb=RESOURCES.store_mem_mb,
         runtime=RESOURCES.store_runtime,

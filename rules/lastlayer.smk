@@ -18,8 +18,6 @@ rule extract_representations:
         "logs/{study}/lastlayer/extract_representations.log",
     benchmark:
         "results/{study}/benchmarks/lastlayer_extract.tsv"
-    conda:
-        CONDA_ENV
     threads: lookup(dpath="studies/{study}/train/threads", within=config)
     resources:
         gpu=RESOURCES.training_gpus,
@@ -41,8 +39,6 @@ rule train_lastlayer_trials:
         "logs/{study}/lastlayer/train_lastlayer_trials.log",
     benchmark:
         "results/{study}/benchmarks/lastlayer_train.tsv"
-    conda:
-        CONDA_ENV
     threads: lookup(dpath="lastlayer/train/threads", within=config)
     resources:
         mem_mb=RESOURCES.lastlayer_mem_mb,
@@ -91,8 +87,6 @@ rule tabulate_lastlayer:
         md="tables/lastlayer.md",
     log:
         "logs/tables/lastlayer.log",
-    conda:
-        CONDA_ENV
     params:
         studies=LASTLAYER_STUDIES,
         thresholds=get_thresholds,
@@ -110,8 +104,6 @@ rule plot_figC3:
         png="figures/figC3.png",
     log:
         "logs/figures/figC3.log",
-    conda:
-        CONDA_ENV
     params:
         studies=LASTLAYER_STUDIES,
     script:

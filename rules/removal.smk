@@ -16,8 +16,6 @@ rule train_removal_shard:
         "results/{study}/benchmarks/removal_{part}_{start}-{stop}.tsv"
     wildcard_constraints:
         part=r"full|pairs|(mem|random)-\d+(\.\d+)?",
-    conda:
-        CONDA_ENV
     threads: lookup(dpath="studies/{study}/train/threads", within=config)
     resources:
         gpu=RESOURCES.training_gpus,

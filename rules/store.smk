@@ -6,8 +6,6 @@ rule aggregate_correctness:
         "results/{study}/correctness.h5",
     log:
         "logs/{study}/aggregate_correctness.log",
-    conda:
-        CONDA_ENV
     resources:
         mem_mb=RESOURCES.store_mem_mb,
         runtime=RESOURCES.store_runtime,

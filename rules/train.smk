@@ -7,8 +7,6 @@ rule train_trial_shard:
         "logs/{study}/train/{start}-{stop}.log",
     benchmark:
         "results/{study}/benchmarks/train_{start}-{stop}.tsv"
-    conda:
-        CONDA_ENV
     threads: lookup(dpath="studies/{study}/train/threads", within=config)
     resources:
         gpu=RESOURCES.training_gpus,
