@@ -31,15 +31,13 @@ import numpy as np
 import torch
 import yaml
 
-from longtail.config import SPLIT_SIZES
+from longtail.datasets import REGISTRY
 from longtail.recipe import Recipe, TrainingData
+from longtail.schema import schema_default
 from longtail.study import subset_size, trial_seed, with_defaults
 from longtail.training import subset_mask, train_trials
 
 ROOT = Path(__file__).resolve().parents[1]
-SHAPES = {"mnist": (28, 28, 1), "fashion-mnist": (28, 28, 1), "cifar10": (32, 32, 3),
-          "cifar100": (32, 32, 3)}
-CLASSES = {"mnist": 10, "fashion-mnist": 10, "cifar10": 10, "cifar100": 100, "imagenet": 1000}
 
 
 class UtilisationSampler:
@@ -84,13 +82,14 @@ def preset_data(study: dict, config: dict, max_train: int, data_path: str | None
         data = load_study_data(data_path)
         return training_data(data), len(data.y_train)
     dataset = study["dataset"]
-    side = config.get("data", {}).get("image_size", 64)
-    shape = SHAPES.get(dataset, (side, side, 3))
-    n_full = study.get("n_train") or SPLIT_SIZES[dataset][0]
+    info = REGISTRY[dataset]
+    shape = info.image_shape(config.get("data", {}).get("image_size",
+                                                        schema_default("data", "image_size")))
+    n_full = study.get("n_train") or info.n_train
     n = min(n_full, max_train)
-    n_test = min(study.get("n_test") or SPLIT_SIZES[dataset][1], max(n // 5, 1))
+    n_test = min(study.get("n_test") or info.n_test, max(n // 5, 1))
     rng = np.random.default_rng(0)
-    classes = CLASSES[dataset]
+    classes = info.classes
     return TrainingData.from_arrays(
         rng.integers(0, 256, (n, *shape), dtype=np.uint8), rng.integers(0, classes, n),
         rng.integers(0, 256, (n_test, *shape), dtype=np.uint8),

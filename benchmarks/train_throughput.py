@@ -79,15 +79,15 @@ from torch import nn
 
 from longtail import recipe as recipe_rules  # native_bf16 read in main: a --baseline worker
 from longtail.config import study_sizes
+from longtail.datasets import REGISTRY
 from longtail.models import mlp_widths
 from longtail.recipe import Recipe, TrainingData, lr_factor, uses_bf16  # may run older code
 from longtail.study import subset_size, trial_seed, with_defaults
 from longtail.training import resolve_method, subset_mask, train_trials
 
 ROOT = Path(__file__).resolve().parents[1]
-SHAPES = {"mnist": (28, 28, 1), "fashion-mnist": (28, 28, 1), "cifar10": (32, 32, 3),
-          "cifar100": (32, 32, 3)}
-CLASSES = {"mnist": 10, "fashion-mnist": 10, "cifar10": 10, "cifar100": 100}
+# The datasets whose images have a fixed shape (not ImageNet's data.image_size).
+FIXED_SHAPE = [name for name, dataset in REGISTRY.items() if dataset.shape is not None]
 
 
 @dataclass(frozen=True)
@@ -292,9 +292,9 @@ def build_setup(args: argparse.Namespace, device: torch.device) -> Setup:
                          f"(known: {', '.join(config['studies'])})")
     study = with_defaults(config["studies"][args.study])
     dataset = study["dataset"]
-    if not isinstance(dataset, str) or dataset not in SHAPES:
+    if not isinstance(dataset, str) or dataset not in FIXED_SHAPE:
         raise SystemExit(f"study '{args.study}' has dataset {dataset!r}; this benchmark makes "
-                         f"random data shaped like {', '.join(SHAPES)}")
+                         f"random data shaped like {', '.join(FIXED_SHAPE)}")
     arch = args.arch or study["arch"]
     recipe = Recipe.from_config(study["train"])
     overrides = {"epochs": args.epochs, "threads": args.threads, "precision": args.precision,
@@ -309,7 +309,7 @@ def build_setup(args: argparse.Namespace, device: torch.device) -> Setup:
     n_study, n_test_study = study_sizes(study)
     n = args.n or n_study
     n_test = n_test_study if n == n_study else max(round(n * n_test_study / n_study), 1)
-    shape, classes = SHAPES[dataset], CLASSES[dataset]
+    shape, classes = REGISTRY[dataset].shape, REGISTRY[dataset].classes
     rng = np.random.default_rng(0)
     data = TrainingData.from_arrays(
         rng.integers(0, 256, (n, *shape), dtype=np.uint8), rng.integers(0, classes, n),

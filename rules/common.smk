@@ -1,11 +1,8 @@
-import math
 import os
 import shlex
 import sys
 
 from snakemake.utils import validate
-
-import yaml
 
 from longtail.config import (
     ConfigError,
@@ -15,13 +12,12 @@ from longtail.config import (
     check_released_files,
     name_custom_datasets,
     released_studies,
-    SPLIT_SIZES,
     schema_errors,
-    study_sizes,
 )
-from longtail.study import Study, canonical, subset_size
+from longtail.resources import JobResources
+from longtail.schema import SCHEMA_PATH, load_schema, schema_default
+from longtail.study import Study, canonical, fill_dependent_defaults
 
-SCHEMA = "../schemas/config.schema.yaml"
 # Rules that a `longtail` subcommand does call it; it is the one of the environment Snakemake
 # runs in (an inactive .venv, a conda env, on SLURM nodes too): its bin folder goes first on
 # PATH, after Snakemake's default prefix (bash strict mode).
@@ -30,12 +26,12 @@ shell.prefix(
 )
 
 # One line per bad value (naming the key and what is allowed) before Snakemake's own validate,
-# which fills in the defaults.
-with open(workflow.source_path(SCHEMA)) as schema_file:
-    problems = schema_errors(config, yaml.safe_load(schema_file))
+# which fills in the defaults; the schema is the package's own (longtail/config.schema.yaml).
+problems = schema_errors(config, load_schema())
 if problems:
     raise ConfigError("invalid configuration: " + "; ".join(problems))
-validate(config, schema=SCHEMA)
+fill_dependent_defaults(config)  # train.ensemble_size follows trials_per_job when unset
+validate(config, schema=str(SCHEMA_PATH))
 check_config(config)
 
 DATA_DIR = config["data"]["dir"]
@@ -46,6 +42,9 @@ check_own_data_paths(config)
 CUSTOM_DATASETS = name_custom_datasets(config)
 # Each study's description, built once: its params, fingerprints and shard names.
 STUDIES = {name: Study.from_config(name, study) for name, study in config["studies"].items()}
+# What each job asks a cluster for (mem_mb, runtime, gpu), derived from its study: the rules'
+# `resources:` name its methods (longtail.resources; a site's profile may override them).
+RESOURCES = JobResources.from_config(STUDIES, config)
 
 # Studies whose estimates are imported from the authors' released file instead of trained.
 RELEASED_STUDIES = released_studies(config)
@@ -73,7 +72,7 @@ def study_config(wildcards):
 
 
 def get_dataset_cache(wildcards):
-    return f"{DATA_DIR}/{study_config(wildcards)['dataset']}.h5"
+    return f"{DATA_DIR}/{get_study(wildcards).dataset}.h5"
 
 
 def get_data_sources(wildcards):
@@ -255,8 +254,9 @@ def get_final_output():
     )
 
 
-# Section 2's thresholds, which `auto` falls back to where no grid value replicates.
-PAPER_THRESHOLDS = {"infl": 0.15, "mem": 0.25}
+# Section 2's thresholds (the schema's defaults), which `auto` falls back to where no grid
+# value replicates.
+PAPER_THRESHOLDS = {key: schema_default("thresholds", key) for key in ("infl", "mem")}
 
 
 def get_thresholds(wildcards):
@@ -293,183 +293,3 @@ def get_selection_settings(wildcards):
     """Thresholds (numbers or `auto`), grids, target and permutations of the selection and
     its reliability (rules/estimate.smk), key-sorted so that reordering reruns nothing."""
     return canonical(config["thresholds"])
-
-
-# ---- Resources -------------------------------------------------------------------------------
-# What each cluster job asks for, derived from its study (n, n_test, t, image size, arch, device):
-# `mem_mb` (host memory), `runtime` (minutes) and `gpu`, the names the SLURM executor plugin
-# maps to --mem, --time and --gpus; its CPUs are the rule's `threads`. Retries (`attempt` 2, 3)
-# ask for more. Rough on purpose: a site overrides any of them in its own profile
-# (`set-resources`, docs/slurm.md). Light rules are `localrules` and declare nothing.
-
-MB = 1e6
-# (height, width, channels) of the built-in datasets' images; own data is assumed CIFAR-sized.
-IMAGE_SHAPES = {"mnist": (28, 28, 1), "fashion-mnist": (28, 28, 1)}
-# GPU-seconds to train one model on one million examples for one epoch at 32 x 32 pixels, on an
-# A100-class GPU (batched MLPs: per model); `train.device: cpu` multiplies it by CPU_SLOWDOWN.
-ARCH_SECONDS = {"mlp": 0.5, "cnn": 2.0, "resnet9": 8.0, "inception": 40.0, "resnet18": 60.0}
-RESNET50_SECONDS = 200.0
-CPU_SLOWDOWN = 50
-
-
-def study_scale(study):
-    """(n, n_test, bytes of one image) of a study; an own dataset whose sizes the config does
-    not give counts as 60,000 + 10,000 images."""
-    dataset = study["dataset"]
-    if dataset in SPLIT_SIZES:
-        n, n_test = study_sizes(study)
-    else:
-        n, n_test = study.get("n_train") or 60000, study.get("n_test") or 10000
-    side = config["data"]["image_size"] if dataset == "imagenet" else 32
-    height, width, channels = IMAGE_SHAPES.get(dataset, (side, side, 3))
-    return n, n_test, height * width * channels
-
-
-def whole_dataset(dataset):
-    """A study of all of a dataset's examples (what its cache holds)."""
-    return {"dataset": dataset, "n_train": None, "n_test": None}
-
-
-def data_mb(study):
-    """The study's images (train and test, uint8) in MB."""
-    n, n_test, image_bytes = study_scale(study)
-    return (n + n_test) * image_bytes / MB
-
-
-def store_mb(study):
-    """The study's (t, n) and (t, n_test) arrays: mask, correctness, predictions (int16)."""
-    n, n_test, _ = study_scale(study)
-    return study["trials"] * (4 * n + n_test) / MB
-
-
-def model_seconds(study, n_examples):
-    """Seconds to train one model of the study's recipe on n_examples examples."""
-    arch, train = study["arch"], study["train"]
-    family = "mlp" if arch.startswith("mlp") else arch
-    seconds = ARCH_SECONDS.get(family, RESNET50_SECONDS)
-    _, _, image_bytes = study_scale(study)
-    seconds *= n_examples * train["epochs"] / MB * max(image_bytes / 3072, 1)
-    return seconds * (CPU_SLOWDOWN if train["device"] == "cpu" else 1)
-
-
-def minutes(seconds, attempt, floor=10):
-    """A job's time limit: 1.5 x the estimate plus a start-up allowance, per attempt."""
-    return attempt * (floor + math.ceil(1.5 * seconds / 60))
-
-
-def megabytes(mb, attempt, base=2000):
-    """A job's memory: a base for Python, torch and HDF5 plus mb, per attempt, in whole GB."""
-    return attempt * 1000 * math.ceil((base + mb) / 1000)
-
-
-def get_training_gpus(wildcards):
-    """One GPU per training job unless the study trains on the CPU (`train.device: cpu`)."""
-    return 0 if study_config(wildcards)["train"]["device"] == "cpu" else 1
-
-
-def get_training_mem_mb(wildcards, attempt):
-    """The study's images twice (read, then as tensors), as float32 too when on the CPU."""
-    study = study_config(wildcards)
-    factor = 6 if study["train"]["device"] == "cpu" else 2
-    return megabytes(factor * data_mb(study), attempt, base=4000)
-
-
-def get_trial_runtime(wildcards, attempt):
-    """trials_per_job models on m = subset_ratio * n examples (the same for every shard of a
-    study, so that the shards can be one SLURM array)."""
-    study = study_config(wildcards)
-    n, _, _ = study_scale(study)
-    seconds = study["trials_per_job"] * model_seconds(study, subset_size(n, study["subset_ratio"]))
-    return minutes(seconds, attempt, floor=15)
-
-
-def get_removal_runtime(wildcards, attempt):
-    """The repeats of the shard times the kinds of the part (two but for `full` and
-    `random-*`), on at most n examples each."""
-    study = study_config(wildcards)
-    n, _, _ = study_scale(study)
-    kinds = 1 if wildcards.part == "full" or wildcards.part.startswith("random-") else 2
-    models = (int(wildcards.stop) - int(wildcards.start)) * kinds
-    return minutes(models * model_seconds(study, n), attempt, floor=15)
-
-
-def get_full_model_runtime(wildcards, attempt):
-    """One model on all n examples (rules/lastlayer.smk)."""
-    study = study_config(wildcards)
-    n, _, _ = study_scale(study)
-    return minutes(model_seconds(study, n), attempt, floor=15)
-
-
-def get_cache_mem_mb(wildcards, attempt):
-    """A dataset cache is built in memory: its images about three times over."""
-    return megabytes(3 * data_mb(whole_dataset(wildcards.dataset)), attempt)
-
-
-def get_cache_runtime(wildcards, attempt):
-    """Hours for ImageNet (decoding 1.3 million JPEGs), an hour for the others."""
-    return attempt * (600 if wildcards.dataset == "imagenet" else 60)
-
-
-def get_study_data_mem_mb(wildcards, attempt):
-    """The whole cache and the study's subsample of it."""
-    dataset = study_config(wildcards)["dataset"]
-    return megabytes(3 * data_mb(whole_dataset(dataset)), attempt)
-
-
-def get_store_mem_mb(wildcards, attempt):
-    """The study's (t, n) arrays, twice (shards and the concatenation)."""
-    return megabytes(2 * store_mb(study_config(wildcards)), attempt)
-
-
-def get_estimate_mem_mb(wildcards, attempt):
-    """Blocks of the store and (t, n) counts; the full n x n_test influence in blocks."""
-    study = study_config(wildcards)
-    n, n_test, _ = study_scale(study)
-    full = lookup(dpath="influence", within=config) == "full"
-    return megabytes(store_mb(study) / 2 + (8 * 2048 * n_test / MB if full else 0), attempt)
-
-
-def get_short_runtime(wildcards, attempt):
-    """Half an hour, for one pass over a study's data or a released file."""
-    return 30 * attempt
-
-
-def get_store_runtime(wildcards, attempt):
-    """Reading and counting the store: about a minute per GB, at least half an hour."""
-    return attempt * (30 + math.ceil(store_mb(study_config(wildcards)) / 1000))
-
-
-def get_released_mem_mb(wildcards, attempt):
-    """The released file's n x n_test float32 influence, three times over."""
-    n, n_test, _ = study_scale(study_config(wildcards))
-    return megabytes(3 * 4 * n * n_test / MB, attempt)
-
-
-def get_lastlayer_mem_mb(wildcards, attempt):
-    """Representations (up to 2,048 float32 features per example) and the linear store."""
-    study = study_config(wildcards)
-    n, n_test, _ = study_scale(study)
-    return megabytes(4 * 2048 * (n + n_test) / MB + 2 * store_mb(study), attempt)
-
-
-def get_lastlayer_runtime(wildcards, attempt):
-    """t linear models on the CPU, a second per thousand examples each (rough)."""
-    study = study_config(wildcards)
-    n, _, _ = study_scale(study)
-    return minutes(study["trials"] * n / 1000, attempt, floor=30)
-
-
-def group_studies(wildcards):
-    return [canonical(config["studies"][s]) for s in config["compare"]["groups"][wildcards.group]]
-
-
-def get_group_mem_mb(wildcards, attempt):
-    """The stores of the group's studies, side by side."""
-    studies = group_studies(wildcards)
-    return megabytes(sum(2 * store_mb(study) for study in studies), attempt)
-
-
-def get_group_runtime(wildcards, attempt):
-    """Reading the group's stores and estimating twice per pair of studies."""
-    studies = group_studies(wildcards)
-    return attempt * (30 + math.ceil(sum(store_mb(study) for study in studies) / 500))

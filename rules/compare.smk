@@ -22,11 +22,9 @@ rule compare_architectures:
         "logs/compare/{group}.log",
     benchmark:
         "results/compare/{group}/benchmark.tsv"
-    conda:
-        "../environment.yml"
     resources:
-        mem_mb=get_group_mem_mb,
-        runtime=get_group_runtime,
+        mem_mb=RESOURCES.group_mem_mb,
+        runtime=RESOURCES.group_runtime,
     params:
         studies=lookup(dpath="compare/groups/{group}", within=config),
         thresholds=get_thresholds,
@@ -44,8 +42,6 @@ rule tabulate_arch_comparison:
         md="tables/arch_comparison.md",
     log:
         "logs/tables/arch_comparison.log",
-    conda:
-        "../environment.yml"
     script:
         "../scripts/tabulate_arch_comparison.py"
 
@@ -64,7 +60,5 @@ rule plot_arch_comparison:
         png="figures/arch_comparison.png",
     log:
         "logs/figures/arch_comparison.log",
-    conda:
-        "../environment.yml"
     script:
         "../scripts/plot_arch_comparison.py"

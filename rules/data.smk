@@ -5,11 +5,9 @@ rule build_dataset_cache:
         f"{DATA_DIR}/{{dataset}}.h5",
     log:
         f"logs/data/{{dataset}}.log",
-    conda:
-        "../environment.yml"
     resources:
-        mem_mb=get_cache_mem_mb,
-        runtime=get_cache_runtime,
+        mem_mb=RESOURCES.cache_mem_mb,
+        runtime=RESOURCES.cache_runtime,
     params:
         download_dir=get_download_dir,
         data=get_data_sources,
@@ -25,11 +23,9 @@ rule make_study_data:
         "results/{study}/data.h5",
     log:
         "logs/{study}/make_study_data.log",
-    conda:
-        "../environment.yml"
     resources:
-        mem_mb=get_study_data_mem_mb,
-        runtime=get_short_runtime,
+        mem_mb=RESOURCES.study_data_mem_mb,
+        runtime=RESOURCES.short_runtime,
     params:
         data=get_data_params,
     script:

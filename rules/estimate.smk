@@ -14,11 +14,9 @@ rule estimate_memorization:
         "results/{study}/benchmarks/estimate.tsv"
     wildcard_constraints:
         study=study_regex(TRAINED_STUDIES),
-    conda:
-        "../environment.yml"
     resources:
-        mem_mb=get_estimate_mem_mb,
-        runtime=get_store_runtime,
+        mem_mb=RESOURCES.estimate_mem_mb,
+        runtime=RESOURCES.store_runtime,
     params:
         influence=lookup(dpath="influence", within=config),
         min_out_trials=lookup(dpath="studies/{study}/min_out_trials", within=config),
@@ -37,11 +35,9 @@ rule import_released_estimates:
         "logs/{study}/import_released_estimates.log",
     wildcard_constraints:
         study=study_regex(RELEASED_STUDIES),
-    conda:
-        "../environment.yml"
     resources:
-        mem_mb=get_released_mem_mb,
-        runtime=get_short_runtime,
+        mem_mb=RESOURCES.released_mem_mb,
+        runtime=RESOURCES.short_runtime,
     shell:
         "longtail import-released {input.released:q} {output:q} --data {input.data:q}"
         " > {log:q} 2>&1"
@@ -56,8 +52,6 @@ rule select_high_influence_pairs:
         rst="results/{study}/selection.rst",
     log:
         "logs/{study}/select_high_influence_pairs.log",
-    conda:
-        "../environment.yml"
     params:
         # for the last-layer variant and released estimates, which have no trials to split
         thresholds=get_thresholds,
@@ -80,11 +74,9 @@ rule measure_selection_consistency:
         reliability="results/{study}/reliability.json",
     log:
         "logs/{study}/measure_selection_consistency.log",
-    conda:
-        "../environment.yml"
     resources:
-        mem_mb=get_store_mem_mb,
-        runtime=get_store_runtime,
+        mem_mb=RESOURCES.store_mem_mb,
+        runtime=RESOURCES.store_runtime,
     params:
         thresholds=get_selection_settings,
         seed=lookup(dpath="studies/{study}/seed", within=config),

@@ -27,8 +27,6 @@ rule plot_fig1:
         png=report("figures/fig1.png", caption="../report/fig1.rst", category="Figures"),
     log:
         "logs/figures/fig1.log",
-    conda:
-        "../environment.yml"
     params:
         studies=figure_studies("fig1"),
         options=get_plot_options("fig1"),
@@ -48,8 +46,6 @@ rule plot_fig2:
         rst="figures/fig2.rst",
     log:
         "logs/figures/fig2.log",
-    conda:
-        "../environment.yml"
     params:
         studies=figure_studies("fig2"),
         options=get_plot_options("fig2"),
@@ -71,8 +67,6 @@ rule plot_fig3:
         png=report("figures/fig3.png", caption="../report/fig3.rst", category="Figures"),
     log:
         "logs/figures/fig3.log",
-    conda:
-        "../environment.yml"
     params:
         studies=figure_studies("fig3"),
         options=get_plot_options("fig3"),
@@ -92,8 +86,6 @@ rule plot_figC1:
         png=report("figures/figC1.png", caption="../report/figC1.rst", category="Figures"),
     log:
         "logs/figures/figC1.log",
-    conda:
-        "../environment.yml"
     params:
         studies=figure_studies("figC1"),
         options=get_plot_options("figC1"),
@@ -115,8 +107,6 @@ rule plot_consistency:
         ),
     log:
         "logs/figures/consistency.log",
-    conda:
-        "../environment.yml"
     params:
         studies=figure_studies("consistency"),
     script:
@@ -132,8 +122,6 @@ rule plot_mem_hist:
         png=report("figures/mem_hist.png", caption="../report/mem_hist.rst", category="Figures"),
     log:
         "logs/figures/mem_hist.log",
-    conda:
-        "../environment.yml"
     params:
         studies=figure_studies("mem_hist"),
         options=get_plot_options("mem_hist"),
@@ -157,8 +145,6 @@ rule plot_label_noise:
         ),
     log:
         "logs/figures/label_noise.log",
-    conda:
-        "../environment.yml"
     params:
         studies=figure_studies("label_noise"),
         options=get_plot_options("label_noise"),
@@ -177,8 +163,6 @@ rule copy_figure_to_docs:
         "logs/docs/{figure}.log",
     wildcard_constraints:
         figure="fig1|fig2|fig3|figC1|mem_hist|label_noise|consistency",
-    conda:
-        "../environment.yml"
     script:
         "../scripts/copy_figure_to_docs.py"
 
@@ -209,8 +193,6 @@ rule plot_galleries:
         ),
     log:
         "logs/{study}/plot_galleries.log",
-    conda:
-        "../environment.yml"
     params:
         options=get_gallery_options,
     script:

@@ -18,13 +18,11 @@ rule extract_representations:
         "logs/{study}/lastlayer/extract_representations.log",
     benchmark:
         "results/{study}/benchmarks/lastlayer_extract.tsv"
-    conda:
-        "../environment.yml"
     threads: lookup(dpath="studies/{study}/train/threads", within=config)
     resources:
-        gpu=get_training_gpus,
-        mem_mb=get_training_mem_mb,
-        runtime=get_full_model_runtime,
+        gpu=RESOURCES.training_gpus,
+        mem_mb=RESOURCES.training_mem_mb,
+        runtime=RESOURCES.full_model_runtime,
     params:
         study=get_training_params,
     script:
@@ -41,12 +39,10 @@ rule train_lastlayer_trials:
         "logs/{study}/lastlayer/train_lastlayer_trials.log",
     benchmark:
         "results/{study}/benchmarks/lastlayer_train.tsv"
-    conda:
-        "../environment.yml"
     threads: lookup(dpath="lastlayer/train/threads", within=config)
     resources:
-        mem_mb=get_lastlayer_mem_mb,
-        runtime=get_lastlayer_runtime,
+        mem_mb=RESOURCES.lastlayer_mem_mb,
+        runtime=RESOURCES.lastlayer_runtime,
     params:
         study=get_lastlayer_study,
         linear=get_lastlayer_train,
@@ -91,8 +87,6 @@ rule tabulate_lastlayer:
         md="tables/lastlayer.md",
     log:
         "logs/tables/lastlayer.log",
-    conda:
-        "../environment.yml"
     params:
         studies=LASTLAYER_STUDIES,
         thresholds=get_thresholds,
@@ -110,8 +104,6 @@ rule plot_figC3:
         png="figures/figC3.png",
     log:
         "logs/figures/figC3.log",
-    conda:
-        "../environment.yml"
     params:
         studies=LASTLAYER_STUDIES,
     script:

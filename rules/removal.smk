@@ -16,13 +16,11 @@ rule train_removal_shard:
         "results/{study}/benchmarks/removal_{part}_{start}-{stop}.tsv"
     wildcard_constraints:
         part=r"full|pairs|(mem|random)-\d+(\.\d+)?",
-    conda:
-        "../environment.yml"
     threads: lookup(dpath="studies/{study}/train/threads", within=config)
     resources:
-        gpu=get_training_gpus,
-        mem_mb=get_training_mem_mb,
-        runtime=get_removal_runtime,
+        gpu=RESOURCES.training_gpus,
+        mem_mb=RESOURCES.training_mem_mb,
+        runtime=RESOURCES.removal_runtime,
     params:
         study=get_training_params,
     script:

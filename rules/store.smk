@@ -6,11 +6,9 @@ rule aggregate_correctness:
         "results/{study}/correctness.h5",
     log:
         "logs/{study}/aggregate_correctness.log",
-    conda:
-        "../environment.yml"
     resources:
-        mem_mb=get_store_mem_mb,
-        runtime=get_store_runtime,
+        mem_mb=RESOURCES.store_mem_mb,
+        runtime=RESOURCES.store_runtime,
     params:
         study=get_store_params,
     script:

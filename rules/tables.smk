@@ -21,8 +21,6 @@ rule describe_study:
         "logs/{study}/describe_study.log",
     wildcard_constraints:
         study=study_regex(TRAINED_STUDIES),
-    conda:
-        "../environment.yml"
     params:
         study=get_description_params,
     script:
@@ -39,8 +37,6 @@ rule describe_released_study:
         "logs/{study}/describe_released_study.log",
     wildcard_constraints:
         study=study_regex(RELEASED_STUDIES),
-    conda:
-        "../environment.yml"
     params:
         study=study_config,
     script:
@@ -59,8 +55,6 @@ rule tabulate_pairs:
         html=report("tables/pairs.html", caption="../report/pairs.rst", category="Tables"),
     log:
         "logs/tables/pairs.log",
-    conda:
-        "../environment.yml"
     params:
         studies=table_studies("pairs"),
     script:
@@ -86,8 +80,6 @@ rule tabulate_marginal_utility:
         rst="tables/marginal_utility.rst",
     log:
         "logs/tables/marginal_utility.log",
-    conda:
-        "../environment.yml"
     params:
         studies=table_studies("marginal_utility"),
     script:
@@ -111,8 +103,6 @@ rule tabulate_label_noise:
         ),
     log:
         "logs/tables/label_noise.log",
-    conda:
-        "../environment.yml"
     params:
         studies=table_studies("label_noise"),
     script:

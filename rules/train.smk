@@ -7,13 +7,11 @@ rule train_trial_shard:
         "logs/{study}/train/{start}-{stop}.log",
     benchmark:
         "results/{study}/benchmarks/train_{start}-{stop}.tsv"
-    conda:
-        "../environment.yml"
     threads: lookup(dpath="studies/{study}/train/threads", within=config)
     resources:
-        gpu=get_training_gpus,
-        mem_mb=get_training_mem_mb,
-        runtime=get_trial_runtime,
+        gpu=RESOURCES.training_gpus,
+        mem_mb=RESOURCES.training_mem_mb,
+        runtime=RESOURCES.trial_runtime,
     params:
         study=get_training_params,
     script:

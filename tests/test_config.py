@@ -10,10 +10,13 @@ import yaml
 from snakemake.utils import validate
 
 from longtail.config import ConfigError, check_config, schema_errors
-from longtail.study import subset_size, trial_shards
+from longtail.datasets import DATASETS
+from longtail.reporting import paper
+from longtail.schema import SCHEMA_PATH, load_schema, schema_default
+from longtail.study import fill_dependent_defaults, subset_size, trial_shards
 
 ROOT = Path(__file__).resolve().parents[1]
-SCHEMA = str(ROOT / "schemas" / "config.schema.yaml")
+SCHEMA = str(SCHEMA_PATH)
 
 
 def load(path: Path) -> dict:
@@ -23,9 +26,10 @@ def load(path: Path) -> dict:
 def checked(config: dict) -> dict:
     """What rules/common.smk does: one-line schema errors, defaults, cross-field checks."""
     config = copy.deepcopy(config)
-    problems = schema_errors(config, yaml.safe_load(Path(SCHEMA).read_text()))
+    problems = schema_errors(config, load_schema())
     if problems:
         raise ConfigError("; ".join(problems))
+    fill_dependent_defaults(config)
     validate(config, schema=SCHEMA)
     check_config(config)
     return config
@@ -159,3 +163,41 @@ def test_workflow_refuses_bad_config_before_any_job(tiny, tmp_path):
     assert proc.returncode != 0
     assert "studies.tiny.subset_ratio = 1.5 is not allowed" in proc.stdout + proc.stderr
     assert not (tmp_path / "results").exists() and not (tmp_path / "resources").exists()
+
+
+def test_the_default_thresholds_are_the_papers():
+    """The schema holds the defaults; reporting.paper quotes the paper; they agree."""
+    assert schema_default("thresholds", "mem") == paper.MEM_THRESHOLD == 0.25
+    assert schema_default("thresholds", "infl") == paper.INFL_THRESHOLD == 0.15
+    assert schema_default("thresholds", "target") == paper.JACCARD_TARGET == 0.7
+
+
+def test_schema_default_follows_refs_and_parts():
+    assert schema_default("min_out_trials", part="study") == 8
+    assert schema_default("train", "ensemble_size", part="study") == 16
+    assert schema_default("lastlayer", "train", "epochs") == schema_default("epochs", part="train")
+    with pytest.raises(KeyError):
+        schema_default("studies")
+
+
+@pytest.mark.parametrize(("per_job", "size"), [(8, 8), (64, 16), (12, 4), (1, 1), (None, 16)])
+def test_unset_ensemble_size_follows_trials_per_job(tiny, per_job, size):
+    study = tiny["studies"]["tiny"]
+    del study["train"]["ensemble_size"]
+    study.pop("trials_per_job")
+    if per_job is not None:
+        study["trials_per_job"] = per_job
+    assert checked(tiny)["studies"]["tiny"]["train"]["ensemble_size"] == size
+
+
+def test_a_set_ensemble_size_is_kept_and_checked(tiny):
+    tiny["studies"]["tiny"].update(trials_per_job=8)
+    tiny["studies"]["tiny"]["train"]["ensemble_size"] = 16
+    with pytest.raises(ConfigError, match=r"trials_per_job = 8 must be a multiple of"):
+        checked(tiny)
+
+
+def test_the_schema_lists_the_registrys_datasets():
+    """The schema's enum of built-in datasets is the registry's (longtail.datasets)."""
+    options = load_schema()["definitions"]["study"]["properties"]["dataset"]["oneOf"]
+    assert tuple(options[0]["enum"]) == DATASETS

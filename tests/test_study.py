@@ -18,14 +18,15 @@ from snakemake.utils import validate
 
 from longtail.recipe import Recipe
 from longtail.reliability import CHANCE_STREAM
+from longtail.schema import SCHEMA_PATH
 from longtail.select import split_trials
 from longtail.study import (
     DATA_KEYS,
-    SCHEMA_PATH,
     TRIAL_KEYS,
     Study,
     derive_rng,
     derive_seed,
+    fill_dependent_defaults,
     full_model_seed,
     removal_seed,
     trial_seed,
@@ -168,6 +169,7 @@ def test_with_defaults_fills_what_the_workflow_fills(tiny_config):
     assert with_defaults(raw, "config") == tiny_config
     bare = {"studies": {"s": {"dataset": "mnist", "arch": "mlp"}}}
     by_snakemake = copy.deepcopy(bare)
+    fill_dependent_defaults(by_snakemake)
     validate(by_snakemake, schema=str(SCHEMA_PATH))
     assert with_defaults(bare, "config") == by_snakemake
     assert with_defaults(bare["studies"]["s"]) == by_snakemake["studies"]["s"]

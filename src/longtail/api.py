@@ -19,7 +19,13 @@ import numpy as np
 import pandas as pd
 
 from longtail.algorithm1 import DEFAULT_MIN_TRIALS, InfluenceBlock
-from longtail.estimates import INFLUENCE_MODES, Estimates, compute_estimates, write_estimates
+from longtail.estimates import (
+    DEFAULT_INFLUENCE,
+    INFLUENCE_MODES,
+    Estimates,
+    compute_estimates,
+    write_estimates,
+)
 from longtail.scores import scores_frame
 from longtail.select import DEFAULT_INFL_THRESHOLD, DEFAULT_MEM_THRESHOLD, select_pairs
 from longtail.store import CorrectnessStore, TrialResults, store_attr_defaults
@@ -88,7 +94,7 @@ def _labels(name: str, labels: Any, size: int) -> np.ndarray:
 
 
 def estimate(mask: Any, train_correct: Any, test_correct: Any, train_labels: Any,
-             test_labels: Any, *, diverged: Any = None, influence_mode: str = "same-class",
+             test_labels: Any, *, diverged: Any = None, influence_mode: str = DEFAULT_INFLUENCE,
              min_trials: int = DEFAULT_MIN_TRIALS, train_source_index: Any = None,
              test_source_index: Any = None, flipped: Any = None) -> Result:
     """Algorithm 1 (lines 4-7) on arrays: ``mask`` (t, n), ``train_correct`` (t, n) and
@@ -141,7 +147,7 @@ def store_from_arrays(mask: Any, train_correct: Any, test_correct: Any, train_la
         attrs={**store_attr_defaults(n, n_test, subset), **(attrs or {})})
 
 
-def estimate_store_arrays(store: CorrectnessStore, *, influence_mode: str = "same-class",
+def estimate_store_arrays(store: CorrectnessStore, *, influence_mode: str = DEFAULT_INFLUENCE,
                           min_trials: int = DEFAULT_MIN_TRIALS) -> Result:
     """Algorithm 1 over the valid trials of an in-memory store (see :func:`estimate`): the
     same :func:`longtail.estimates.compute_estimates` that ``longtail estimate`` runs."""

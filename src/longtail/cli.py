@@ -28,7 +28,13 @@ from longtail.algorithm1 import DEFAULT_MIN_TRIALS
 from longtail.compare import agreement_files
 from longtail.data import load_study_data
 from longtail.errors import LongtailError
-from longtail.estimates import INFLUENCE_MODES, estimate_store, read_estimates, trials_in_range
+from longtail.estimates import (
+    DEFAULT_INFLUENCE,
+    INFLUENCE_MODES,
+    estimate_store,
+    read_estimates,
+    trials_in_range,
+)
 from longtail.h5 import atomic_path
 from longtail.importers import import_datamodels, import_demo, load_array
 from longtail.released import import_released, write_released
@@ -119,7 +125,7 @@ def add_estimate(subparsers: argparse._SubParsersAction) -> None:
     p = _subcommand(subparsers, run_estimate,
                     store="correctness store (correctness.h5)",
                     out="estimates file to write (estimates.h5)")
-    p.add_argument("--influence", choices=INFLUENCE_MODES, default="same-class",
+    p.add_argument("--influence", choices=INFLUENCE_MODES, default=DEFAULT_INFLUENCE,
                    help="same-class pairs only (default), the full n x n_test matrix, or none")
     p.add_argument("--min-out-trials", type=COUNT, default=DEFAULT_MIN_TRIALS, metavar="N",
                    help="warn about examples in or out of fewer than N valid trials "

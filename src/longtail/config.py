@@ -10,18 +10,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from longtail.datasets import SPLIT_SIZES
 from longtail.errors import LongtailError
 from longtail.study import SUBSET_KEYS, canonical, fingerprint, subset_size
-
-# (train, test) sizes of the original splits; n_train / n_test may not exceed them.
-SPLIT_SIZES: dict[str, tuple[int, int]] = {
-    "mnist": (60000, 10000),
-    "fashion-mnist": (60000, 10000),
-    "cifar10": (50000, 10000),
-    "cifar100": (50000, 10000),
-    "imagenet": (1281167, 50000),
-}
-DATASETS = tuple(SPLIT_SIZES)  # the built-in datasets
 
 
 class ConfigError(LongtailError, ValueError):

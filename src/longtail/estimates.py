@@ -37,6 +37,7 @@ from longtail.algorithm1 import (
     suggested_labels,
 )
 from longtail.h5 import create, create_dataset, open_file, read, read_attrs, write_attrs
+from longtail.schema import schema_default
 from longtail.store import (
     PER_EXAMPLE,
     CorrectnessStore,
@@ -46,6 +47,7 @@ from longtail.store import (
 )
 
 INFLUENCE_MODES = ("same-class", "full", "none")
+DEFAULT_INFLUENCE = schema_default("influence")
 SAME_CLASS_GROUP = "infl_same_class"
 PER_EXAMPLE_ESTIMATES = ("mem", "mem_se", "n_in", "n_out")
 # Per-example datasets added later; files written before them lack them (read as None).
@@ -116,7 +118,7 @@ def _prefetch(store: StoreReader, use: np.ndarray, row_bytes: int,
 
 
 def compute_estimates(store_path: str | os.PathLike | CorrectnessStore, *,
-                      influence: str = "same-class",
+                      influence: str = DEFAULT_INFLUENCE,
                       min_trials: int = DEFAULT_MIN_TRIALS, trials: np.ndarray | None = None,
                       block_size: int = DEFAULT_BLOCK_SIZE
                       ) -> tuple[Estimates, Iterator[InfluenceBlock]]:

@@ -23,7 +23,7 @@ from longtail.study import with_defaults
 @dataclass(frozen=True)
 class Recipe:
     """Training hyperparameters (config ``studies.<name>.train``); their defaults are the
-    schema's (``schemas/config.schema.yaml``), filled in before a Recipe is built."""
+    schema's (``longtail/config.schema.yaml``), filled in before a Recipe is built."""
 
     epochs: int
     batch_size: int

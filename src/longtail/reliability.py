@@ -44,6 +44,7 @@ from longtail.algorithm1 import (
 )
 from longtail.estimates import Estimates, read_estimates, valid_trials
 from longtail.h5 import atomic_path
+from longtail.schema import schema_default
 from longtail.select import (
     CONSISTENCY_COLUMNS,
     DEFAULT_CONSISTENCY_THRESHOLDS,
@@ -55,13 +56,14 @@ from longtail.select import (
 from longtail.store import StoreError, StoreReader
 from longtail.study import derive_rng
 
-DEFAULT_TARGET = 0.7  # Section 2: "Jaccard similarity coefficient ... >= 0.7"
-PAPER_THRESHOLDS = {"mem": 0.25, "infl": 0.15}  # Section 2
-DEFAULT_GRIDS = {"mem": tuple(np.round(np.arange(0.05, 0.951, 0.05), 2).tolist()),
+DEFAULT_TARGET = schema_default("thresholds", "target")  # the paper's 0.7 (Section 2)
+# What `auto` falls back to: the schema's default thresholds, the paper's (Section 2).
+PAPER_THRESHOLDS = {key: schema_default("thresholds", key) for key in ("mem", "infl")}
+DEFAULT_GRIDS = {"mem": tuple(schema_default("thresholds", "grid", "mem")),
                  "infl": DEFAULT_CONSISTENCY_THRESHOLDS}
-DEFAULT_PERMUTATIONS = 4
-DEFAULT_SPLITS = 10      # the CLI's; the workflow passes thresholds.splits (schema default)
-DEFAULT_MIN_PAIRS = 20   # the CLI's; the workflow passes thresholds.min_pairs
+DEFAULT_PERMUTATIONS = schema_default("thresholds", "chance_permutations")
+DEFAULT_SPLITS = schema_default("thresholds", "splits")
+DEFAULT_MIN_PAIRS = schema_default("thresholds", "min_pairs")
 CHANCE_STREAM = 0x5EED_C4A5  # seeds the permutations apart from the split into halves
 CHANCE_NULL = ("every true influence is zero: for each memorized training example "
                "independently, its in/out assignments are permuted across the valid trials "

@@ -14,8 +14,8 @@ The keys that determine a study's results are listed once, here:
   ``trials_per_job`` are not among them: adding trials or re-sharding retrains nothing old;
   nor is ``removal``: Fig. 2's thresholds and repeats re-estimate nothing.
 
-A key that determines trials is added to the schema (``schemas/config.schema.yaml``, with its
-default) and to :data:`TRIAL_KEYS`; every param, fingerprint and check follows.
+A key that determines trials is added to the schema (``longtail/config.schema.yaml``, with
+its default) and to :data:`TRIAL_KEYS`; every param, fingerprint and check follows.
 
 Seeds: every seed and random generator of a study derives from (study seed, stream...) through
 one function, :func:`derive_seed` (and :func:`derive_rng` for a generator), by
@@ -26,19 +26,18 @@ REMOVAL_STREAM, ...), the last layer's full model from (seed, *FULL_MODEL_STREAM
 from __future__ import annotations
 
 import copy
-import functools
 import hashlib
 import json
 import math
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import jsonschema
 import numpy as np
-import yaml
+
+from longtail.schema import load_schema, schema_default
 
 # What determines the study's data: the subsample of the dataset and its label noise.
 DATA_KEYS = ("dataset", "n_train", "n_test", "label_noise", "seed")
@@ -48,9 +47,6 @@ SUBSET_KEYS = (*DATA_KEYS, "subset_ratio")
 TRIAL_KEYS = (*SUBSET_KEYS, "arch", "train")
 # Recipe keys that say how a recipe runs, not what it computes: left out of fingerprints.
 RUNTIME_TRAIN_KEYS = ("threads", "device")
-
-# The schema: the one place that holds the config's defaults (see :func:`with_defaults`).
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
 
 
 # ---------------------------------------------------------------- seeds
@@ -180,12 +176,6 @@ def recipe_fingerprint_part(train: Mapping[str, Any]) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- defaults
 
-@functools.cache
-def load_schema() -> dict[str, Any]:
-    """The config schema (``schemas/config.schema.yaml``)."""
-    return yaml.safe_load(SCHEMA_PATH.read_text())
-
-
 def _filling_validator(schema: Mapping[str, Any]) -> jsonschema.protocols.Validator:
     """A validator that fills each missing property with a copy of its schema default
     (jsonschema's FAQ recipe, as snakemake.utils.validate(set_default=True) does)."""
@@ -202,6 +192,27 @@ def _filling_validator(schema: Mapping[str, Any]) -> jsonschema.protocols.Valida
     return jsonschema.validators.extend(base, {"properties": set_defaults})(schema)
 
 
+def fill_dependent_defaults(values: Any, part: str = "config") -> None:
+    """Fill in, in place and before the schema's own defaults, the defaults that depend on
+    another value: an unset ``train.ensemble_size`` follows the study's ``trials_per_job``,
+    gcd(the schema's default, trials_per_job): the default (16) where it divides
+    trials_per_job (64, the default: unchanged), else the largest divisor it shares (8 for 8),
+    so that no study is refused for a multiple its user never set. ``values`` is a config
+    (``part="config"``) or one study (``part="study"``); what the schema would refuse is left
+    to it."""
+    if not isinstance(values, dict) or part not in ("config", "study"):
+        return
+    studies = values.get("studies") if part == "config" else {"": values}
+    for study in studies.values() if isinstance(studies, dict) else ():
+        if not isinstance(study, dict) or not isinstance(study.get("train", {}), dict):
+            continue
+        per_job = study.get("trials_per_job", schema_default("trials_per_job", part="study"))
+        if isinstance(per_job, int) and not isinstance(per_job, bool) and per_job >= 1 \
+                and "ensemble_size" not in study.get("train", {}):
+            size = math.gcd(schema_default("ensemble_size", part="train"), per_job)
+            study.setdefault("train", {})["ensemble_size"] = size
+
+
 def with_defaults(values: Mapping[str, Any] | None = None, part: str = "study"
                   ) -> dict[str, Any]:
     """A copy of ``values`` with every default of the schema filled in, validated: ``part`` is
@@ -213,6 +224,7 @@ def with_defaults(values: Mapping[str, Any] | None = None, part: str = "study"
         schema = {"$schema": schema["$schema"], "definitions": schema["definitions"],
                   "$ref": f"#/definitions/{part}"}
     filled = copy.deepcopy(dict(values or {}))
+    fill_dependent_defaults(filled, part)
     _filling_validator(schema).validate(filled)
     return filled
 

@@ -8,7 +8,7 @@ longer matches its hash. ``make_study_data`` draws the stratified, seeded subsam
 noise one study uses; ``load_study_data`` reads it back. Importing this package needs no torch.
 """
 
-from longtail.config import DATASETS, SPLIT_SIZES
+from longtail.datasets import DATASETS, SPLIT_SIZES
 
 from .cache import DatasetCache, read_cache
 from .errors import DataError

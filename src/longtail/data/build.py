@@ -10,16 +10,21 @@ from pathlib import Path
 
 import torchvision
 
+from longtail.schema import schema_default
+
 from .cache import write_cache
 from .catalog import check_dataset, known_checksums
 from .convert import convert
 from .errors import DataError
 from .sources import locate
 
+DEFAULT_IMAGE_SIZE = schema_default("data", "image_size")  # ImageNet's side in the cache
+
 
 def build_cache(dataset: str, out_path: str | os.PathLike, *, download_dir: str | os.PathLike,
                 offline_dirs: Sequence[str | os.PathLike] = (), mirrors: Sequence[str] = (),
-                imagenet_root: str | os.PathLike | None = None, image_size: int = 64,
+                imagenet_root: str | os.PathLike | None = None,
+                image_size: int = DEFAULT_IMAGE_SIZE,
                 allow_download: bool = True, checksums: Mapping[str, str] | None = None) -> None:
     """Find (offline first) or download the original files, verify and convert them to one cache.
 

@@ -1,18 +1,22 @@
-"""What each supported dataset is: torchvision class, original files and their known checksums."""
+"""Where each supported dataset comes from: its torchvision class (named in
+:mod:`longtail.datasets`), its original files and their known checksums."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from torchvision.datasets import CIFAR10, CIFAR100, MNIST, FashionMNIST
+import torchvision.datasets
+from torchvision.datasets import MNIST
 from torchvision.datasets import imagenet as tv_imagenet
 
-from longtail.config import DATASETS
+from longtail.datasets import DATASETS, REGISTRY
 
 from .errors import DataError
 
-TORCHVISION_CLASSES = {"mnist": MNIST, "fashion-mnist": FashionMNIST,
-                       "cifar10": CIFAR10, "cifar100": CIFAR100}
+# The torchvision class of each dataset the registry names (ImageNet's archives are handled
+# through torchvision's imagenet module).
+TORCHVISION_CLASSES = {name: getattr(torchvision.datasets, dataset.source)
+                       for name, dataset in REGISTRY.items() if name != "imagenet"}
 
 # Directories that distributions install original dataset files into, searched after the user's.
 SYSTEM_DIRS: dict[str, tuple[Path, ...]] = {

@@ -16,9 +16,10 @@ from longtail.estimates import Estimates, read_estimates
 from longtail.h5 import atomic_path
 from longtail.reporting.plots.gallery import draw_row_gallery
 from longtail.reporting.plots.style import figure_style
+from longtail.schema import schema_default
 
-DEFAULT_EXAMPLES = 8
-DEFAULT_PAIRS = 12
+DEFAULT_EXAMPLES = schema_default("galleries", "examples")
+DEFAULT_PAIRS = schema_default("galleries", "pairs")
 
 
 def _name(classes: list[str], label: int) -> str:

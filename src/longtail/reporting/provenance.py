@@ -15,12 +15,12 @@ from typing import Any
 import numpy as np
 
 from longtail.algorithm1 import mem_counts
+from longtail.datasets import REGISTRY
 from longtail.estimates import FIT_PREMISE, fit_summary
 from longtail.h5 import atomic_path
 from longtail.store import StoreReader
 
-DATASET_NAMES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10",
-                 "cifar100": "CIFAR-100", "imagenet": "ImageNet"}
+DATASET_NAMES = {name: dataset.title for name, dataset in REGISTRY.items()}
 ARCH_NAMES = {"mlp": "MLP", "cnn": "CNN", "resnet9": "ResNet-9", "resnet18": "ResNet-18",
               "resnet50": "ResNet50", "inception": "Inception", "linear": "linear"}
 

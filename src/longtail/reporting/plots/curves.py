@@ -16,6 +16,16 @@ from matplotlib.figure import Figure
 
 from longtail.noise import precision_recall_curve
 from longtail.reporting.plots.style import COLORS, TEXT_WIDTH, new_figure, study_colors
+from longtail.schema import schema_default
+
+# The config's defaults of the options (plots.<figure>.<option>), for callers that pass none.
+FIG2_BAND = schema_default("plots", "fig2", "band")
+FIGC1_BIN_WIDTH = schema_default("plots", "figC1", "bin_width")
+FIGC1_LOG = schema_default("plots", "figC1", "log")
+MEM_HIST_BINS = schema_default("plots", "mem_hist", "bins")
+MEM_HIST_LOG = schema_default("plots", "mem_hist", "log")
+LABEL_NOISE_BINS = schema_default("plots", "label_noise", "bins")
+LABEL_NOISE_LOG = schema_default("plots", "label_noise", "log")
 
 KIND_LABELS = {"memorized": "memorized removed (mem ≥ threshold)",
                "random": "same number removed at random", "full": "full training set"}
@@ -36,7 +46,7 @@ def _wrap(title: str, width: int = 58) -> str:
 # ---------------------------------------------------------------- Fig. 2
 
 
-def draw_fig2(panels: Sequence[tuple[str, pd.DataFrame]], band: str = "std") -> Figure:
+def draw_fig2(panels: Sequence[tuple[str, pd.DataFrame]], band: str = FIG2_BAND) -> Figure:
     """Fig. 2: test accuracy after removing the examples with mem~ >= threshold and after
     removing as many random examples (mean over the models, shaded +- 1 std or standard error),
     against the threshold (top); memorized minus random with its 95% interval (middle); the
@@ -128,8 +138,8 @@ def influence_bins(threshold: float, bin_width: float) -> np.ndarray:
     return threshold + bin_width * np.arange(count + 1)
 
 
-def draw_figC1(panels: Sequence[tuple[str, np.ndarray, float]], bin_width: float = 0.05,
-               log: bool = False) -> Figure:
+def draw_figC1(panels: Sequence[tuple[str, np.ndarray, float]], bin_width: float = FIGC1_BIN_WIDTH,
+               log: bool = FIGC1_LOG) -> Figure:
     """Fig. C.1: the number of selected high-influence pairs per level of influence.
 
     ``panels`` are (title, influence of every selected pair, θ_infl) per study.
@@ -167,7 +177,7 @@ def draw_figC1(panels: Sequence[tuple[str, np.ndarray, float]], bin_width: float
 
 
 def draw_mem_hist(panels: Sequence[tuple[str, np.ndarray]], threshold: float,
-                  bins: int = 40, log: bool = True) -> Figure:
+                  bins: int = MEM_HIST_BINS, log: bool = MEM_HIST_LOG) -> Figure:
     """The distribution of memorization estimates, one step histogram per study (share of the
     study's training examples per bin), with θ_mem marked and the share above it."""
     if not panels:
@@ -206,7 +216,8 @@ class NoisePanel:
     scores: Mapping[str, np.ndarray] | None = None  # detector -> score (default: mem~ alone)
 
 
-def draw_label_noise(panels: Sequence[NoisePanel], bins: int = 40, log: bool = True) -> Figure:
+def draw_label_noise(panels: Sequence[NoisePanel], bins: int = LABEL_NOISE_BINS,
+                     log: bool = LABEL_NOISE_LOG) -> Figure:
     """Memorization estimates as a detector of flipped labels, one row per study: histograms of
     mem~ for flipped and clean training examples (left; each normalised to its own count, on a
     logarithmic axis by default) and the precision-recall curves of flagging examples by each

@@ -19,6 +19,12 @@ from longtail.reporting.plots.style import (
     InchCanvas,
     show_image,
 )
+from longtail.schema import schema_default
+
+# The config's defaults of Fig. 3's options (plots.fig3), for callers that pass none.
+FIG3_GROUPS = schema_default("plots", "fig3", "groups")
+FIG3_PER_GROUP = schema_default("plots", "fig3", "per_group")
+FIG3_TESTS = schema_default("plots", "fig3", "tests")
 
 # ---------------------------------------------------------------- Fig. 1
 
@@ -128,8 +134,8 @@ def draw_fig1(grids: Sequence[ExampleGrid]) -> Figure:
 # ---------------------------------------------------------------- Fig. 3
 
 
-def spread_groups(train_index: np.ndarray, max_infl: np.ndarray, groups: int = 3,
-                  per_group: int = 5) -> list[np.ndarray]:
+def spread_groups(train_index: np.ndarray, max_infl: np.ndarray, groups: int = FIG3_GROUPS,
+                  per_group: int = FIG3_PER_GROUP) -> list[np.ndarray]:
     """Fig. 3's selection, without cherry-picking (Section 3): sort the training examples of the
     pairs by the highest influence they have on a test example (descending; ties by index) and
     take ``groups`` runs of ``per_group`` consecutive examples starting at evenly spread
@@ -187,7 +193,7 @@ FIG3_GAP = (0.04, 0.1, 0.3)  # inches between test images, after the training im
 FIG3_WIDTH = 8.0             # inches the three groups of a panel should fill
 
 
-def draw_fig3(panels: Sequence[PairPanel], tests: int = 4) -> Figure:
+def draw_fig3(panels: Sequence[PairPanel], tests: int = FIG3_TESTS) -> Figure:
     """Fig. 3: high-influence pairs. Per row, the memorized training example (framed, titled with
     its mem~ and labelled with its class) and the ``tests`` test examples it influences most
     (titled with the influence estimate); groups of rows side by side; one panel per study."""

@@ -1,0 +1,74 @@
+"""The package as a user installs it: built (not editable) into a fresh virtual environment
+with only its declared dependencies (no torch), it has its config defaults and estimates
+memorization and influence from a correctness store, run from another directory."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from test_estimates import make_store, write
+
+ROOT = Path(__file__).resolve().parents[1]
+# What building the package reads (pyproject.toml names the readme and the license).
+BUILD_FILES = ("pyproject.toml", "README.md", "LICENSE")
+
+pytestmark = pytest.mark.install
+
+CHECK = """
+import importlib.util, json, sys
+from pathlib import Path
+import longtail
+from longtail.estimates import read_estimates
+from longtail.schema import SCHEMA_PATH, schema_default
+from longtail.study import with_defaults
+assert Path(longtail.__file__).is_relative_to(Path(sys.prefix)), longtail.__file__
+assert SCHEMA_PATH.is_file() and SCHEMA_PATH.is_relative_to(Path(sys.prefix)), SCHEMA_PATH
+assert importlib.util.find_spec("torch") is None, "torch was installed"
+study = with_defaults({"dataset": "mnist", "arch": "mlp"})
+print(json.dumps({"mem": schema_default("thresholds", "mem"), "trials": study["trials"],
+                  "epochs": study["train"]["epochs"], "attrs": {
+                      k: str(v) for k, v in read_estimates(sys.argv[1]).attrs.items()}}))
+"""
+
+
+@pytest.fixture(scope="module")
+def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh venv with the package built from a copy of the sources (so that the build
+    leaves nothing in the work tree) and its dependencies, without compiling bytecode."""
+    tmp = tmp_path_factory.mktemp("install")
+    source = tmp / "source"
+    shutil.copytree(ROOT / "src", source / "src",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    for name in BUILD_FILES:
+        shutil.copy(ROOT / name, source / name)
+    env = tmp / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env)], check=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(env / "bin" / "python"), "install",
+         "--quiet", "--no-compile", "--disable-pip-version-check", str(source)],
+        capture_output=True, text=True, timeout=600)
+    if proc.returncode:
+        pytest.fail(f"pip install failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return env
+
+
+def test_installed_package_estimates_without_torch(venv: Path, tmp_path: Path) -> None:
+    store = write(tmp_path, make_store(seed=3, t=60, n=30, n_test=12))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    out = elsewhere / "estimates.h5"
+    proc = subprocess.run([str(venv / "bin" / "longtail"), "estimate", str(store), out.name],
+                          cwd=elsewhere, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert out.is_file()
+    proc = subprocess.run([str(venv / "bin" / "python"), "-c", CHECK, str(out)], cwd=elsewhere,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(proc.stdout)
+    assert got["mem"] == 0.25 and got["trials"] == 256 and got["epochs"] == 8
+    assert got["attrs"]["influence"] == "same-class"
