@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,7 @@ from longtail.released import import_released
 from longtail.reporting.explain import influenced, influencers, top_k
 from longtail.reporting.explorer import (
     DATA_GLOBAL,
+    data_js,
     merge_top,
     sprite_layout,
     sprite_sheets,
@@ -34,10 +36,18 @@ from longtail.select import select_pairs_file
 
 
 def read_data_js(site: Path) -> dict:
+    """What data.js hands the page: a JSON string in single quotes, JS-escaped."""
     text = (site / "data.js").read_text()
-    prefix = f"window.{DATA_GLOBAL} = "
-    assert text.startswith(prefix) and text.endswith(";\n")
-    return json.loads(text[len(prefix):-2])
+    prefix = f"window.{DATA_GLOBAL} = JSON.parse('"
+    assert text.startswith(prefix) and text.endswith("');\n")
+    literal = text[len(prefix):-4]
+    return json.loads(re.sub(r"\\(.)", r"\1", literal))
+
+
+def test_data_js_escapes_quotes_and_backslashes(tmp_path: Path) -> None:
+    content = {"classes": ["it's", "a\\b", 'say "hi"', "é"]}
+    (tmp_path / "data.js").write_text(data_js(content))
+    assert read_data_js(tmp_path) == content
 
 
 def test_sprite_layout_known_cells() -> None:
@@ -60,7 +70,7 @@ def test_sprite_sheets_place_each_thumbnail_at_its_cell() -> None:
 
 def test_thumbnails_shrink_large_images_only() -> None:
     small = np.zeros((2, 28, 28, 1), np.uint8)
-    assert thumbnails(small) is not None and thumbnails(small).shape == (2, 28, 28, 1)
+    assert thumbnails(small).shape == (2, 28, 28, 1)
     large = np.zeros((1, 130, 100, 3), np.uint8)
     large[0, :3, :3] = 90                          # the first 3 x 3 block averages to 90
     shrunk = thumbnails(large, max_side=64)        # factor 3: 44 x 34 (edges padded)

@@ -232,6 +232,15 @@ def explorer_data(estimates_path: PathLike, study: str, *, data: StudyData | Non
         "pairs": _pairs_data(pairs), "thumb": thumb, "figures": list(figures)})
 
 
+def data_js(content: dict[str, Any]) -> str:
+    """``data.js``: the content as a JSON string literal that sets the global (browsers parse
+    JSON.parse of a string faster than the same object literal; ASCII only, so no escapes
+    beyond backslash and quote are needed)."""
+    text = json.dumps(content, separators=(",", ":"), allow_nan=False, ensure_ascii=True)
+    literal = text.replace("\\", "\\\\").replace("'", "\\'")
+    return f"window.{DATA_GLOBAL} = JSON.parse('{literal}');\n"
+
+
 def write_sprites(data: StudyData, out_dir: Path, columns: int = SHEET_COLUMNS
                   ) -> dict[str, Any]:
     """The thumbnails of both splits as PNG sprite sheets in ``out_dir/sprites``; returns their
@@ -276,9 +285,8 @@ def write_explorer(estimates_path: PathLike, out_html: PathLike, *, study: str,
         estimates_path, study, data=data, pairs=pd.read_csv(pairs_path) if pairs_path else None,
         summary=_read_json(summary_path), about=_read_json(about_path),
         reliability=_read_json(reliability_path), thumb=thumb, figures=copied, k=k)
-    text = json.dumps(content, separators=(",", ":"), allow_nan=False)
     with atomic_path(out_dir / "data.js") as tmp:
-        tmp.write_text(f"window.{DATA_GLOBAL} = {text};\n")
+        tmp.write_text(data_js(content))
     site = resources.files("longtail.reporting") / "site"
     for name in SITE_FILES:
         if name != "index.html":
