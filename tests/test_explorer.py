@@ -181,6 +181,7 @@ def test_explorer_of_released_estimates_without_images(tmp_path: Path) -> None:
     assert content["thumb"] is None and not any((site / "sprites").iterdir())
     assert content["classes"] == [] and content["train"]["mem_se"] == [None] * 12
     assert content["train"]["n_in"] == [-1] * 12
+    assert content["test"]["count"] is None  # no summary: no threshold to count against
     assert content["test"]["top"]["index"][:2] == influencers(est_path, 0, 10)[
         "train_index"].tolist()[:2]
 

@@ -125,8 +125,11 @@ def top_influence(estimates_path: PathLike, k: int = DEFAULT_TOP,
     estimates = read_estimates(estimates_path)
     sizes = {"train": len(estimates.mem), "test": len(estimates.test_labels)}
     out = {split: {"index": np.full((size, k), -1, np.int64),
-                   "infl": np.full((size, k), np.nan), "se": np.full((size, k), np.nan),
-                   "count": np.zeros(size, np.int64)} for split, size in sizes.items()}
+                   "infl": np.full((size, k), np.nan), "se": np.full((size, k), np.nan)}
+           for split, size in sizes.items()}
+    if infl_threshold is not None:
+        for split, size in sizes.items():
+            out[split]["count"] = np.zeros(size, np.int64)
     if estimates.attrs["influence"] == "none":
         return out
     for block in iter_influence(estimates_path):
@@ -176,7 +179,7 @@ def _split_data(estimates: Estimates, split: str, top: dict[str, np.ndarray],
             fields["original"] = data.y_train_clean
             fields["flipped"] = data.train_label_flipped
     out = {name: _values(value) for name, value in fields.items() if value is not None}
-    out["count"] = _values(top["count"])
+    out["count"] = _values(top.get("count"))
     out["top"] = {"index": _values(top["index"].ravel()), "infl": _values(top["infl"]),
                   "se": _values(top["se"])}
     return out

@@ -80,11 +80,12 @@
   function verdict() {
     const s = D.summary || {};
     if (s.replicates === undefined) {
-      return el("span", {}, "no split-half check (no trials to split, e.g. released estimates)");
+      return el("span", { id: "verdict" },
+                "not checked (no trials to split in halves, e.g. released estimates)");
     }
     const yes = s.replicates;
     return el("span", { class: yes ? "verdict-yes" : "verdict-no", id: "verdict" },
-              yes ? "replicates" : "does not replicate",
+              yes ? "the selection replicates" : "the selection does not replicate",
               ` (split-half Jaccard of the pairs ${fmt(s.jaccard_pairs, 2)}, target ` +
               `${fmt(s.replicates_target, 2)})`);
   }
@@ -117,7 +118,7 @@
       ["split-half Jaccard, memorized set", s.jaccard_memorized !== undefined
         ? fmt(s.jaccard_memorized) : null],
       ["split-half Jaccard, pairs", s.jaccard_pairs !== undefined ? fmt(s.jaccard_pairs) : null],
-      ["the selection", verdict()],
+      ["replication", verdict()],
     ];
     const facts = el("table", { class: "facts", id: "description" },
       rows.filter(([, v]) => v !== null && v !== undefined)
@@ -142,8 +143,8 @@
     return [
       el("h2", {}, `High-influence pairs (${order.length})`),
       el("p", { class: "note" }, `Memorized training examples (mem ≥ ${s.mem_threshold ?? "θ_mem"})` +
-         ` and same-class test examples they influence (infl ≥ ${s.infl_threshold ?? "θ_infl"});` +
-         " the selection ", verdict(), ". Strongest first",
+         ` and same-class test examples they influence (infl ≥ ${s.infl_threshold ?? "θ_infl"}).` +
+         " Replication: ", verdict(), ". Strongest first",
          order.length > shown.length ? `; the first ${shown.length} shown.` : "."),
       el("table", { id: "pairs" },
         el("tr", {}, ["training example", "test example", "label", "mem", "infl ± se"]
@@ -243,7 +244,8 @@
           : null] : null);
     const field = state.split === "test" || state.sort === "count" ? "count"
       : state.sort === "index" ? "mem" : SORTS[state.sort][0];
-    const caption = (i) => `${i} · ${field === "count" ? d.count[i] : fmt(d[field][i], 2)}`;
+    const caption = (i) => (!d[field] ? String(i)
+      : `${i} · ${field === "count" ? d.count[i] : fmt(d[field][i], 2)}`);
     const grid = el("div", { class: "grid", id: "grid" }, shown.map((i) =>
       el("a", { class: "cell", href: exampleHash(state.split, i), "data-index": i,
                 "data-label": d.label[i],
@@ -294,8 +296,8 @@
                  ["p_out", fmt(d.p_out?.[i])],
                  ["n_in / n_out", d.n_in[i] >= 0 ? `${d.n_in[i]} / ${d.n_out[i]}` : "unknown"]);
     }
-    facts.push([`influence count (infl ≥ ${s.infl_threshold ?? "θ_infl"})`, d.count[i]],
-               ["high-influence pairs", (pairsOf[split].get(i) || []).length]);
+    if (d.count) facts.push([`influence count (infl ≥ ${s.infl_threshold})`, d.count[i]]);
+    facts.push(["high-influence pairs", (pairsOf[split].get(i) || []).length]);
     const o = other(split);
     const rows = influenceRows(split, i);
     const title = split === "test"
@@ -330,7 +332,7 @@
       el("p", { class: "note" }, `The top ${D.k} by infl~ (${D.influence} influence)` +
          "; ★ marks the study's high-influence pairs (mem ≥ " +
          `${s.mem_threshold ?? "θ_mem"}, infl ≥ ${s.infl_threshold ?? "θ_infl"}), listed even ` +
-         "beyond the top k. The selection ", verdict(), "."),
+         "beyond the top k. Replication: ", verdict(), "."),
       table,
     ];
   }
