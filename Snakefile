@@ -22,6 +22,7 @@ include: "rules/figures.smk"
 include: "rules/tables.smk"
 include: "rules/lastlayer.smk"
 include: "rules/compare.smk"
+include: "rules/explorer.smk"
 
 
 # Rules too light to submit to a cluster run on the submitting host.

@@ -236,6 +236,52 @@ def get_gallery_outputs():
     return expand("results/{study}/gallery/pairs.png", study=GALLERY_STUDIES)
 
 
+def get_explorer_outputs():
+    """The explorer of every configured study (target `explorer`)."""
+    return expand("results/{study}/explorer/index.html", study=config["studies"])
+
+
+def get_explorer_figures(wildcards):
+    """The PNGs of the configured figures that draw the study (linked from its explorer)."""
+    return [
+        f"figures/{figure}.png"
+        for figure, studies in config["figures"].items()
+        if wildcards.study in (studies or [])
+    ]
+
+
+def get_explorer_inputs(wildcards):
+    """What a study's explorer shows: estimates, images, pairs and summary, its description,
+    the reliability report (studies with trials) and the figures that draw it."""
+    results = f"results/{wildcards.study}"
+    inputs = {
+        name: f"{results}/{name}.{ext}"
+        for name, ext in (("estimates", "h5"), ("data", "h5"), ("pairs", "csv"))
+    }
+    inputs.update(summary=f"{results}/summary.json", about=f"{results}/about.json")
+    if wildcards.study in TRAINED_STUDIES:
+        inputs["reliability"] = f"{results}/reliability.json"
+    inputs["figures"] = get_explorer_figures(wildcards)
+    return inputs
+
+
+def get_explorer_options(wildcards, input):
+    """`longtail explorer` options beyond the rule's fixed ones: the reliability report where
+    the study has one, the figures to copy and link."""
+    options = ["--reliability", input.reliability] if "reliability" in input.keys() else []
+    return shlex.join(options + ["--figures", *input.figures])
+
+
+def get_docs_explorer(wildcards):
+    """The explorer the README's screenshot shows: that of the first configured study."""
+    return f"results/{next(iter(config['studies']))}/explorer/index.html"
+
+
+def get_docs_explorer_view(wildcards):
+    """The view of the screenshot (a URL hash): the training examples, most memorized first."""
+    return "#grid?split=train&sort=mem"
+
+
 def get_final_output():
     return (
         expand(

@@ -170,6 +170,7 @@ rule copy_figure_to_docs:
 rule docs:
     input:
         get_docs_figures(),
+        "docs/figures/explorer.png",
 
 
 rule plot_galleries:

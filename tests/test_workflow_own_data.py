@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import yaml
 from conftest import snakemake
+from PIL import Image
 from test_data_custom import image_folder
 
 from longtail.cli import main
@@ -53,6 +54,11 @@ def test_own_folder_and_arrays_through_the_workflow(tmp_path: Path) -> None:
     snakemake(tmp_path, path, "--report", "report.html")
     html = (tmp_path / "report.html").read_text(errors="replace")
     assert "Galleries" in html and "class_0001.png" in html
+    snakemake(tmp_path, path, "explorer")  # colour thumbnails of both own datasets
+    for study, side in (("pets", 12), ("mine", 9)):  # 32 thumbnails per row of a sheet
+        sprites = tmp_path / "results" / study / "explorer" / "sprites"
+        with Image.open(sprites / "train-000.png") as sheet:
+            assert sheet.mode == "RGB" and sheet.size[0] == 32 * side
     estimates = tmp_path / "results" / "pets" / "estimates.h5"
     assert main(["explain", str(estimates), "--test", "0", "-k", "3", "--png",
                  str(tmp_path / "explain.png"), "--data",

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up this study on a fresh Debian/Ubuntu machine with Python 3.11:
-#   Debian packages (the offline Fashion-MNIST; with --tests also a single-node SLURM),
+#   Debian packages (the offline Fashion-MNIST; with --tests also a single-node SLURM and
+#   headless Chromium for the explorer's browser tests),
 #   a virtual environment in .venv with the pinned requirements and this package.
 # Usage: bash tools/setup.sh [--tests]
 set -euo pipefail
@@ -10,7 +11,7 @@ with_tests=0
 [[ "${1:-}" == "--tests" ]] && with_tests=1
 
 apt_packages=(dataset-fashion-mnist)
-((with_tests)) && apt_packages+=(slurmctld slurmd slurm-client munge)
+((with_tests)) && apt_packages+=(slurmctld slurmd slurm-client munge chromium chromium-driver)
 
 missing=()
 for pkg in "${apt_packages[@]}"; do

@@ -56,6 +56,7 @@ from longtail.reporting.explain import (
     influenced,
     influencers,
 )
+from longtail.reporting.explorer import DEFAULT_TOP, write_explorer
 from longtail.reporting.plots.style import figure_style
 from longtail.reporting.reliability import fixed_thresholds_note, select_reliably
 from longtail.scores import SCORE_FORMATS, read_scores, write_scores
@@ -410,6 +411,41 @@ def run_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_explorer(subparsers: argparse._SubParsersAction) -> None:
+    p = _subcommand(subparsers, run_explorer,
+                    estimates="estimates.h5 written by `longtail estimate`",
+                    out="the site's index.html (data.js, sprites/, figures/ go beside it)")
+    p.add_argument("--study", default="study", help="the study's name, shown on every page")
+    p.add_argument("--data", metavar="DATA.h5",
+                   help="the study data (results/{study}/data.h5): thumbnails, class names, "
+                        "label noise; without it pages show indices and values only")
+    for name, what in (("pairs", "pairs.csv of `longtail pairs`"),
+                       ("summary", "summary.json of `longtail pairs`"),
+                       ("about", "about.json, the study's description"),
+                       ("reliability", "reliability.json of `longtail consistency`")):
+        p.add_argument(f"--{name}", metavar=name.upper(), help=what)
+    p.add_argument("--figures", nargs="*", default=[], metavar="PNG",
+                   help="figures to copy into the site and link from its front page")
+    p.add_argument("-k", "--top", type=COUNT, default=DEFAULT_TOP, metavar="K",
+                   help=f"influencers / influenced stored per example (default {DEFAULT_TOP})")
+
+
+def run_explorer(args: argparse.Namespace) -> int:
+    """a static website to browse a study's examples and estimates
+
+    Write a static explorer of the study (index.html, data.js, PNG sprite sheets): every
+    training and test example with its thumbnail, labels and estimates, the top-k influence
+    per example and the selected pairs. It opens from file:// or any static host, offline."""
+    sizes = write_explorer(args.estimates, args.out, study=args.study, data_path=args.data,
+                           pairs_path=args.pairs, summary_path=args.summary,
+                           about_path=args.about, reliability_path=args.reliability,
+                           figures=args.figures, k=args.top)
+    print(f"{args.out}: {sizes['total'] / 1e6:.2f} MB (" +
+          ", ".join(f"{name} {size / 1e6:.2f} MB" for name, size in sizes.items()
+                    if name != "total") + ")")
+    return 0
+
+
 def add_import(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "import", help="correctness arrays of other tools -> a correctness store",
@@ -520,7 +556,7 @@ def run_agreement(args: argparse.Namespace) -> int:
 
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_estimate, add_pairs, add_consistency, add_agreement, add_scores, add_explain,
-    add_import, add_import_released, add_models]
+    add_explorer, add_import, add_import_released, add_models]
 
 
 def build_parser() -> argparse.ArgumentParser:

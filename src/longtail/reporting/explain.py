@@ -31,11 +31,21 @@ def _check(estimates: Estimates, path: str | os.PathLike, split: str, index: int
         raise EstimatesError(f"{path}: {split} index {index} is outside 0..{size - 1}")
 
 
+def top_k(infl: np.ndarray, k: int, index: np.ndarray | None = None) -> np.ndarray:
+    """Along the last axis: positions of the k largest finite values, largest first, ties by
+    ``index`` (same shape; default the position); -1 where fewer than k values are finite."""
+    infl = np.asarray(infl, np.float64)
+    finite = np.isfinite(infl)
+    if index is None:
+        index = np.broadcast_to(np.arange(infl.shape[-1]), infl.shape)
+    order = np.lexsort((index, np.where(finite, -infl, np.inf)), axis=-1)[..., :k]
+    return np.where(np.take_along_axis(finite, order, -1), order, -1)
+
+
 def _top(infl: np.ndarray, k: int) -> np.ndarray:
     """Positions of the k largest finite values, largest first (ties by position)."""
-    finite = np.flatnonzero(np.isfinite(infl))
-    order = np.lexsort((finite, -infl[finite]))
-    return finite[order[:k]]
+    top = top_k(infl, k)
+    return top[top >= 0]
 
 
 def influencers(path: str | os.PathLike, test_index: int, k: int = 10) -> pd.DataFrame:

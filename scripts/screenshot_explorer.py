@@ -1,0 +1,63 @@
+"""Screenshot of a study's explorer (docs/figures/explorer.png) in headless Chromium.
+
+Snakemake adapter of rule `screenshot_explorer`, or by hand:
+    python scripts/screenshot_explorer.py results/STUDY/explorer/index.html OUT.png [HASH]
+Needs selenium and Debian's chromium and chromium-driver (`bash tools/setup.sh --tests`).
+"""
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+# Offline and sandbox-free (root in a container): no network, no first-run or sync services.
+FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--hide-scrollbars")
+
+
+def screenshot(html: str, png: str, view: str = "", width: int = 1280,
+               height: int = 900) -> None:
+    """Open ``html`` at the URL hash ``view`` and save the window as ``png``."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    from longtail.h5 import atomic_path
+
+    for program in (CHROMIUM, CHROMEDRIVER):
+        if not Path(program).exists():
+            sys.exit(f"screenshot_explorer: {program} is missing; install Debian's chromium "
+                     f"and chromium-driver (bash tools/setup.sh --tests)")
+    profile = tempfile.mkdtemp(prefix="explorer-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (*FLAGS, f"--user-data-dir={profile}", f"--window-size={width},{height}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        driver.get(Path(html).resolve().as_uri() + view)
+        time.sleep(1)  # sprite sheets decode after the DOM is ready
+        with atomic_path(png) as tmp:
+            Path(tmp).write_bytes(driver.get_screenshot_as_png())
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+if "snakemake" in globals():
+    from longtail.workflow import log_to
+
+    with log_to(snakemake.log[0]):
+        screenshot(snakemake.input[0], snakemake.output[0], snakemake.params.view)
+else:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("html", help="results/STUDY/explorer/index.html")
+    parser.add_argument("png", help="the screenshot to write")
+    parser.add_argument("view", nargs="?", default="#grid?split=train&sort=mem",
+                        help="URL hash of the view (default: training examples by mem)")
+    args = parser.parse_args()
+    screenshot(args.html, args.png, args.view)
