@@ -36,6 +36,7 @@ from longtail.algorithm1 import (
     same_class_from_counts,
     suggested_labels,
 )
+from longtail.defaults import INFLUENCE_MODES
 from longtail.h5 import create, create_dataset, open_file, read, read_attrs, write_attrs
 from longtail.store import (
     PER_EXAMPLE,
@@ -45,7 +46,6 @@ from longtail.store import (
     StoreReader,
 )
 
-INFLUENCE_MODES = ("same-class", "full", "none")
 SAME_CLASS_GROUP = "infl_same_class"
 PER_EXAMPLE_ESTIMATES = ("mem", "mem_se", "n_in", "n_out")
 # Per-example datasets added later; files written before them lack them (read as None).

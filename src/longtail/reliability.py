@@ -30,10 +30,10 @@ import numpy as np
 import pandas as pd
 
 from longtail.algorithm1 import DEFAULT_MIN_TRIALS, ratio_at_least
+from longtail.defaults import DEFAULT_GRIDS, DEFAULT_PERMUTATIONS, DEFAULT_TARGET
 from longtail.estimates import Estimates, compute_estimates, read_estimates, valid_trials
 from longtail.h5 import atomic_path
 from longtail.select import (
-    DEFAULT_CONSISTENCY_THRESHOLDS,
     is_memorized,
     jaccard,
     jaccard_table,
@@ -44,11 +44,7 @@ from longtail.select import (
 from longtail.store import StoreError, StoreReader
 from longtail.study import derive_rng
 
-DEFAULT_TARGET = 0.7  # Section 2: "Jaccard similarity coefficient ... >= 0.7"
 PAPER_THRESHOLDS = {"mem": 0.25, "infl": 0.15}  # Section 2
-DEFAULT_GRIDS = {"mem": tuple(np.round(np.arange(0.05, 0.951, 0.05), 2).tolist()),
-                 "infl": DEFAULT_CONSISTENCY_THRESHOLDS}
-DEFAULT_PERMUTATIONS = 4
 CHANCE_STREAM = 0x5EED_C4A5  # seeds the permutations apart from the split into halves
 CHANCE_NULL = ("every true influence is zero: for each memorized training example "
                "independently, its in/out assignments are permuted across the valid trials "

@@ -24,6 +24,11 @@ from longtail.algorithm1 import (
     mem_at_least,
     ratio_at_least,
 )
+from longtail.defaults import (
+    DEFAULT_CONSISTENCY_THRESHOLDS,
+    DEFAULT_INFL_THRESHOLD,
+    DEFAULT_MEM_THRESHOLD,
+)
 from longtail.estimates import (
     Estimates,
     EstimatesError,
@@ -37,9 +42,6 @@ from longtail.h5 import atomic_path
 from longtail.store import StoreError
 from longtail.study import derive_rng
 
-DEFAULT_MEM_THRESHOLD = 0.25
-DEFAULT_INFL_THRESHOLD = 0.15
-DEFAULT_CONSISTENCY_THRESHOLDS = tuple(np.round(np.arange(0.05, 0.501, 0.05), 2).tolist())
 PAIR_COLUMNS = ("train_index", "test_index", "label", "mem", "infl", "infl_se",
                 "train_source_index", "test_source_index")
 EXACT_COLUMNS = ("infl_numerator", "infl_denominator")  # infl~ = numerator / denominator
