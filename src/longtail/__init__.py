@@ -10,8 +10,7 @@ the ``longtail`` command starts fast.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start-up
 if TYPE_CHECKING:
     from longtail.api import Result, estimate
 
@@ -20,7 +19,7 @@ __version__ = "0.1.0"
 __all__ = ["Result", "__version__", "estimate"]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     """``Result`` and ``estimate`` from :mod:`longtail.api`, imported when first asked for."""
     if name in ("Result", "estimate"):
         from longtail import api

@@ -17,13 +17,11 @@ but ``models`` works without torch.
 from __future__ import annotations
 
 import argparse
-import inspect
-import json
 import math
 import sys
+import textwrap
 import warnings
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 
 from longtail import __version__
 from longtail.defaults import (
@@ -39,6 +37,7 @@ from longtail.defaults import (
 )
 from longtail.errors import LongtailError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start-up
 if TYPE_CHECKING:
     import numpy as np
 
@@ -79,7 +78,8 @@ def _subcommand(subparsers: argparse._SubParsersAction, run: Callable[[argparse.
     description of its own ``--help``; ``positionals`` (name: help, in order) are its
     positional arguments."""
     name = command or run.__name__.removeprefix("run_").replace("_", "-")
-    summary, _, description = inspect.getdoc(run).partition("\n\n")
+    summary, _, description = (run.__doc__ or "").strip().partition("\n\n")
+    description = textwrap.dedent(description)  # as inspect.getdoc, without importing inspect
     p = subparsers.add_parser(name, help=summary, description=description)
     for positional, text in positionals.items():
         p.add_argument(positional, help=text)
@@ -513,6 +513,8 @@ def run_agreement(args: argparse.Namespace) -> int:
     ranges of trials): correlation of mem, Jaccard of the memorized sets and of the pairs
     selected at the same thresholds, and the share of examples whose mem differ by at most 1.96
     standard errors. Prints one JSON line."""
+    import json
+
     from longtail.compare import agreement_files
 
     print(json.dumps(agreement_files(args.a, args.b, args.mem, args.infl)))
