@@ -98,3 +98,36 @@ def test_step_profile_splits_a_step_into_its_parts():
     assert line["gemm_ms"] == pytest.approx(line["gemm_forward_ms"] + line["gemm_weight_grad_ms"]
                                             + line["gemm_input_grad_ms"], abs=0.02)
     assert 0 < line["gemm_share"] <= 1.05
+
+
+def test_estimate_scale_prints_floors_peer_and_targets():
+    (line,) = run_json("benchmarks/estimate_scale.py", "--t", "64", "--n", "300", "--n-test",
+                       "60", "--classes", "5")
+    published = {"t", "n", "n_test", "classes", "cpus", "repeat", "build_s", "store_gb",
+                 "io_floor_s", "io_floor_peak_gb", "same_class_s", "same_class_peak_gb",
+                 "full_s", "full_peak_gb", "gemm_floor_s", "gemm_floor_peak_gb",
+                 "same_class_gb", "same_class_over_io", "full_gb", "full_over_gemm", "targets"}
+    added = {"peer_s", "peer_peak_gb", "full_over_peer", "full_over_peer_cpu", "io_floor_cpu_s",
+             "same_class_cpu_s", "full_cpu_s", "peer_cpu_s", "gemm_floor_cpu_s"}
+    assert published | added <= set(line)
+    assert set(line["targets"]) == {"same_class_le_2x_io", "same_class_peak_lt_4gb",
+                                    "same_class_le_1_5x_io", "full_le_2x_gemm",
+                                    "full_le_1_7x_gemm", "full_le_1x_peer"}
+    assert line["full_over_peer"] == pytest.approx(line["full_s"] / line["peer_s"], abs=2e-3)
+    assert all(line[f"{key}_s"] > 0 for key in ("io_floor", "same_class", "full", "peer"))
+
+
+def test_the_authors_formulation_agrees_with_algorithm1():
+    """The peer the benchmark times computes the same estimates (to float32 rounding)."""
+    import numpy as np
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from estimate_scale import authors_estimates
+
+    from longtail.algorithm1 import influence, memorization
+
+    rng = np.random.default_rng(0)
+    mask, train, test = (rng.random((40, k)) < 0.6 for k in (12, 12, 7))
+    mem, infl = authors_estimates(mask, train, test)
+    np.testing.assert_allclose(mem, memorization(mask, train, min_trials=1).mem, atol=1e-6)
+    np.testing.assert_allclose(infl.T, influence(mask, test)[0], atol=1e-6)

@@ -19,7 +19,7 @@ from test_estimates import make_store, write
 from test_released import fabricated
 
 import longtail
-from longtail import cli
+from longtail import compare
 from longtail.cli import main
 from longtail.config import ConfigError
 from longtail.data import DataError, load_study_data, make_study_data
@@ -129,7 +129,7 @@ def test_a_longtail_error_is_exit_1_with_its_message(monkeypatch: pytest.MonkeyP
     def refuse(*args: object) -> None:
         raise ConfigError("studies.tiny.n_train = 7 is larger than the dataset")
 
-    monkeypatch.setattr(cli, "agreement_files", refuse)
+    monkeypatch.setattr(compare, "agreement_files", refuse)  # run_agreement imports it
     assert main(["agreement", "a.h5", "b.h5"]) == 1
     err = capsys.readouterr().err
     assert err == ("longtail agreement: error: studies.tiny.n_train = 7 is larger than the "
@@ -382,6 +382,52 @@ def test_python_dash_m_longtail_is_the_cli() -> None:
     result = subprocess.run([sys.executable, "-m", "longtail", "--version"],
                             capture_output=True, text=True, check=True)
     assert result.stdout.startswith("longtail ")
+
+
+# What a fresh interpreter may not load: `import longtail`, `longtail --help` and `--version`
+# start without numpy (longtail.defaults holds what the parser shows); `longtail estimate` runs
+# on numpy and h5py alone.
+HEAVY = ("pandas", "matplotlib", "scipy.stats", "torch")
+LOADED = "loaded:"
+
+
+def loaded_by(*argv: str, code: str = "") -> set[str]:
+    """The modules of ``HEAVY`` plus numpy and h5py in ``sys.modules`` of a fresh interpreter
+    after ``code`` or, with ``argv``, after ``python -m longtail ARGV``."""
+    if argv:
+        code = (f"sys.argv = ['longtail', *{list(argv)!r}]\n"
+                "try:\n    runpy.run_module('longtail', run_name='__main__', alter_sys=True)\n"
+                "except SystemExit as exit:\n    assert not exit.code, exit.code\n")
+    probe = (f"import runpy, sys\n{code}\n"
+             f"print({LOADED!r}, *[m for m in {(*HEAVY, 'numpy', 'h5py')!r} "
+             f"if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True).stdout
+    (line,) = [line for line in out.splitlines() if line.startswith(LOADED)]
+    return set(line.split()[1:])
+
+
+@pytest.mark.parametrize("argv", [("--help",), ("--version",), ("estimate", "--help")])
+def test_help_and_version_load_nothing_heavy(argv: tuple[str, ...]) -> None:
+    assert loaded_by(*argv) == set()
+
+
+def test_import_longtail_loads_nothing_heavy() -> None:
+    assert loaded_by(code="import longtail") == set()
+    # the API is there on first use
+    assert loaded_by(code="import longtail\nlongtail.estimate") >= {"numpy", "pandas"}
+
+
+def test_estimate_loads_no_pandas_matplotlib_scipy_or_torch(tmp_path: Path,
+                                                           store_path: Path) -> None:
+    loaded = loaded_by("estimate", str(store_path), str(tmp_path / "e.h5"), "--influence",
+                       "full")
+    assert (tmp_path / "e.h5").exists()
+    assert loaded == {"numpy", "h5py"}
+
+
+def test_the_probe_sees_a_heavy_import() -> None:
+    assert loaded_by(code="import pandas") >= {"pandas", "numpy"}
 
 
 def test_import_released_refuses_a_bad_file(tmp_path: Path,

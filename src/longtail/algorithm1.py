@@ -32,9 +32,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from longtail.schema import schema_default
+from longtail.defaults import DEFAULT_MIN_TRIALS
 
-DEFAULT_MIN_TRIALS = schema_default("min_out_trials", part="study")
 DEFAULT_BLOCK_SIZE = 2048
 CACHE_ELEMENTS = 2**18  # float32 elements per elementwise pass (1 MB, fits in L2)
 RECOVERY_TOLERANCE = 0.25  # most a stored estimate may sit from its exact count (see below)

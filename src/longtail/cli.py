@@ -2,7 +2,10 @@
 
 One ``add_<name>`` function per subcommand registers its parser and options for the function
 ``run_<name>(args) -> int`` that runs it (whose docstring is the command's description); to add
-a subcommand, write both and append the ``add_`` function to :data:`SUBCOMMANDS`.
+a subcommand, write both and append the ``add_`` function to :data:`SUBCOMMANDS`. Each
+``run_<name>`` imports the modules it runs inside its body, so that ``longtail --help``,
+``--version`` and every subcommand load only what they use (no pandas, matplotlib or scipy
+for ``estimate``; tests/test_layers.py lists these functions).
 
 Exit status: 0 on success, 2 for a usage error (argparse: an unknown option, a missing
 argument, a threshold out of range), 1 for bad data: the package's errors
@@ -14,61 +17,35 @@ but ``models`` works without torch.
 from __future__ import annotations
 
 import argparse
-import inspect
-import json
 import math
 import sys
+import textwrap
 import warnings
 from collections.abc import Callable, Sequence
 
-import numpy as np
-
 from longtail import __version__
-from longtail.algorithm1 import DEFAULT_MIN_TRIALS
-from longtail.compare import agreement_files
-from longtail.data import load_study_data
-from longtail.errors import LongtailError
-from longtail.estimates import (
-    DEFAULT_INFLUENCE,
-    INFLUENCE_MODES,
-    estimate_store,
-    read_estimates,
-    trials_in_range,
-)
-from longtail.h5 import atomic_path
-from longtail.importers import import_datamodels, import_demo, load_array
-from longtail.released import import_released, write_released
-from longtail.reliability import (
+from longtail.defaults import (
+    DEFAULT_CONSISTENCY_THRESHOLDS,
     DEFAULT_GRIDS,
+    DEFAULT_INFL_THRESHOLD,
+    DEFAULT_INFLUENCE,
+    DEFAULT_MEM_THRESHOLD,
     DEFAULT_MIN_PAIRS,
+    DEFAULT_MIN_TRIALS,
     DEFAULT_PERMUTATIONS,
     DEFAULT_SPLITS,
     DEFAULT_TARGET,
-    read_reliability,
-    reliability,
-    write_reliability,
+    DEFAULT_TOP,
+    INFLUENCE_MODES,
+    SCORE_FORMATS,
 )
-from longtail.reporting.explain import (
-    class_names,
-    describe,
-    draw_explanation,
-    format_table,
-    influenced,
-    influencers,
-)
-from longtail.reporting.explorer import DEFAULT_TOP, write_explorer
-from longtail.reporting.plots.style import figure_style
-from longtail.reporting.reliability import fixed_thresholds_note, select_reliably
-from longtail.scores import SCORE_FORMATS, read_scores, write_scores
-from longtail.select import (
-    DEFAULT_CONSISTENCY_THRESHOLDS,
-    DEFAULT_INFL_THRESHOLD,
-    DEFAULT_MEM_THRESHOLD,
-    consistency_table,
-    select_pairs_file,
-    write_summary,
-)
-from longtail.store import CorrectnessStore
+from longtail.errors import LongtailError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start-up
+if TYPE_CHECKING:
+    import numpy as np
+
+    from longtail.store import CorrectnessStore
 
 EXIT_DATA = 1    # the input is unreadable, inconsistent or missing (the message names it)
 EXIT_USAGE = 2   # argparse's status for a command line it refuses
@@ -106,7 +83,8 @@ def _subcommand(subparsers: argparse._SubParsersAction, run: Callable[[argparse.
     description of its own ``--help``; ``positionals`` (name: help, in order) are its
     positional arguments."""
     name = command or run.__name__.removeprefix("run_").replace("_", "-")
-    summary, _, description = inspect.getdoc(run).partition("\n\n")
+    summary, _, description = (run.__doc__ or "").strip().partition("\n\n")
+    description = textwrap.dedent(description)  # as inspect.getdoc, without importing inspect
     p = subparsers.add_parser(name, help=summary, description=description)
     for positional, text in positionals.items():
         p.add_argument(positional, help=text)
@@ -151,6 +129,8 @@ def run_estimate(args: argparse.Namespace) -> int:
 
     Estimate mem (Alg. 1 line 5) and influence (line 7) over the valid trials of a
     correctness store and write estimates.h5."""
+    from longtail.estimates import estimate_store
+
     attrs = estimate_store(args.store, args.out, influence=args.influence,
                            min_out_trials=args.min_out_trials, trial_range=args.trials)
     print(f"{args.out}: n={attrs['n']} n_test={attrs['n_test']} influence={attrs['influence']} "
@@ -180,6 +160,11 @@ def run_pairs(args: argparse.Namespace) -> int:
     """select high-influence pairs (Section 2) and summarize them
 
     Select pairs with mem >= --mem, infl >= --infl and equal labels."""
+    from longtail.h5 import atomic_path
+    from longtail.reliability import read_reliability
+    from longtail.reporting.reliability import fixed_thresholds_note, select_reliably
+    from longtail.select import select_pairs_file, write_summary
+
     if args.reliability:
         report = read_reliability(args.reliability)
         args.mem, args.infl = report["mem"]["used"], report["infl"]["used"]
@@ -265,6 +250,11 @@ def run_consistency(args: argparse.Namespace) -> int:
 
     Split the valid trials into two halves, select pairs from each and write the Jaccard
     similarity of the two pair sets per influence threshold."""
+    from longtail.estimates import trials_in_range
+    from longtail.h5 import atomic_path
+    from longtail.reliability import reliability, write_reliability
+    from longtail.select import consistency_table
+
     trials = None if args.trials is None else trials_in_range(args.store, args.trials)
     if args.reliability:
         if not args.estimates:
@@ -355,6 +345,9 @@ def run_scores(args: argparse.Namespace) -> int:
     p_out, n_in, n_out, suggested label and flipped flag where known), in the format the
     extension of OUT names; or with --format released the key layout of the paper authors'
     released estimate files."""
+    from longtail.released import write_released
+    from longtail.scores import read_scores, write_scores
+
     if args.format == "released":
         if not args.out.lower().endswith(".npz"):
             raise UsageError("--format released writes an .npz file; name OUT *.npz")
@@ -392,6 +385,18 @@ def run_explain(args: argparse.Namespace) -> int:
     Print the k training examples with the highest influence (Alg. 1 line 7) on test example
     J, or the k test examples training example I influences most, with index, source index,
     label, infl ± se (and mem ± se)."""
+    from longtail.estimates import read_estimates
+    from longtail.h5 import atomic_path
+    from longtail.reporting.explain import (
+        class_names,
+        describe,
+        draw_explanation,
+        format_table,
+        influenced,
+        influencers,
+    )
+    from longtail.reporting.plots.style import figure_style
+
     if args.png and not args.data:
         raise UsageError("--png needs --data (the study data file or dataset cache)")
     split, index = ("test", args.test) if args.test is not None else ("train", args.train)
@@ -436,6 +441,8 @@ def run_explorer(args: argparse.Namespace) -> int:
     Write a static explorer of the study (index.html, data.js, PNG sprite sheets): every
     training and test example with its thumbnail, labels and estimates, the top-k influence
     per example and the selected pairs. It opens from file:// or any static host, offline."""
+    from longtail.reporting.explorer import write_explorer
+
     sizes = write_explorer(args.estimates, args.out, study=args.study, data_path=args.data,
                            pairs_path=args.pairs, summary_path=args.summary,
                            about_path=args.about, reliability_path=args.reliability,
@@ -475,6 +482,8 @@ def _label_options(p: argparse.ArgumentParser, required: bool) -> None:
 
 
 def _labels(args: argparse.Namespace) -> dict[str, np.ndarray]:
+    from longtail.importers import load_array
+
     return {name: load_array(path) for name, path in (("train_labels", args.train_labels),
                                                       ("test_labels", args.test_labels)) if path}
 
@@ -491,6 +500,8 @@ def run_import_demo(args: argparse.Namespace) -> int:
     An .npz with trainset_mask (t, n), trainset_correctness (t, n) and testset_correctness
     (t, n_test), as the authors' demo stacks them, and the labels (train_labels/test_labels in
     the file or given here)."""
+    from longtail.importers import import_demo
+
     store = import_demo(args.npz, args.out, _labels(args), {"dataset": args.dataset})
     return _report_store(args.out, store)
 
@@ -500,6 +511,8 @@ def run_import_datamodels(args: argparse.Namespace) -> int:
 
     masks.npy (t, n) bool and margin matrices (t, n_test) for the test set and (t, n) for the
     training set; an example counts as correct when its margin is > 0."""
+    from longtail.importers import import_datamodels
+
     labels = _labels(args)
     store = import_datamodels(args.masks, args.test_margins, args.train_margins,
                               labels["train_labels"], labels["test_labels"], args.out,
@@ -526,6 +539,9 @@ def run_import_released(args: argparse.Namespace) -> int:
     infl_matrix_class{c}, tr_classidx_{c}, tt_classidx_{c}) into the estimates format, for
     `longtail pairs`, `scores`, `explain` and the workflow's figures and tables. Standard
     errors are NaN and trial counts -1: the released files hold neither."""
+    from longtail.data import load_study_data
+    from longtail.released import import_released
+
     data = load_study_data(args.data) if args.data else None
     dataset = args.dataset or (data.dataset if data is not None else "released")
     estimates = import_released(args.npz, args.out, {"dataset": dataset}, data=data)
@@ -550,6 +566,10 @@ def run_agreement(args: argparse.Namespace) -> int:
     ranges of trials): correlation of mem, Jaccard of the memorized sets and of the pairs
     selected at the same thresholds, and the share of examples whose mem differ by at most 1.96
     standard errors. Prints one JSON line."""
+    import json
+
+    from longtail.compare import agreement_files
+
     print(json.dumps(agreement_files(args.a, args.b, args.mem, args.infl)))
     return 0
 

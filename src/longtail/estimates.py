@@ -36,8 +36,8 @@ from longtail.algorithm1 import (
     same_class_from_counts,
     suggested_labels,
 )
+from longtail.defaults import DEFAULT_INFLUENCE, INFLUENCE_MODES
 from longtail.h5 import create, create_dataset, open_file, read, read_attrs, write_attrs
-from longtail.schema import schema_default
 from longtail.store import (
     PER_EXAMPLE,
     CorrectnessStore,
@@ -46,8 +46,6 @@ from longtail.store import (
     StoreReader,
 )
 
-INFLUENCE_MODES = ("same-class", "full", "none")
-DEFAULT_INFLUENCE = schema_default("influence")
 SAME_CLASS_GROUP = "infl_same_class"
 PER_EXAMPLE_ESTIMATES = ("mem", "mem_se", "n_in", "n_out")
 # Per-example datasets added later; files written before them lack them (read as None).

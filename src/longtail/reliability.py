@@ -42,12 +42,18 @@ from longtail.algorithm1 import (
     mem_counts,
     ratio_at_least,
 )
+from longtail.defaults import (
+    DEFAULT_GRIDS,
+    DEFAULT_MIN_PAIRS,
+    DEFAULT_PERMUTATIONS,
+    DEFAULT_SPLITS,
+    DEFAULT_TARGET,
+    PAPER_THRESHOLDS,
+)
 from longtail.estimates import Estimates, read_estimates, valid_trials
 from longtail.h5 import atomic_path
-from longtail.schema import schema_default
 from longtail.select import (
     CONSISTENCY_COLUMNS,
-    DEFAULT_CONSISTENCY_THRESHOLDS,
     is_memorized,
     jaccard,
     select_pairs_file,
@@ -56,14 +62,6 @@ from longtail.select import (
 from longtail.store import StoreError, StoreReader
 from longtail.study import derive_rng
 
-DEFAULT_TARGET = schema_default("thresholds", "target")  # the paper's 0.7 (Section 2)
-# What `auto` falls back to: the schema's default thresholds, the paper's (Section 2).
-PAPER_THRESHOLDS = {key: schema_default("thresholds", key) for key in ("mem", "infl")}
-DEFAULT_GRIDS = {"mem": tuple(schema_default("thresholds", "grid", "mem")),
-                 "infl": DEFAULT_CONSISTENCY_THRESHOLDS}
-DEFAULT_PERMUTATIONS = schema_default("thresholds", "chance_permutations")
-DEFAULT_SPLITS = schema_default("thresholds", "splits")
-DEFAULT_MIN_PAIRS = schema_default("thresholds", "min_pairs")
 CHANCE_STREAM = 0x5EED_C4A5  # seeds the permutations apart from the split into halves
 CHANCE_NULL = ("every true influence is zero: for each memorized training example "
                "independently, its in/out assignments are permuted across the valid trials "

@@ -19,7 +19,8 @@ SCHEMA_PATH = Path(__file__).resolve().with_name("config.schema.yaml")
 @functools.cache
 def load_schema() -> dict[str, Any]:
     """The config schema (parsed once; callers must not change it)."""
-    return yaml.safe_load(SCHEMA_PATH.read_text())
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~5x faster (start-up)
+    return yaml.load(SCHEMA_PATH.read_text(), Loader=loader)
 
 
 def schema_default(*keys: str, part: str = "config") -> Any:

@@ -32,13 +32,13 @@ import numpy as np
 import pandas as pd
 
 from longtail.algorithm1 import mem_counts
+from longtail.defaults import SCORE_FORMATS
 from longtail.estimates import OPTIONAL_ESTIMATES, Estimates, read_estimates
 from longtail.h5 import atomic_path
 from longtail.store import StoreError, StoreReader
 
 SCORE_COLUMNS = ("index", "source_index", "label", "mem", "mem_se", "p_in", "p_out", "n_in",
                  "n_out", "suggested_label", "flipped")
-SCORE_FORMATS = (".csv", ".npz", ".parquet")
 
 
 class ScoresError(StoreError):

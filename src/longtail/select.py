@@ -24,6 +24,11 @@ from longtail.algorithm1 import (
     mem_at_least,
     ratio_at_least,
 )
+from longtail.defaults import (
+    DEFAULT_CONSISTENCY_THRESHOLDS,
+    DEFAULT_INFL_THRESHOLD,
+    DEFAULT_MEM_THRESHOLD,
+)
 from longtail.estimates import (
     Estimates,
     EstimatesError,
@@ -34,13 +39,9 @@ from longtail.estimates import (
     valid_trials,
 )
 from longtail.h5 import atomic_path
-from longtail.schema import schema_default
 from longtail.store import StoreError
 from longtail.study import derive_rng
 
-DEFAULT_MEM_THRESHOLD = schema_default("thresholds", "mem")
-DEFAULT_INFL_THRESHOLD = schema_default("thresholds", "infl")
-DEFAULT_CONSISTENCY_THRESHOLDS = tuple(schema_default("thresholds", "grid", "infl"))
 PAIR_COLUMNS = ("train_index", "test_index", "label", "mem", "infl", "infl_se",
                 "train_source_index", "test_source_index")
 EXACT_COLUMNS = ("infl_numerator", "infl_denominator")  # infl~ = numerator / denominator

@@ -30,12 +30,12 @@ import pandas as pd
 from PIL import Image
 
 from longtail.data import StudyData, load_study_data
+from longtail.defaults import DEFAULT_TOP
 from longtail.estimates import Estimates, iter_influence, read_estimates
 from longtail.h5 import atomic_path
 from longtail.reporting.explain import top_k
 from longtail.select import block_at_least
 
-DEFAULT_TOP = 10
 SHEET_COLUMNS = 32           # thumbnails per row of a sprite sheet (32 x 32 per sheet)
 THUMB_MAX = 64               # longest side of a thumbnail in pixels; larger images are shrunk
 DIGITS = 4                   # decimals of the estimates in data.js
