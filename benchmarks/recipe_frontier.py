@@ -18,7 +18,7 @@ rounds and keeps each point's fastest round. It prints one JSON line per point:
     python benchmarks/recipe_frontier.py --data results/fashion-mnist-mlp/data.h5
         [--models 16] [--rounds 1] [--points default|all|fp32]
 
-The README's frontier table (docs/recipe.md) is this command's output on the project's
+The frontier table of docs/performance.md is this command's output on the project's
 2-core machine.
 """
 

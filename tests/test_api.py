@@ -89,7 +89,7 @@ def test_five_array_store_reads_with_documented_defaults(tmp_path: Path,
 
 
 def test_docs_table_lists_every_dataset_and_its_default() -> None:
-    text = (ROOT / "docs" / "store.md").read_text()
+    text = (ROOT / "docs" / "formats.md").read_text()
     for name in REQUIRED_DATASETS:
         assert f"| `{name}` |" in text and "required" in text
     for name in OPTIONAL_DEFAULTS:

@@ -527,7 +527,7 @@ def test_agreement_of_trial_ranges(tmp_path: Path, store_path: Path,
 def test_consistency_on_a_trial_range_equals_it_on_a_store_of_those_trials(
         tmp_path: Path) -> None:
     """`--trials` (estimate and consistency) reads a prefix of a longer run exactly as a
-    study of that many trials would (README: how many trials replicate)."""
+    study of that many trials would (docs/results.md: how many trials the pairs need)."""
     whole = make_store(seed=31, t=240, n=40, n_test=16)
     long_path = write(tmp_path, whole, "long.h5")
     short_path = write(tmp_path, dataclasses.replace(whole, trials=whole.trials.take(

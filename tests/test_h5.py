@@ -236,7 +236,7 @@ def test_file_without_the_complete_marker_is_refused(originals, tmp_path, fmt):
 
 
 def test_a_users_own_store_needs_no_marker(tmp_path):
-    """docs/store.md: a store of one's own (no attributes) is read; only the files this
+    """docs/formats.md: a store of one's own (no attributes) is read; only the files this
     project writes (they record a fingerprint) must carry ``complete``."""
     store = tiny_store()
     with h5py.File(tmp_path / "own.h5", "w") as h5:

@@ -117,7 +117,7 @@ def store_from_arrays(mask: Any, train_correct: Any, test_correct: Any, train_la
                       test_source_index: Any = None, flipped: Any = None,
                       attrs: dict[str, Any] | None = None) -> CorrectnessStore:
     """A correctness store in memory from the five required arrays, every other dataset and
-    attribute at its documented default (docs/store.md); shapes are checked."""
+    attribute at its documented default (docs/formats.md); shapes are checked."""
     mask = _bool2d("mask", mask)
     train_correct = _bool2d("train_correct", train_correct)
     test_correct = _bool2d("test_correct", test_correct)

@@ -1,7 +1,7 @@
 """``results/{study}/estimates.h5``: memorization and influence estimates (Algorithm 1, lines
 5 and 7) computed from a correctness store, and the readers every later stage uses.
 
-Schema (public contract): docs/estimates.md ("estimates.h5 layout"), the one description of
+Schema (public contract): docs/formats.md ("estimates.h5"), the one description of
 every dataset, group and attribute; this module implements it. The file is written and read
 through :mod:`longtail.h5`: every dataset carries a Fletcher-32 checksum, the ``complete``
 attribute is written last, and a file without it or with a changed byte is refused

@@ -10,7 +10,7 @@
   matrix (t, n_test) of the test set (correct = margin > 0), plus the same for the training set
   (Algorithm 1 line 5 needs h_k's correctness on the training examples) and the labels.
 
-Every dataset the layouts lack gets its documented default (docs/store.md).
+Every dataset the layouts lack gets its documented default (docs/formats.md).
 """
 
 from __future__ import annotations

@@ -11,13 +11,9 @@ The paper (ResNet50 on CIFAR-100) found the linear models as accurate as the ful
 with far fewer memorized examples and high-influence pairs: memorization lives in the
 representation (its numbers: :data:`longtail.reporting.paper.LASTLAYER`).
 
-``representations.h5`` layout: ``train`` (n, D) float32, ``test`` (n_test, D) float32,
-``train_labels``, ``test_labels`` (int64), ``full_train_correct`` (n,) bool and
-``full_test_correct`` (n_test,) bool of the full model; attributes ``dataset``, ``arch``,
-``seed`` (of the full model), ``data_hash``, ``fingerprint`` (the study's trials fingerprint),
-``num_classes``, ``train_seconds``, ``extract_seconds``, ``train_accuracy``, ``test_accuracy``
-and ``complete`` (written last). Written and read through :mod:`longtail.h5`: every dataset
-carries a Fletcher-32 checksum; a file without ``complete`` or with a changed byte is refused
+``representations.h5`` layout (the penultimate representations of every training and test
+example and the full model's correctness): docs/formats.md ("representations.h5"). Written and
+read through :mod:`longtail.h5`; a file without ``complete`` or with a changed byte is refused
 (StoreError naming the file and the dataset).
 """
 

@@ -27,27 +27,9 @@ repeats are split into jobs. A part named by its threshold value, not its positi
 list, keeps its runs when thresholds are added.
 
 Shard file ``results/{study}/removal/{part}/{start}-{stop}.h5`` (repeats [start, stop) of every
-kind of the part):
-
-=================  ====================  ==================================================
-dataset            shape, dtype          meaning
-=================  ====================  ==================================================
-``kind``           (r,) bytes            full | memorized | pairs | random
-``repeat``         (r,) int64            repeat index of the run within its kind
-``seed``           (r,) int64            seed the run (and its random removal) derive from
-``mask``           (r, n) bool           training examples the run trained on
-``test_correct``   (r, n_test) bool      h(x'_j) = y'_j for every test example
-``test_accuracy``  (r,) float64          accuracy on the whole test set
-``wall_time``      (r,) float64          seconds spent training the run
-``diverged``       (r,) bool             loss became NaN/inf; excluded from summaries
-=================  ====================  ==================================================
-
-Attributes: ``part``, ``threshold`` (NaN unless ``mem-*``), ``removed`` (examples removed by
-every run of the part; round(fraction * n) for ``random-*``), ``n``, ``n_test``,
-``fingerprint`` (of the study's trials: data, architecture and recipe), ``study_config``
-(JSON) and ``complete`` (written last). Written and read through :mod:`longtail.h5`: every
-dataset carries a Fletcher-32 checksum; a shard without ``complete`` or with a changed byte is
-refused (:class:`RemovalError` naming the file and the dataset).
+kind of the part): docs/formats.md ("Removal shard"). Written and read through
+:mod:`longtail.h5`; a shard without ``complete`` or with a changed byte is refused
+(:class:`RemovalError` naming the file and the dataset).
 """
 
 from __future__ import annotations

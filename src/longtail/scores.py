@@ -1,24 +1,9 @@
 """Per-example scores as a table: the columns ``longtail scores`` writes and
 ``longtail.estimate(...).to_frame()`` returns (one row per training example).
 
-==================  =========================================================================
-column              meaning
-==================  =========================================================================
-``index``           i, the row of the example in the store and in ``estimates.h5``
-``source_index``    index of i in the original train split
-``label``           y_i (as trained on)
-``mem``, ``mem_se`` Alg. 1 line 5 and its standard error
-``p_in``            Pr[h_k(x_i) = y_i | i in I_k] (NA when unknown)
-``p_out``           Pr[h_k(x_i) = y_i | i not in I_k] (NA when unknown)
-``n_in``, ``n_out`` valid trials with i in / not in I_k (NA when unknown: released estimates)
-``suggested_label`` most frequent prediction of the models trained without i (when recorded)
-``flipped``         label noise flipped y_i (when known)
-==================  =========================================================================
-
-A column whose values are unknown for every example (no ``p_in`` in an estimates file and no
-store given, ``suggested_label`` never recorded, ``flipped`` with no store) is left out.
-Writing is by extension: ``.csv``, ``.npz`` (one array per column) or ``.parquet`` (needs the
-optional ``pyarrow``, ``pip install longtail[parquet]``).
+Columns and output formats: docs/formats.md ("Scores"). A column whose values are unknown for
+every example is left out; writing is by extension (``.csv``, ``.npz``, ``.parquet`` with the
+optional ``pyarrow``).
 """
 
 from __future__ import annotations

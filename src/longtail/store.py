@@ -1,8 +1,9 @@
 """The correctness store: the one place that defines the HDF5 schema of trial shards and of
 ``results/{study}/correctness.h5``. Every reader and writer goes through this module.
 
-Schema (public contract): docs/store.md, the one description of every dataset (shape, dtype,
-meaning, default when absent) and attribute; this module implements it. Files are written
+Schema (public contract): docs/formats.md ("Correctness store", "Trial shard"), the one
+description of every dataset (shape, dtype, meaning, default when absent) and attribute; this
+module implements it. Files are written
 and read through :mod:`longtail.h5`: every dataset carries a Fletcher-32 checksum and the
 ``complete`` attribute is written last.
 """
@@ -37,7 +38,7 @@ PER_EXAMPLE = ("train_labels", "test_labels", "train_source_index", "test_source
 REQUIRED_ATTRS = ("dataset", "arch", "n", "n_test", "subset_size", "fingerprint")
 # What a store must hold to be read (a user's own store may hold only these); every other
 # dataset has the default below ("index": 0, 1, 2, ...; test_accuracy: the row mean of
-# test_correct) and every attribute the one of store_attr_defaults (docs/store.md).
+# test_correct) and every attribute the one of store_attr_defaults (docs/formats.md).
 REQUIRED_DATASETS = ("mask", "train_correct", "test_correct", "train_labels", "test_labels")
 OPTIONAL_DEFAULTS: dict[str, Any] = {
     "trial": "index", "trial_seed": -1, "test_accuracy": "row mean", "wall_time": np.nan,
@@ -312,7 +313,7 @@ class StoreReader:
 
     @property
     def attrs(self) -> dict[str, Any]:
-        """The store's attributes, each missing one filled with its default (docs/store.md)."""
+        """The store's attributes, each missing one filled with its default (docs/formats.md)."""
         return {**store_attr_defaults(self.n, self.n_test, self.subset_size),
                 **read_attrs(self.h5, StoreError)}
 

@@ -1,26 +1,10 @@
 """The per-dataset HDF5 cache: one file with both splits, built once from verified originals
 (``longtail.data.build``; this module needs no torch, so every reader works without it).
 
-Cache layout (``resources/<dataset>.h5``):
-
-================  ====================  ==============================================
-dataset           shape, dtype          meaning
-================  ====================  ==============================================
-``train_images``  (N, H, W, C) uint8    train split, NHWC
-``train_labels``  (N,) int64            class index into ``classes``
-``train_index``   (N,) int64            index of the example in the original split
-``test_images``   (M, H, W, C) uint8    test split (ImageNet: validation split)
-``test_labels``   (M,) int64
-``test_index``    (M,) int64
-``classes``       (K,) str              class names
-================  ====================  ==============================================
-
-Attributes: ``dataset``, ``content_hash`` (sha256 over the datasets above, checked on every
-read), ``format_version``, ``image_size`` (ImageNet), ``sources`` (JSON: each original file,
-where it was found and how it was verified), ``torchvision`` (version that parsed it) and
-``complete`` (written last). Written and read through :mod:`longtail.h5`: every dataset carries
-a Fletcher-32 checksum (``classes`` as fixed-length UTF-8 strings, which HDF5 can checksum); a
-file without ``complete`` or with a changed byte is refused (DataError naming the file).
+Cache layout (``resources/<dataset>.h5``: images, labels, original indices and class names of
+both splits, content-hashed): docs/formats.md ("Dataset cache"). Written and read through
+:mod:`longtail.h5`; a file without ``complete`` or with a changed byte is refused (DataError
+naming the file).
 """
 
 from __future__ import annotations

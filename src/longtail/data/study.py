@@ -1,13 +1,9 @@
 """Per-study data: stratified seeded subsamples of a dataset cache, then seeded label noise.
 
-Study file layout (``<study>/data.h5``): ``x_train`` (n, H, W, C) uint8, ``y_train`` (n,) int64
-(labels trained on), ``y_train_clean`` (n,) int64, ``train_source_index`` (n,) int64 (index in
-the original train split), ``train_label_flipped`` (n,) bool, ``x_test``, ``y_test``,
-``test_source_index`` and ``classes``. Attributes: ``dataset``, ``content_hash`` (of the cache
-it came from), ``data_hash`` (of this file's arrays, checked on read), ``n_train``, ``n_test``
-(as requested; -1 for all), ``label_noise``, ``seed`` and ``complete`` (written last). Written
-and read through :mod:`longtail.h5`: every dataset carries a Fletcher-32 checksum; a file
-without ``complete`` or with a changed byte is refused (DataError naming the file).
+Study file layout (``<study>/data.h5``: the subsample's images, labels trained on, clean
+labels, original indices and flipped flags): docs/formats.md ("Study data"). Written and read
+through :mod:`longtail.h5`; a file without ``complete`` or with a changed byte is refused
+(DataError naming the file).
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ Influence is stored as the top-k per example (:func:`longtail.reporting.explain.
 ranking of ``longtail explain``), never the dense matrix: for a test example the k training
 examples with the highest infl~ on it, for a training example the k test examples it
 influences most, each with its standard error, plus every selected pair (``pairs.csv``).
+The folder's files: docs/formats.md ("The explorer folder").
 """
 
 from __future__ import annotations
