@@ -328,14 +328,19 @@ def run_models(args: argparse.Namespace) -> int:
 def add_scores(subparsers: argparse._SubParsersAction) -> None:
     p = _subcommand(subparsers, run_scores,
                     estimates="estimates.h5 written by `longtail estimate`",
-                    out="file to write: .csv, .parquet (needs pyarrow) or .npz")
+                    out="file to write: .csv, .parquet (needs pyarrow) or .npz; a folder "
+                        "with --format cleanlab")
     p.add_argument("--store", metavar="STORE.h5",
                    help="the correctness store of these estimates: adds p_in/p_out (when the "
-                        "estimates file lacks them) and the label-noise flag")
-    p.add_argument("--format", choices=("table", "released"), default="table",
+                        "estimates file lacks them) and the label-noise flag; required by "
+                        "--format cleanlab")
+    p.add_argument("--format", choices=("table", "released", "cleanlab"), default="table",
                    help="table: one column per score (default); released: the .npz layout of "
                         "the authors' released files (tr_mem, tr_labels, tt_labels, "
-                        "infl_matrix_class{c}, tr_classidx_{c}, tt_classidx_{c})")
+                        "infl_matrix_class{c}, tr_classidx_{c}, tt_classidx_{c}); cleanlab: "
+                        "the folder OUT with labels.npy and pred_probs.npy (the held-out "
+                        "models' class shares) for cleanlab's find_label_issues(labels, "
+                        "pred_probs), plus meta.json and README.txt")
 
 
 def run_scores(args: argparse.Namespace) -> int:
@@ -344,10 +349,23 @@ def run_scores(args: argparse.Namespace) -> int:
     Write one row per training example (index, source index, label, mem, mem_se, p_in,
     p_out, n_in, n_out, suggested label and flipped flag where known), in the format the
     extension of OUT names; or with --format released the key layout of the paper authors'
-    released estimate files."""
+    released estimate files; or with --format cleanlab (needs --store, whose trials recorded
+    train_prediction) the folder OUT holding labels.npy and pred_probs.npy, cleanlab's
+    out-of-sample predicted probabilities: the share of the models trained without example i
+    that predict each class (see OUT/README.txt)."""
     from longtail.released import write_released
-    from longtail.scores import read_scores, write_scores
+    from longtail.scores import read_scores, write_cleanlab, write_scores
 
+    if args.format == "cleanlab":
+        if args.store is None:
+            raise UsageError("--format cleanlab needs --store STORE.h5 (its per-trial "
+                             "train_prediction gives the held-out predicted probabilities)")
+        meta = write_cleanlab(args.estimates, args.store, args.out)
+        held = meta["held_out_trials_per_example"]
+        print(f"{args.out}: labels.npy, pred_probs.npy ({meta['n']} x {meta['num_classes']}) "
+              f"from {meta['n_valid_trials']} valid trials, {held['min']}..{held['max']} "
+              f"held out per example")
+        return 0
     if args.format == "released":
         if not args.out.lower().endswith(".npz"):
             raise UsageError("--format released writes an .npz file; name OUT *.npz")

@@ -115,6 +115,11 @@ def _prefetch(store: StoreReader, use: np.ndarray, row_bytes: int,
             yield pending.result()
 
 
+def _num_classes(train_labels: np.ndarray, test_labels: np.ndarray) -> int:
+    """Classes 0..C-1 of a store: one more than the largest label of either split."""
+    return int(max(train_labels.max(initial=-1), test_labels.max(initial=-1))) + 1
+
+
 def compute_estimates(store_path: str | os.PathLike | CorrectnessStore, *,
                       influence: str = DEFAULT_INFLUENCE,
                       min_trials: int = DEFAULT_MIN_TRIALS, trials: np.ndarray | None = None,
@@ -150,8 +155,7 @@ def compute_estimates(store_path: str | os.PathLike | CorrectnessStore, *,
         if influence == "full":
             full_mask = np.empty((t_valid, n), bool)
             full_test = np.empty((t_valid, n_test), bool)
-        num_classes = int(max(example["train_labels"].max(initial=-1),
-                              example["test_labels"].max(initial=-1))) + 1
+        num_classes = _num_classes(example["train_labels"], example["test_labels"])
         votes = np.zeros((n, num_classes), np.int64) if store.has("train_prediction") and \
             n * num_classes <= MAX_VOTE_CELLS else None
         names = ("mask", "train_correct", "test_correct") + \
@@ -199,6 +203,29 @@ def compute_estimates(store_path: str | os.PathLike | CorrectnessStore, *,
     else:
         blocks = iter(())
     return estimates, blocks
+
+
+def held_out_vote_counts(store_path: str | os.PathLike
+                         ) -> tuple[np.ndarray, np.ndarray, int]:
+    """``(votes, n_out, t_valid)`` over the valid trials of a store that records
+    ``train_prediction``: votes (n, C) int64, how many models trained without i predict each
+    class for x_i (the counts ``suggested_label`` is the argmax of), n_out (n,) how many
+    valid trials held i out. ``votes.sum(axis=1) < n_out`` where a held-out prediction is
+    outside 0..C-1. Read in blocks of trials, as :func:`compute_estimates` reads."""
+    with StoreReader(store_path) as store:
+        if not store.has("train_prediction"):
+            raise StoreError(f"{store_path}: records no train_prediction (the class each "
+                             f"trial's model predicts for every training example), so there "
+                             f"are no held-out predictions to count")
+        use = ~store.array("diverged")
+        num_classes = _num_classes(store.array("train_labels"), store.array("test_labels"))
+        votes = np.zeros((store.n, num_classes), np.int64)
+        n_out = np.zeros(store.n, np.int64)
+        for mask, prediction in _prefetch(store, use, 2 * store.n,
+                                          ("mask", "train_prediction")):
+            votes += held_out_votes(mask, prediction, num_classes)
+            n_out += len(mask) - np.add.reduce(mask.view(np.uint8), axis=0, dtype=np.int64)
+    return votes, n_out, int(use.sum())
 
 
 def fit_summary(hits_in: np.ndarray, n_in: np.ndarray, hits: np.ndarray, t: int,

@@ -4,11 +4,16 @@
 Columns and output formats: docs/formats.md ("Scores"). A column whose values are unknown for
 every example is left out; writing is by extension (``.csv``, ``.npz``, ``.parquet`` with the
 optional ``pyarrow``).
+
+:func:`write_cleanlab` writes the inputs of cleanlab's ``find_label_issues(labels,
+pred_probs)`` instead: the given labels and the out-of-sample predicted probabilities of the
+held-out models (:data:`CLEANLAB_README`). This package never imports cleanlab.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,9 +23,32 @@ import pandas as pd
 
 from longtail.algorithm1 import mem_counts
 from longtail.defaults import SCORE_FORMATS
-from longtail.estimates import OPTIONAL_ESTIMATES, Estimates, read_estimates
+from longtail.estimates import (
+    OPTIONAL_ESTIMATES,
+    Estimates,
+    held_out_vote_counts,
+    read_estimates,
+)
 from longtail.h5 import atomic_path
 from longtail.store import StoreError, StoreReader
+
+CLEANLAB_README = """\
+Inputs of cleanlab.filter.find_label_issues(labels, pred_probs), written by
+`longtail scores ESTIMATES OUT --format cleanlab --store STORE` (meta.json: the counts).
+
+labels.npy      int64 (n,): y_i, the training labels as the models were trained on
+                (after any label noise the study added)
+pred_probs.npy  float32 (n, C): pred_probs[i, c] is the share of the valid trials whose
+                subset did not contain i (the models that never saw x_i) that predict c
+                for x_i; diverged trials are left out. Each row sums to 1. These are
+                out-of-sample predicted probabilities, as cleanlab asks for, with the
+                resolution 1/n_out(i) of the number of such models (meta.json).
+
+    import numpy as np
+    from cleanlab.filter import find_label_issues
+    issues = find_label_issues(np.load("labels.npy"), np.load("pred_probs.npy"))
+"""
+CLEANLAB_FILES = ("labels.npy", "pred_probs.npy", "meta.json", "README.txt")
 
 SCORE_COLUMNS = ("index", "source_index", "label", "mem", "mem_se", "p_in", "p_out", "n_in",
                  "n_out", "suggested_label", "flipped")
@@ -124,3 +152,67 @@ def _plain(column: pd.Series) -> np.ndarray:
     if isinstance(column.dtype, pd.Int64Dtype):
         return column.fillna(-1).to_numpy(np.int64)
     return column.to_numpy()
+
+
+def cleanlab_arrays(estimates_path: str | os.PathLike, store_path: str | os.PathLike
+                    ) -> tuple[np.ndarray, np.ndarray, dict[str, object]]:
+    """``(labels, pred_probs, meta)`` for cleanlab's ``find_label_issues``: the training
+    labels of ``estimates.h5`` and, per example, the class shares of the held-out
+    predictions of its store (every example must have been held out by some valid trial)."""
+    estimates = read_estimates(estimates_path)
+    labels = np.asarray(estimates.train_labels, np.int64)
+    votes, n_out, t_valid = held_out_vote_counts(store_path)
+    if len(n_out) != len(labels):
+        raise StoreError(f"{store_path}: holds n={len(n_out)} training examples, "
+                         f"{estimates_path} n={len(labels)}; not the store of these estimates")
+    with StoreReader(store_path) as store:
+        same = np.array_equal(store.array("train_labels"), labels)
+        fingerprint = store.attrs.get("fingerprint", "")
+    if not same or fingerprint != estimates.attrs.get("fingerprint", fingerprint):
+        raise StoreError(f"{store_path}: its training labels or fingerprint differ from "
+                         f"{estimates_path}'s; not the store of these estimates")
+    never = np.flatnonzero(n_out == 0)
+    if len(never):
+        raise ScoresError(
+            f"{store_path}: {len(never)} of {len(labels)} training examples (first: "
+            f"{', '.join(map(str, never[:5]))}) are in the subset of every one of the "
+            f"{t_valid} valid trials, so no model predicts them out of sample; cleanlab needs "
+            f"held-out predicted probabilities for every example. Raise t (more trials) or "
+            f"lower the subset size m")
+    uncounted = n_out - votes.sum(axis=1)
+    if uncounted.any():
+        raise ScoresError(
+            f"{store_path}: {int(uncounted.sum())} held-out predictions of valid trials "
+            f"(for {int((uncounted > 0).sum())} examples) are outside the classes "
+            f"0..{votes.shape[1] - 1}; the train_prediction dataset is inconsistent")
+    pred_probs = (votes / n_out[:, None]).astype(np.float32)
+    meta: dict[str, object] = {
+        "format": "cleanlab find_label_issues(labels, pred_probs)",
+        "estimates": str(estimates_path), "store": str(store_path),
+        "fingerprint": fingerprint, "n": len(labels), "num_classes": votes.shape[1],
+        "n_valid_trials": t_valid,
+        "n_excluded_trials": len(estimates.excluded_trials),
+        "held_out_trials_per_example": {"min": int(n_out.min()),
+                                        "median": float(np.median(n_out)),
+                                        "max": int(n_out.max())},
+        "labels": {"file": "labels.npy", "dtype": "int64", "shape": [len(labels)]},
+        "pred_probs": {"file": "pred_probs.npy", "dtype": "float32",
+                       "shape": list(pred_probs.shape)}}
+    return labels, pred_probs, meta
+
+
+def write_cleanlab(estimates_path: str | os.PathLike, store_path: str | os.PathLike,
+                   out_dir: str | os.PathLike) -> dict[str, object]:
+    """Write ``labels.npy``, ``pred_probs.npy``, ``meta.json`` and ``README.txt`` into the
+    folder ``out_dir`` (created), each file atomically; returns the meta."""
+    labels, pred_probs, meta = cleanlab_arrays(estimates_path, store_path)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, array in (("labels.npy", labels), ("pred_probs.npy", pred_probs)):
+        with atomic_path(out / name) as tmp, open(tmp, "wb") as fh:
+            np.save(fh, array)
+    for name, text in (("meta.json", json.dumps(meta, indent=2) + "\n"),
+                       ("README.txt", CLEANLAB_README)):
+        with atomic_path(out / name) as tmp:
+            tmp.write_text(text)
+    return meta
