@@ -18,9 +18,10 @@ subtracted from the operators above) is spread over the steps like the rest; the
 profiler, times the step's GEMMs alone at the same shapes (``gemm_floor_ms``:
 the forward, weight-gradient and input-gradient products of one step, best of ``--repeats``).
 Prints one JSON line: milliseconds per step of each part, ``step_ms`` (the profiled run's
-wall time per step), ``gemm_ms`` (the three GEMM parts), ``gemm_floor_ms``, ``gemm_share``
-(gemm_ms / step_ms) and ``floor_share`` (gemm_floor_ms / step_ms: the fraction of the step a
-perfect trainer that did nothing but these GEMMs would still need).
+wall time per step less ``evaluation``: the training step alone), ``gemm_ms`` (the three
+GEMM parts), ``gemm_floor_ms``, ``gemm_share`` (gemm_ms / step_ms) and ``floor_share``
+(gemm_floor_ms / step_ms: the fraction of the step a perfect trainer that did nothing but
+these GEMMs would still need).
 
     python benchmarks/step_profile.py [--study fashion-mnist-mlp] [--models 16]
         [--epochs 2] [--precision auto|fp32|bf16]
@@ -110,9 +111,10 @@ def main() -> None:
         part = PARTS.get(event.key, "other")
         ms = event.self_cpu_time_total / 1e3 - evaluation.get(event.key, 0.0)
         parts[part] = parts.get(part, 0.0) + max(ms, 0.0)
-    step_ms = seconds * 1e3 / steps
     per_step = {name: ms / steps for name, ms in parts.items()}
-    per_step["python"] = max(step_ms - sum(per_step.values()), 0.0)
+    step_ms = seconds * 1e3 / steps - per_step["evaluation"]  # the training step alone
+    per_step["python"] = max(step_ms - sum(ms for name, ms in per_step.items()
+                                           if name != "evaluation"), 0.0)
 
     dtype = torch.bfloat16 if precision == "bf16" else torch.float32
     k, b = args.models, recipe.batch_size
