@@ -113,7 +113,8 @@ def test_estimate_scale_prints_floors_peer_and_targets():
     assert set(line["targets"]) == {"same_class_le_2x_io", "same_class_peak_lt_4gb",
                                     "same_class_le_1_5x_io", "full_le_2x_gemm",
                                     "full_le_1_7x_gemm", "full_le_1x_peer"}
-    assert line["full_over_peer"] == pytest.approx(line["full_s"] / line["peer_s"], abs=2e-3)
+    # the ratio is of the unrounded times; the printed times are rounded to the millisecond
+    assert line["full_over_peer"] == pytest.approx(line["full_s"] / line["peer_s"], rel=0.05)
     assert all(line[f"{key}_s"] > 0 for key in ("io_floor", "same_class", "full", "peer"))
 
 
