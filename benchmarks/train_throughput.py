@@ -79,7 +79,6 @@ from torch import nn
 
 from longtail import recipe as recipe_rules  # native_bf16 read in main: a --baseline worker
 from longtail.config import study_sizes
-from longtail.datasets import REGISTRY
 from longtail.models import mlp_widths
 from longtail.recipe import Recipe, TrainingData, lr_factor, uses_bf16  # may run older code
 from longtail.study import subset_size, trial_seed, with_defaults
@@ -87,7 +86,6 @@ from longtail.training import resolve_method, subset_mask, train_trials
 
 ROOT = Path(__file__).resolve().parents[1]
 # The datasets whose images have a fixed shape (not ImageNet's data.image_size).
-FIXED_SHAPE = [name for name, dataset in REGISTRY.items() if dataset.shape is not None]
 
 
 @dataclass(frozen=True)
@@ -266,12 +264,14 @@ class ParallelJobs:
             proc.wait()
 
 
-def baseline_jobs(src: str, precision: str) -> ParallelJobs:
+def baseline_jobs(src: str, setup: Setup) -> ParallelJobs:
     """One worker on another checkout's package (``src``: its ``src`` folder), training the
     chosen side's own trials (worker -1) in the same resolved precision: today's trainer
     against another version's, side by side in one run."""
+    shape = "x".join(str(side) for side in setup.data.x_train.permute(0, 2, 3, 1).shape[1:])
     return ParallelJobs([-1], env={"PYTHONPATH": str(Path(src).resolve())},
-                        extra=["--precision", precision, "--jobs", "0"])
+                        extra=["--precision", "bf16" if setup.bf16 else "fp32", "--jobs", "0",
+                               "--data-shape", shape, "--classes", str(setup.data.num_classes)])
 
 
 def worker(setup: Setup, job: int, models: int, device: torch.device) -> None:
@@ -285,16 +285,28 @@ def worker(setup: Setup, job: int, models: int, device: torch.device) -> None:
         print("done", flush=True)
 
 
+def dataset_facts(study: str, dataset: object) -> tuple[tuple[int, int, int], int]:
+    """(image shape, classes) of a built-in dataset with a fixed shape, from the registry."""
+    from longtail.datasets import REGISTRY  # here: a --baseline worker runs older code
+
+    fixed = [name for name, facts in REGISTRY.items() if facts.shape is not None]
+    if not isinstance(dataset, str) or dataset not in fixed:
+        raise SystemExit(f"study '{study}' has dataset {dataset!r}; this benchmark makes "
+                         f"random data shaped like {', '.join(fixed)}")
+    return REGISTRY[dataset].shape, REGISTRY[dataset].classes
+
+
 def build_setup(args: argparse.Namespace, device: torch.device) -> Setup:
     config = yaml.safe_load(Path(args.config).read_text())
     if args.study not in config["studies"]:
         raise SystemExit(f"study '{args.study}' is not in {args.config} "
                          f"(known: {', '.join(config['studies'])})")
     study = with_defaults(config["studies"][args.study])
-    dataset = study["dataset"]
-    if not isinstance(dataset, str) or dataset not in FIXED_SHAPE:
-        raise SystemExit(f"study '{args.study}' has dataset {dataset!r}; this benchmark makes "
-                         f"random data shaped like {', '.join(FIXED_SHAPE)}")
+    if args.data_shape:  # a --baseline worker: from its parent (older code has no registry)
+        shape = tuple(int(side) for side in args.data_shape.split("x"))
+        classes = args.classes
+    else:
+        shape, classes = dataset_facts(args.study, study["dataset"])
     arch = args.arch or study["arch"]
     recipe = Recipe.from_config(study["train"])
     overrides = {"epochs": args.epochs, "threads": args.threads, "precision": args.precision,
@@ -309,7 +321,6 @@ def build_setup(args: argparse.Namespace, device: torch.device) -> Setup:
     n_study, n_test_study = study_sizes(study)
     n = args.n or n_study
     n_test = n_test_study if n == n_study else max(round(n * n_test_study / n_study), 1)
-    shape, classes = REGISTRY[dataset].shape, REGISTRY[dataset].classes
     rng = np.random.default_rng(0)
     data = TrainingData.from_arrays(
         rng.integers(0, 256, (n, *shape), dtype=np.uint8), rng.integers(0, classes, n),
@@ -341,6 +352,8 @@ def main() -> None:
                         help="another checkout's src folder (e.g. a git worktree of an older "
                              "commit): its trainer runs the chosen side's models side by side")
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--data-shape", help=argparse.SUPPRESS)  # HxWxC, for --baseline workers
+    parser.add_argument("--classes", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     device = torch.device(args.device)
     setup = build_setup(args, device)
@@ -368,8 +381,7 @@ def main() -> None:
     if jobs > 1:
         timed_train(warm, replace(wide_recipe, epochs=1), seeds, masks, device)
         parallel = ParallelJobs(range(jobs))
-    baseline = baseline_jobs(args.baseline, "bf16" if setup.bf16 else "fp32") \
-        if args.baseline else None
+    baseline = baseline_jobs(args.baseline, setup) if args.baseline else None
 
     # Interleaved rounds, best of each: a busy machine slows a round, never speeds it up.
     gflops: dict[str, list[float]] = {"gemm": [], "bf16_gemm": []}
