@@ -44,6 +44,7 @@ from torch.profiler import ProfilerActivity, profile
 
 from longtail.batched import predict, stack_linears
 from longtail.config import study_sizes
+from longtail.datasets import REGISTRY
 from longtail.models import mlp_widths
 from longtail.recipe import Normalizer, Recipe, TrainingData, resolved_precision
 from longtail.study import subset_size, trial_seed, with_defaults
@@ -81,7 +82,8 @@ def main() -> None:
     if hidden is None:
         raise SystemExit(f"arch '{study['arch']}' is not an MLP")
     n, n_test = study_sizes(study)
-    shape, classes = (28, 28, 1), 10
+    facts = REGISTRY[study["dataset"]]  # a built-in dataset of fixed shape
+    shape, classes = facts.shape, facts.classes
     widths = (math.prod(shape), *hidden, classes)
     rng = np.random.default_rng(0)
     data = TrainingData.from_arrays(
