@@ -6,46 +6,21 @@ Needs selenium and Debian's chromium and chromium-driver (`bash tools/setup.sh -
 """
 
 import argparse
-import shutil
-import sys
-import tempfile
 import time
 from pathlib import Path
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-# Offline and sandbox-free (root in a container): no network, no first-run or sync services.
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--hide-scrollbars")
+from longtail.h5 import atomic_path
+from longtail.reporting.browser import chromium
 
 
 def screenshot(html: str, png: str, view: str = "", width: int = 1280,
                height: int = 900) -> None:
     """Open ``html`` at the URL hash ``view`` and save the window as ``png``."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    from longtail.h5 import atomic_path
-
-    for program in (CHROMIUM, CHROMEDRIVER):
-        if not Path(program).exists():
-            sys.exit(f"screenshot_explorer: {program} is missing; install Debian's chromium "
-                     f"and chromium-driver (bash tools/setup.sh --tests)")
-    profile = tempfile.mkdtemp(prefix="explorer-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (*FLAGS, f"--user-data-dir={profile}", f"--window-size={width},{height}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    try:
+    with chromium(width, height) as driver:
         driver.get(Path(html).resolve().as_uri() + view)
         time.sleep(1)  # sprite sheets decode after the DOM is ready
         with atomic_path(png) as tmp:
             Path(tmp).write_bytes(driver.get_screenshot_as_png())
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 if "snakemake" in globals():

@@ -15,14 +15,10 @@ import pytest
 from conftest import TINY, snakemake
 
 from longtail.estimates import load_influence, read_estimates
+from longtail.reporting.browser import chromium, missing_browser
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
-# Root in a container, offline: no sandbox, no network services, a fresh profile per session.
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--window-size=1280,900")
 WAIT = 20  # seconds for a view to appear
 
 
@@ -34,23 +30,12 @@ def explorer(tiny_study: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+def browser():
+    if reason := missing_browser():
         # CI installs them (tools/setup.sh --tests): there a missing browser is a failure
-        missing = pytest.fail if os.environ.get("CI") else pytest.skip
-        missing(f"needs Debian's chromium and chromium-driver ({CHROMIUM}, {CHROMEDRIVER}): "
-                f"apt-get install chromium chromium-driver, or bash tools/setup.sh --tests")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (*FLAGS, f"--user-data-dir={tmp_path_factory.mktemp('chromium')}"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    yield driver
-    driver.quit()
+        (pytest.fail if os.environ.get("CI") else pytest.skip)(reason)
+    with chromium(logs=True) as driver:
+        yield driver
 
 
 def open_view(driver, explorer: Path, view: str, ready: str):
@@ -181,3 +166,22 @@ def test_screenshot_for_the_docs(browser, explorer: Path, tiny_study: Path) -> N
         assert image.size[0] == 1280
         assert len(np.unique(np.asarray(image.convert("L")))) > 50  # thumbnails, not blank
     shutil.rmtree(tiny_study / "docs")
+
+
+def test_load_benchmark_times_every_view_offline(browser, explorer: Path) -> None:
+    """benchmarks/explorer_load.py reads each view's own clock and prints its JSON contract."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, "benchmarks/explorer_load.py", str(explorer),
+                           "--repeats", "1"], capture_output=True, text=True, timeout=300,
+                          cwd=root, check=True)
+    lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert [line["view"] for line in lines] == [
+        "study", "grid_train_by_mem", "grid_test_by_count", "example_train", "example_test"]
+    size = sum(path.stat().st_size for path in explorer.parent.rglob("*") if path.is_file())
+    for line in lines:
+        assert line["explorer_bytes"] == size and line["external"] == []
+        assert 0 < line["dom_ms"] <= line["load_ms"] and line["interactive_ms"] > 0
+        assert {"data.js", "explorer.js"} <= set(line["resources"])

@@ -349,6 +349,7 @@
     else view = studyView();
     app.replaceChildren(...[view].flat(Infinity).filter(Boolean));
     window.scrollTo(0, 0);
+    performance.mark("longtail:view");  // drawn and clickable (benchmarks/explorer_load.py)
   }
 
   document.getElementById("study").textContent = `· ${D.study}`;
