@@ -98,6 +98,26 @@ def test_streamed_estimates_equal_in_memory_ones(tmp_path: Path, small_blocks: N
             assert np.isnan(grid[~same]).all() and np.isnan(grid_se[~same]).all()
 
 
+def test_same_class_is_the_full_matrix_on_same_class_pairs(tmp_path: Path,
+                                                           small_blocks: None) -> None:
+    """Same-class influence (counts accumulated per class over blocks of trials) is, value for
+    value, the full matrix restricted to pairs with y_i = y'_j: both are exact integer counts
+    in float32 put through the same arithmetic."""
+    store = make_store(seed=11, t=200, n=60, n_test=30, classes=9, diverged=(2, 100))
+    path = write(tmp_path, store)
+    same = store.train_labels[:, None] == store.test_labels[None, :]
+    assert same.any() and (~same).any()
+    grids = {}
+    for mode in ("same-class", "full"):
+        out = tmp_path / f"{mode}.h5"
+        estimate_store(path, out, influence=mode, min_out_trials=1)
+        grids[mode] = [load_influence(out, np.arange(60), np.arange(30), se=se)
+                       for se in (False, True)]
+    for got, full in zip(grids["same-class"], grids["full"], strict=True):
+        np.testing.assert_array_equal(got[same], full[same])
+        assert np.isnan(got[~same]).all() and np.isfinite(full).all()
+
+
 def test_diverged_trials_are_excluded(tmp_path: Path) -> None:
     clean = make_store(seed=1, t=120)
     dirty = make_store(seed=1, t=120, diverged=(0, 5, 6))

@@ -137,8 +137,14 @@ def count_few_trials(n_in: np.ndarray, n_out: np.ndarray,
 
 
 def _count_true(a: np.ndarray) -> np.ndarray:
-    """Column sums of a (t, n) bool array as int64, without a (t, n) integer copy."""
-    return np.add.reduce(a.view(np.uint8), axis=0, dtype=np.int64)
+    """Column sums of a (t, n) bool array as int64, without a (t, n) integer copy: up to 255
+    rows at a time are summed as uint8 (exact; one vector add per row, no widening), their
+    sums as int64."""
+    rows = a.view(np.uint8)
+    total = np.zeros(rows.shape[1:], np.int64)
+    for start in range(0, len(rows), 255):
+        total += np.add.reduce(rows[start:start + 255], axis=0, dtype=np.uint8)
+    return total
 
 
 def mem_counts(mask: np.ndarray, correct: np.ndarray

@@ -22,6 +22,7 @@ from typing import Any
 
 import h5py
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from longtail.algorithm1 import (
     DEFAULT_BLOCK_SIZE,
@@ -138,7 +139,10 @@ def compute_estimates(store_path: str | os.PathLike | CorrectnessStore, *,
         raise ValueError(f"influence must be one of {INFLUENCE_MODES}, got {influence!r}")
     reader = MemoryStoreReader(store_path) if isinstance(store_path, CorrectnessStore) \
         else StoreReader(store_path)
-    with reader as store:
+    # One BLAS thread while reading (the same-class counts' GEMMs): the prefetch thread
+    # decompresses on another core, and ~100 small GEMMs per block of trials lose more to
+    # thread synchronisation than a second thread gains (docs/performance.md, Estimation).
+    with reader as store, threadpool_limits(1, user_api="blas"):
         t, n, n_test = store.t, store.n, store.n_test
         example = {name: store.array(name) for name in PER_EXAMPLE}
         trial_ids = store.trial_ids()
