@@ -25,7 +25,7 @@ import os
 import statistics
 from pathlib import Path
 
-from longtail.reporting.browser import chromium
+from longtail.reporting.browser import chromium, requested_urls
 
 VIEWS = {  # view name: URL hash
     "study": "",
@@ -63,9 +63,7 @@ def load_times(driver, url: str, timeout_s: float = 30.0) -> dict:
     times = driver.execute_script(TIMES)
     if times["interactive_ms"] is None:
         raise RuntimeError(f"{url} set no longtail:view mark: the view failed to draw")
-    events = (json.loads(entry["message"])["message"] for entry in driver.get_log("performance"))
-    times["resources"] = [event["params"]["request"]["url"] for event in events
-                          if event["method"] == "Network.requestWillBeSent"]
+    times["resources"] = requested_urls(driver)
     return times
 
 

@@ -15,7 +15,7 @@ import pytest
 from conftest import TINY, snakemake
 
 from longtail.estimates import load_influence, read_estimates
-from longtail.reporting.browser import chromium, missing_browser
+from longtail.reporting.browser import chromium, missing_browser, requested_urls
 
 pytestmark = pytest.mark.e2e
 
@@ -50,13 +50,6 @@ def open_view(driver, explorer: Path, view: str, ready: str):
         ec.presence_of_element_located((By.CSS_SELECTOR, ready)))
 
 
-def requested(driver) -> list[str]:
-    """The URLs the page requested since the last call (DevTools' network events)."""
-    events = (json.loads(entry["message"])["message"] for entry in driver.get_log("performance"))
-    return [event["params"]["request"]["url"] for event in events
-            if event["method"] == "Network.requestWillBeSent"]
-
-
 def errors(driver) -> list[dict]:
     return [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
 
@@ -68,14 +61,14 @@ def strongest_pair(tiny_study: Path) -> pd.Series:
 
 
 def test_pages_load_offline_without_console_errors(browser, explorer: Path) -> None:
-    errors(browser), requested(browser)  # drop what earlier pages logged
+    errors(browser), requested_urls(browser)  # drop what earlier pages logged
     loaded = []
     for view, ready in (("", "#description"), ("#grid?split=train&sort=mem", "#grid .cell"),
                         ("#grid?split=test&sort=count", "#grid .cell"),
                         ("#example/train/0", "#facts"), ("#example/test/0", "#influence")):
         open_view(browser, explorer, view, ready)
         assert errors(browser) == [], view
-        loaded += requested(browser)
+        loaded += requested_urls(browser)
     assert {"data.js", "explorer.js", "train-000.png", "test-000.png"} <= {
         url.rsplit("/", 1)[-1] for url in loaded}, loaded
     assert all(url.split(":")[0] in ("file", "data", "about") for url in loaded), loaded

@@ -8,6 +8,7 @@ services and a fresh profile per session, so nothing outside the page is fetched
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -55,3 +56,11 @@ def chromium(width: int = 1280, height: int = 900, logs: bool = False) -> Iterat
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+def requested_urls(driver) -> list[str]:
+    """The URLs the page requested since the last call (DevTools' network events; needs a
+    driver from ``chromium(logs=True)``)."""
+    events = (json.loads(entry["message"])["message"] for entry in driver.get_log("performance"))
+    return [event["params"]["request"]["url"] for event in events
+            if event["method"] == "Network.requestWillBeSent"]
