@@ -192,7 +192,7 @@ def test_reporting_is_a_package_of_its_own() -> None:
 def test_rules_and_reporting_load_no_torch() -> None:
     """The modules rules/common.smk imports at parse time, and the figures and tables, work
     without torch (training lives in the stages)."""
-    code = ("import sys, longtail.config, longtail.study, longtail.resources, "
+    code = ("import sys, longtail.config, longtail.study, longtail.resources, longtail.wiring, "
             "longtail.reporting.figures, "
             "longtail.reporting.tables; print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
