@@ -1,10 +1,9 @@
 """Snakemake adapter: figures/<name>.png -> docs/figures/<name>.png (the README's copy)."""
 
-import shutil
+from pathlib import Path
 
-from longtail.h5 import atomic_path
+from longtail.io import write_bytes
 from longtail.workflow import log_to
 
 with log_to(snakemake.log[0]):
-    with atomic_path(snakemake.output[0]) as tmp:
-        shutil.copyfile(snakemake.input[0], tmp)
+    write_bytes(snakemake.output[0], Path(snakemake.input[0]).read_bytes())

@@ -9,7 +9,7 @@ import argparse
 import time
 from pathlib import Path
 
-from longtail.h5 import atomic_path
+from longtail.io import write_bytes
 from longtail.reporting.browser import chromium
 
 
@@ -19,8 +19,7 @@ def screenshot(html: str, png: str, view: str = "", width: int = 1280,
     with chromium(width, height) as driver:
         driver.get(Path(html).resolve().as_uri() + view)
         time.sleep(1)  # sprite sheets decode after the DOM is ready
-        with atomic_path(png) as tmp:
-            Path(tmp).write_bytes(driver.get_screenshot_as_png())
+        write_bytes(png, driver.get_screenshot_as_png())
 
 
 if "snakemake" in globals():

@@ -28,6 +28,7 @@ import pandas as pd
 import pytest
 
 from longtail import h5 as h5_module
+from longtail import io as io_module
 from longtail import select as select_module
 from longtail.config import ConfigError, check_data_paths
 from longtail.data import load_study_data, make_study_data
@@ -279,15 +280,15 @@ def onto_full_disk(real_atomic_path, path):
         yield tmp
 
 
-WRITERS = {  # every HDF5 file is written through longtail.h5, other files directly
+WRITERS = {  # every HDF5 file is written through longtail.h5, other files through longtail.io
     "shard": (h5_module, lambda src, out: write_shard(out, *read_shard(src / "0-4.h5"))),
     "store": (h5_module, lambda src, out: write_store(out, read_store(src / "correctness.h5"))),
     "estimates": (h5_module, lambda src, out: write_estimates(
         out, *compute_estimates(src / "correctness.h5", min_trials=1))),
     "study data": (h5_module, lambda src, out: make_study_data(
         src / "cache-0.h5", out, n_train=40, n_test=16, label_noise=0.0, seed=0)),
-    "summary": (select_module, lambda src, out: select_module.write_summary({"n": 1}, out)),
-    "pairs": (select_module, lambda src, out: select_module.write_pairs(
+    "summary": (io_module, lambda src, out: select_module.write_summary({"n": 1}, out)),
+    "pairs": (io_module, lambda src, out: select_module.write_pairs(
         pd.DataFrame(columns=list(select_module.PAIR_COLUMNS)), out)),
 }
 

@@ -30,7 +30,7 @@ from scipy import stats
 
 from longtail.algorithm1 import DEFAULT_MIN_TRIALS
 from longtail.estimates import Estimates, compute_estimates, iter_influence, read_estimates
-from longtail.h5 import atomic_path
+from longtail.io import write_csv
 from longtail.reliability import memorized_table
 from longtail.select import (
     DEFAULT_CONSISTENCY_THRESHOLDS,
@@ -280,13 +280,5 @@ def compare_group_files(group: str, store_paths: Mapping[str, str | os.PathLike]
     """:func:`compare_group`, written to three CSV files (atomically); returns the statistics."""
     table, curves, mem = compare_group(group, store_paths, **kwargs)
     for frame, path in ((table, stats_csv), (curves, curves_csv), (mem, mem_csv)):
-        write_csv(frame, path)
+        write_csv(path, frame, float_format="%.6g")
     return table
-
-
-# ----------------------------------------------------------------- files
-
-def write_csv(frame: pd.DataFrame, path: str | os.PathLike) -> None:
-    """Write a table as CSV atomically."""
-    with atomic_path(path) as tmp:
-        frame.to_csv(tmp, index=False, float_format="%.6g")

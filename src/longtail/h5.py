@@ -4,7 +4,8 @@ dataset cache and the study's ``data.h5`` (:mod:`longtail.data`), removal shards
 (:mod:`longtail.removal`) and ``representations.h5`` (:mod:`longtail.lastlayer`).
 
 Every file is written the same way (:func:`create`): into a temporary sibling that is renamed
-onto the target only after it is complete, every dataset chunked and carrying HDF5's
+onto the target only after it is complete (:func:`longtail.io.atomic_path`, also importable
+from here), every dataset chunked and carrying HDF5's
 Fletcher-32 checksum per chunk (:func:`create_dataset`), and the root attribute ``complete``
 written last. Every file is read the same way: :func:`open_file` refuses a file that is not
 HDF5 or lacks ``complete``, and :func:`read` turns a checksum mismatch (a flipped byte; h5py
@@ -15,48 +16,21 @@ passes its exception class (``StoreError``, ``EstimatesError``, ``DataError``,
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import h5py
 import numpy as np
 
+from longtail.io import atomic_path
+
 COMPLETE = "complete"  # root attribute written last: the file was written to the end
 CHUNK_BYTES = 1 << 20  # default chunk: whole rows, about 1 MiB
 # Attributes stored as JSON text (dicts and lists are always written as JSON).
 JSON_ATTRS = ("study_config",)
-# Errors only a write gives (disk full, quota exceeded, read-only file system).
-_WRITE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
-
-
-@contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary sibling of ``path``; rename it onto ``path`` only on success.
-
-    A killed writer leaves at most a ``*.tmp`` file, never a file that looks complete. A full
-    or read-only file system is reported as ``OSError`` naming ``path`` (HDF5's own message,
-    which names the temporary file, is chained to it). Used for every file this project
-    writes, HDF5 or not.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        yield tmp
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except OSError as err:
-        if err.errno in _WRITE_ERRNOS and err.filename in (None, str(tmp)):
-            raise OSError(err.errno, os.strerror(err.errno), str(path)) from err
-        raise
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 @contextmanager

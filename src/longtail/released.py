@@ -41,7 +41,7 @@ from longtail.estimates import (
     read_estimates,
     write_estimates,
 )
-from longtail.h5 import atomic_path
+from longtail.io import atomic_path
 from longtail.study import subset_size
 
 RELEASED_KEYS = ("tr_mem", "tr_labels", "tt_labels")

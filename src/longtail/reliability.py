@@ -51,7 +51,7 @@ from longtail.defaults import (
     PAPER_THRESHOLDS,
 )
 from longtail.estimates import Estimates, read_estimates, valid_trials
-from longtail.h5 import atomic_path
+from longtail.io import write_csv, write_json
 from longtail.select import (
     CONSISTENCY_COLUMNS,
     is_memorized,
@@ -399,10 +399,8 @@ def reliability(store_path: str | os.PathLike, estimates_path: str | os.PathLike
 def write_reliability(report: Mapping[str, Any], table: pd.DataFrame,
                       json_path: str | os.PathLike, csv_path: str | os.PathLike) -> None:
     """``reliability.json`` and ``consistency.csv``, each atomically."""
-    with atomic_path(json_path) as tmp:
-        tmp.write_text(json.dumps(report, indent=2) + "\n")
-    with atomic_path(csv_path) as tmp:
-        table.to_csv(tmp, index=False)
+    write_json(json_path, report)
+    write_csv(csv_path, table)
 
 
 def read_reliability(path: str | os.PathLike) -> dict[str, Any]:

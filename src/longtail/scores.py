@@ -13,7 +13,6 @@ held-out models (:data:`CLEANLAB_README`). This package never imports cleanlab.
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -29,7 +28,7 @@ from longtail.estimates import (
     held_out_vote_counts,
     read_estimates,
 )
-from longtail.h5 import atomic_path
+from longtail.io import atomic_path, write_json, write_text
 from longtail.store import StoreError, StoreReader
 
 CLEANLAB_README = """\
@@ -211,8 +210,6 @@ def write_cleanlab(estimates_path: str | os.PathLike, store_path: str | os.PathL
     for name, array in (("labels.npy", labels), ("pred_probs.npy", pred_probs)):
         with atomic_path(out / name) as tmp, open(tmp, "wb") as fh:
             np.save(fh, array)
-    for name, text in (("meta.json", json.dumps(meta, indent=2) + "\n"),
-                       ("README.txt", CLEANLAB_README)):
-        with atomic_path(out / name) as tmp:
-            tmp.write_text(text)
+    write_json(out / "meta.json", meta)
+    write_text(out / "README.txt", CLEANLAB_README)
     return meta

@@ -9,7 +9,6 @@ here, in the consistency check, in Fig. 2's removal sets (:func:`is_memorized`) 
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -38,7 +37,7 @@ from longtail.estimates import (
     read_estimates,
     valid_trials,
 )
-from longtail.h5 import atomic_path
+from longtail.io import write_csv, write_json
 from longtail.store import StoreError
 from longtail.study import derive_rng
 
@@ -204,14 +203,12 @@ def summarize_pairs(pairs: pd.DataFrame, estimates: Estimates, mem_threshold: fl
 
 def write_pairs(pairs: pd.DataFrame, out_csv: str | os.PathLike) -> None:
     """Write the pairs CSV (columns :data:`PAIR_COLUMNS`) atomically."""
-    with atomic_path(out_csv) as tmp:
-        pairs.to_csv(tmp, columns=list(PAIR_COLUMNS), index=False, float_format="%.7g")
+    write_csv(out_csv, pairs, columns=list(PAIR_COLUMNS), float_format="%.7g")
 
 
 def write_summary(summary: dict[str, Any], path: str | os.PathLike) -> None:
     """Write a summary dict as indented JSON, atomically."""
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(summary, indent=2, sort_keys=False) + "\n")
+    write_json(path, summary)
 
 
 def select_pairs_file(estimates_path: str | os.PathLike, out_csv: str | os.PathLike,

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from longtail.compare import write_csv
+from longtail.io import write_csv
 from longtail.reporting.plots.comparison import ArchPanel, draw_arch_comparison
 from longtail.reporting.plots.style import figure_style, save_figure
 from longtail.reporting.tables import to_markdown, write_markdown
@@ -19,7 +19,7 @@ def tabulate_comparisons(stats_csvs: Sequence[str | os.PathLike], out_csv: str |
                          out_md: str | os.PathLike) -> pd.DataFrame:
     """Concatenate the groups' statistics into ``tables/arch_comparison.{csv,md}``."""
     table = pd.concat([pd.read_csv(path) for path in stats_csvs], ignore_index=True)
-    write_csv(table, out_csv)
+    write_csv(out_csv, table, float_format="%.6g")
     shown = pd.DataFrame({
         "group": table["group"], "comparison": table["comparison"], "study a": table["study_a"],
         "study b": table["study_b"], "trials": table["trials_a"],

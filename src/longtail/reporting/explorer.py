@@ -33,7 +33,7 @@ from PIL import Image
 from longtail.data import StudyData, load_study_data
 from longtail.defaults import DEFAULT_TOP
 from longtail.estimates import Estimates, iter_influence, read_estimates
-from longtail.h5 import atomic_path
+from longtail.io import write_bytes, write_text
 from longtail.reporting.explain import top_k
 from longtail.select import block_at_least
 
@@ -289,14 +289,12 @@ def write_explorer(estimates_path: PathLike, out_html: PathLike, *, study: str,
         estimates_path, study, data=data, pairs=pd.read_csv(pairs_path) if pairs_path else None,
         summary=_read_json(summary_path), about=_read_json(about_path),
         reliability=_read_json(reliability_path), thumb=thumb, figures=copied, k=k)
-    with atomic_path(out_dir / "data.js") as tmp:
-        tmp.write_text(data_js(content))
+    write_text(out_dir / "data.js", data_js(content))
     site = resources.files("longtail.reporting") / "site"
     for name in SITE_FILES:
         if name != "index.html":
             (out_dir / name).write_bytes((site / name).read_bytes())
-    with atomic_path(out_html) as tmp:
-        tmp.write_bytes((site / "index.html").read_bytes())
+    write_bytes(out_html, (site / "index.html").read_bytes())
     sizes = {"data.js": (out_dir / "data.js").stat().st_size,
              "sprites": sum(p.stat().st_size for p in (out_dir / "sprites").iterdir()),
              "figures": sum(p.stat().st_size for p in (out_dir / "figures").iterdir()),

@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 
 from longtail.data import StudyData, load_study_data
 from longtail.estimates import Estimates, read_estimates
-from longtail.h5 import atomic_path
+from longtail.io import atomic_path
 from longtail.reporting.plots.gallery import draw_row_gallery
 from longtail.reporting.plots.style import figure_style
 from longtail.schema import schema_default

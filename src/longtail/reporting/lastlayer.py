@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from longtail.compare import write_csv
 from longtail.estimates import read_estimates
+from longtail.io import write_csv
 from longtail.lastlayer import LastLayerInputs, lastlayer_summary, same_class_influence_pairs
 from longtail.reporting import paper
 from longtail.reporting.plots.comparison import (
@@ -49,7 +49,7 @@ def tabulate_lastlayer(rows: list[dict[str, Any]], out_csv: str | os.PathLike,
     """``tables/lastlayer.csv`` (one row per study) and ``tables/lastlayer.md`` (one column
     per study and the paper's numbers, one row per reported number)."""
     table = pd.DataFrame(rows)
-    write_csv(table, out_csv)
+    write_csv(out_csv, table, float_format="%.6g")
     mem, infl = table["mem_threshold"].iloc[0], table["infl_threshold"].iloc[0]
     column = paper.LASTLAYER_COLUMN
     shown = pd.DataFrame({"": [label.format(mem=f"{mem:g}") for label in MARKDOWN_ROWS.values()],

@@ -17,7 +17,7 @@ import numpy as np
 from longtail.algorithm1 import mem_counts
 from longtail.datasets import REGISTRY
 from longtail.estimates import FIT_PREMISE, fit_summary
-from longtail.h5 import atomic_path
+from longtail.io import write_json, write_text
 from longtail.store import StoreReader
 
 DATASET_NAMES = {name: dataset.title for name, dataset in REGISTRY.items()}
@@ -112,10 +112,8 @@ def write_about(store_path: str | os.PathLike, name: str, study: Mapping[str, An
                 out_json: str | os.PathLike, out_rst: str | os.PathLike) -> dict[str, Any]:
     """Describe a study and write ``about.json`` and ``about.rst`` atomically."""
     about = describe_study(store_path, name, study)
-    with atomic_path(out_json) as tmp:
-        tmp.write_text(json.dumps(about, indent=2) + "\n")
-    with atomic_path(out_rst) as tmp:
-        tmp.write_text(about_rst(about))
+    write_json(out_json, about)
+    write_text(out_rst, about_rst(about))
     return about
 
 

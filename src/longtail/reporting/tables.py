@@ -26,7 +26,7 @@ from typing import Any
 import pandas as pd
 
 from longtail.estimates import FIT_PREMISE, fit_report, read_estimates
-from longtail.h5 import atomic_path
+from longtail.io import write_csv, write_text
 from longtail.noise import compare_detectors
 from longtail.removal import LEVEL, marginal_utility, random_removal_curve, read_removal
 from longtail.reporting import paper as quoted  # `paper` names the tables' row switch
@@ -305,8 +305,7 @@ def _share_of(count: Any, total: Any, share: Any) -> str:
 
 def write_markdown(text: str, path: str | os.PathLike) -> None:
     """Write a Markdown text atomically."""
-    with atomic_path(path) as tmp:
-        tmp.write_text(text)
+    write_text(path, text)
 
 
 def to_markdown(display: pd.DataFrame, title: str, notes: Sequence[str] = ()) -> str:
@@ -368,11 +367,9 @@ def write_table(numbers: pd.DataFrame, display: pd.DataFrame,
     texts = {"md": to_markdown(display, title, notes),
              "tex": to_latex(display, title, label, notes),
              "html": to_html(display, title, notes)}
-    with atomic_path(paths["csv"]) as tmp:
-        numbers.to_csv(tmp, index=False, float_format="%.6g")
+    write_csv(paths["csv"], numbers, float_format="%.6g")
     for key, text in texts.items():
-        with atomic_path(paths[key]) as tmp:
-            tmp.write_text(text)
+        write_text(paths[key], text)
 
 
 def paper_note(table: pd.DataFrame) -> str:
@@ -492,9 +489,8 @@ def make_marginal_utility_table(studies: Sequence[str], removal: Sequence[str | 
                 "Marginal utility of the pairs' training examples", "tab:marginal-utility",
                 [*warnings, *notes])
     if paths.get("rst"):
-        with atomic_path(paths["rst"]) as tmp:
-            tmp.write_text(marginal_utility_caption(numbers) + "".join(
-                f"\n{text}\n" for text in warnings))
+        write_text(paths["rst"], marginal_utility_caption(numbers) + "".join(
+            f"\n{text}\n" for text in warnings))
     return numbers
 
 
