@@ -19,7 +19,7 @@ from longtail.reliability import (
     reliability,
     summary_fields,
 )
-from longtail.reporting.reliability import reliability_note
+from longtail.summary import reliability_note
 from longtail.select import (
     CONSISTENCY_COLUMNS,
     is_memorized,

@@ -160,22 +160,16 @@ def run_pairs(args: argparse.Namespace) -> int:
     """select high-influence pairs (Section 2) and summarize them
 
     Select pairs with mem >= --mem, infl >= --infl and equal labels."""
-    from longtail.h5 import atomic_path
     from longtail.reliability import read_reliability
-    from longtail.reporting.reliability import fixed_thresholds_note, select_reliably
-    from longtail.select import select_pairs_file, write_summary
+    from longtail.summary import select_fixed, select_reliably
 
     if args.reliability:
         report = read_reliability(args.reliability)
         args.mem, args.infl = report["mem"]["used"], report["infl"]["used"]
         summary = select_reliably(args.estimates, report, args.out, args.summary, args.caption)
     else:
-        summary = select_pairs_file(args.estimates, args.out, args.mem, args.infl)
-        if args.summary:
-            write_summary(summary, args.summary)
-        if args.caption:
-            with atomic_path(args.caption) as tmp:
-                tmp.write_text(fixed_thresholds_note(args.mem, args.infl) + "\n")
+        summary = select_fixed(args.estimates, args.out, args.mem, args.infl, args.summary,
+                               args.caption)
     print(f"{args.out}: {summary['n_pairs']} pairs, {summary['n_test_examples']} test examples "
           f"({summary['pct_test_examples']:.2f}%), {summary['n_test_single_train']} influenced "
           f"by a single training example, {summary['n_train_examples']} training examples; "
@@ -251,7 +245,7 @@ def run_consistency(args: argparse.Namespace) -> int:
     Split the valid trials into two halves, select pairs from each and write the Jaccard
     similarity of the two pair sets per influence threshold."""
     from longtail.estimates import trials_in_range
-    from longtail.h5 import atomic_path
+    from longtail.io import write_csv
     from longtail.reliability import reliability, write_reliability
     from longtail.select import consistency_table
 
@@ -282,8 +276,7 @@ def run_consistency(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     table = consistency_table(args.store, args.thresholds, args.mem, args.seed,
                               min_trials=args.min_out_trials, trials=trials)
-    with atomic_path(args.out) as tmp:
-        table.to_csv(tmp, index=False)
+    write_csv(args.out, table)
     print(table.to_string(index=False))
     return 0
 
@@ -404,7 +397,7 @@ def run_explain(args: argparse.Namespace) -> int:
     J, or the k test examples training example I influences most, with index, source index,
     label, infl ± se (and mem ± se)."""
     from longtail.estimates import read_estimates
-    from longtail.h5 import atomic_path
+    from longtail.io import atomic_path
     from longtail.reporting.explain import (
         class_names,
         describe,

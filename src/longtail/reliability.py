@@ -410,7 +410,7 @@ def read_reliability(path: str | os.PathLike) -> dict[str, Any]:
 
 def summary_fields(report: Mapping[str, Any]) -> dict[str, Any]:
     """What ``summary.json`` adds from the reliability report (the verdict in words is
-    :func:`longtail.reporting.reliability.reliability_note`). A selection replicates when its
+    :func:`longtail.summary.reliability_note`). A selection replicates when its
     mean split-half Jaccard reaches the target and, for the pairs, each half selects at least
     ``min_pairs`` pairs on average (reports of one split, before ``splits``: the Jaccard
     alone)."""
