@@ -19,7 +19,6 @@ from longtail.reliability import (
     reliability,
     summary_fields,
 )
-from longtail.summary import reliability_note
 from longtail.select import (
     CONSISTENCY_COLUMNS,
     is_memorized,
@@ -30,6 +29,7 @@ from longtail.select import (
     split_trials,
 )
 from longtail.store import CorrectnessStore, TrialResults
+from longtail.summary import reliability_note
 
 GRID = {"mem": [0.05, 0.1, 0.2, 0.3], "infl": [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35]}
 
