@@ -14,7 +14,6 @@ from longtail.removal import (
     RemovalError,
     equivalent_random_removal,
     marginal_utility,
-    memorized_set,
     pairs_removed,
     plan_part,
     random_keep,
@@ -25,6 +24,7 @@ from longtail.removal import (
     welch_difference,
     write_removal,
 )
+from longtail.select import is_memorized
 from longtail.study import (
     parse_part,
     random_part,
@@ -65,9 +65,9 @@ def test_memorized_set_is_mem_at_or_above_threshold_exactly_and_never_nan():
     # 7/20 - 2/20 is exactly 0.25 in counts, a rounding below it as a float
     mem = np.array([0.0, 0.3, 0.6, np.nan, 7 / 20 - 2 / 20, -0.1])
     assert mem[4] < 0.25
-    np.testing.assert_array_equal(memorized_set(counts_estimates(mem), 0.25),
+    np.testing.assert_array_equal(is_memorized(counts_estimates(mem), 0.25),
                                   [False, True, True, False, True, False])
-    assert not memorized_set(counts_estimates(mem), 1.0).any()
+    assert not is_memorized(counts_estimates(mem), 1.0).any()
 
 
 def test_seeds_are_distinct_and_never_a_trial_seed():
@@ -96,7 +96,7 @@ def test_random_keep_removes_exactly_count():
 def test_threshold_plan_removes_memorized_and_as_many_fresh_random_examples():
     n = 1000
     mem = np.round(np.linspace(-0.2, 1.0, n) * 400) / 400  # multiples of 1 / (n_in n_out)
-    removed = memorized_set(counts_estimates(mem), 0.5)
+    removed = is_memorized(counts_estimates(mem), 0.5)
     count = int(removed.sum())
     plan = plan_part("mem-0.5", 0, n, range(3), removed)
     assert plan.kind.tolist() == ["memorized", "random"] * 3
@@ -172,7 +172,7 @@ def shards(tmp_path):
     mem = np.array([0.0, 0.1, 0.2, 0.3, 0.6, 0.7, 0.0, 0.9])
     full = plan_part("full", 0, n, range(2))
     _write(tmp_path / "full.h5", full, _rows(0.8, 0.9), 10)
-    mem_plan = plan_part("mem-0.5", 0, n, range(2), memorized_set(counts_estimates(mem), 0.5))
+    mem_plan = plan_part("mem-0.5", 0, n, range(2), is_memorized(counts_estimates(mem), 0.5))
     _write(tmp_path / "mem.h5", mem_plan, _rows(0.6, 0.8, 0.7, 0.8), 10)
     pairs = plan_part("pairs", 0, n, range(2), pairs_removed(np.array([4, 7]), n))
     # test examples 0-2 belong to the pairs: right before, wrong after removing the pairs

@@ -30,6 +30,10 @@ Shard file ``results/{study}/removal/{part}/{start}-{stop}.h5`` (repeats [start,
 kind of the part): docs/formats.md ("Removal shard"). Written and read through
 :mod:`longtail.h5`; a shard without ``complete`` or with a changed byte is refused
 (:class:`RemovalError` naming the file and the dataset).
+
+This module plans the runs, reads and writes their shards and summarizes them (Fig. 2's curve,
+the marginal utility); the statistics it applies (Welch's intervals, the number of random
+removals that costs as much) live in :mod:`longtail.welch`.
 """
 
 from __future__ import annotations
@@ -42,17 +46,30 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from longtail.estimates import Estimates
 from longtail.h5 import create, create_dataset, open_file, read, read_attrs, write_attrs
-from longtail.select import is_memorized
 from longtail.store import StoreError
 from longtail.study import parse_part, removal_seed
+from longtail.welch import (  # the statistics; also importable from here (__all__)
+    LEVEL,
+    Difference,
+    Equivalent,
+    equivalent_random_removal,
+    mean_std,
+    satterthwaite_df,
+    t_quantile,
+    welch_difference,
+)
+
+__all__ = [
+    "CURVE_COLUMNS", "LEVEL", "PART_KINDS", "PER_RUN", "RANDOM_CURVE_COLUMNS", "Difference",
+    "Equivalent", "RemovalError", "RemovalPlan", "RemovalResults", "equivalent_random_removal",
+    "marginal_utility", "mean_std", "pairs_removed", "plan_part", "random_keep",
+    "random_removal_curve", "read_removal", "removal_curve", "satterthwaite_df",
+    "subset_accuracy", "t_quantile", "welch_difference", "write_removal"]
 
 PART_KINDS = {"full": ("full",), "mem": ("memorized", "random"), "pairs": ("pairs", "random"),
               "random": ("random",)}
-LEVEL = 0.95  # confidence level of every interval this module reports
 PER_RUN = ("kind", "repeat", "seed", "mask", "test_correct", "test_accuracy", "wall_time",
            "diverged")
 
@@ -62,12 +79,6 @@ class RemovalError(StoreError):
 
 
 # ---------------------------------------------------------------- which examples each run keeps
-
-def memorized_set(estimates: Estimates, threshold: float) -> np.ndarray:
-    """(n,) bool: the examples Fig. 2's ``mem-<threshold>`` part removes, mem~_i >= threshold
-    decided exactly from the trial counts as in the pair selection (:func:`is_memorized`)."""
-    return is_memorized(estimates, threshold)
-
 
 def random_keep(n: int, count: int, seed: int) -> np.ndarray:
     """(n,) bool keep-mask with ``count`` examples removed uniformly at random by ``seed``."""
@@ -97,9 +108,9 @@ def plan_part(part: str, study_seed: int, n: int, repeats: Sequence[int],
     """Runs of ``part`` for ``repeats``, repeat-major (both kinds of a repeat side by side).
 
     ``removed`` (n,) bool is what the targeted kind removes: mem >= threshold for ``mem-*``
-    (see :func:`memorized_set`), the pairs' unique training examples for ``pairs``; ignored
-    for ``full`` (nothing removed) and ``random-*`` (round(fraction * n) at random, no
-    targeted kind).
+    (see :func:`longtail.select.is_memorized`), the pairs' unique training examples for
+    ``pairs``; ignored for ``full`` (nothing removed) and ``random-*`` (round(fraction * n) at
+    random, no targeted kind).
     """
     family, value = parse_part(part)
     untargeted = family in ("full", "random")
@@ -212,62 +223,6 @@ def read_removal(paths: Sequence[str | os.PathLike]) -> RemovalResults:
 
 # ---------------------------------------------------------------- summaries
 
-def _mean_std(values: np.ndarray) -> tuple[float, float]:
-    """Mean and sample standard deviation (ddof 1; NaN for fewer than two values)."""
-    values = np.asarray(values, dtype=np.float64)
-    if not len(values):
-        return math.nan, math.nan
-    return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else math.nan
-
-
-# ---------------------------------------------------------------- intervals
-
-def satterthwaite_df(terms: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Welch-Satterthwaite degrees of freedom of a variance sum_i v_i of independent terms
-    v_i = c_i^2 s_i^2 / R_i, each from R_i runs: (sum v_i)^2 / sum(v_i^2 / (R_i - 1)), over
-    axis 0; infinite when every term is 0."""
-    terms = np.asarray(terms, dtype=np.float64)
-    counts = np.asarray(counts, dtype=np.float64)
-    total = terms.sum(axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        spread = (terms ** 2 / (counts - 1)).sum(axis=0)
-        return np.where(spread > 0, total ** 2 / spread, np.where(total == 0, np.inf, np.nan))
-
-
-def t_quantile(df: np.ndarray, level: float = LEVEL) -> np.ndarray:
-    """Two-sided critical value of Student's t with ``df`` degrees of freedom (normal for
-    infinite df)."""
-    return stats.t.ppf(0.5 + level / 2, df)
-
-
-@dataclass(frozen=True)
-class Difference:
-    """mean_a - mean_b of two independent groups of runs with its Welch interval (arrays)."""
-
-    mean: np.ndarray
-    se: np.ndarray
-    df: np.ndarray
-    low: np.ndarray
-    high: np.ndarray
-
-
-def welch_difference(mean_a: np.ndarray, std_a: np.ndarray, runs_a: np.ndarray,
-                     mean_b: np.ndarray, std_b: np.ndarray, runs_b: np.ndarray,
-                     level: float = LEVEL) -> Difference:
-    """Welch's interval for mean_a - mean_b from each group's mean, sample std (ddof 1) and
-    number of runs: difference +- t(level, Welch-Satterthwaite df) * sqrt(s_a^2/R_a +
-    s_b^2/R_b). Unpaired: Fig. 2's memorized and random runs share no seed or subset. NaN
-    where a group has fewer than two runs."""
-    runs_a, runs_b = np.asarray(runs_a, np.float64), np.asarray(runs_b, np.float64)
-    terms = np.stack(np.broadcast_arrays(np.asarray(std_a, np.float64) ** 2 / runs_a,
-                                         np.asarray(std_b, np.float64) ** 2 / runs_b))
-    mean = np.asarray(mean_a, np.float64) - np.asarray(mean_b, np.float64)
-    se = np.sqrt(terms.sum(axis=0))
-    df = satterthwaite_df(terms, np.stack(np.broadcast_arrays(runs_a, runs_b, terms[0])[:2]))
-    half = t_quantile(df, level) * se
-    return Difference(mean=mean, se=se, df=df, low=mean - half, high=mean + half)
-
-
 CURVE_COLUMNS = ("threshold", "kind", "models", "removed", "fraction_remaining",
                  "accuracy_mean", "accuracy_std", "accuracy_se", "difference_mean",
                  "difference_se", "difference_df", "difference_low", "difference_high")
@@ -290,7 +245,7 @@ def removal_curve(results: RemovalResults, level: float = LEVEL) -> pd.DataFrame
             if not use.any():
                 continue
             kept = results.mask[use].sum(axis=1)
-            mean, std = _mean_std(results.test_accuracy[use])
+            mean, std = mean_std(results.test_accuracy[use])
             rows.append({"threshold": threshold, "kind": kind, "models": int(use.sum()),
                          "removed": int(n - kept[0]), "fraction_remaining": float(kept[0] / n),
                          "accuracy_mean": mean, "accuracy_std": std,
@@ -326,74 +281,11 @@ def random_removal_curve(results: RemovalResults) -> pd.DataFrame:
     accuracy = results.test_accuracy[use]
     rows = []
     for count in np.unique(removed):
-        mean, std = _mean_std(accuracy[removed == count])
+        mean, std = mean_std(accuracy[removed == count])
         runs = int(np.sum(removed == count))
         rows.append({"removed": int(count), "models": runs, "accuracy_mean": mean,
                      "accuracy_std": std, "accuracy_se": std / math.sqrt(runs)})
     return pd.DataFrame(rows, columns=list(RANDOM_CURVE_COLUMNS))
-
-
-@dataclass(frozen=True)
-class Equivalent:
-    """How many random removals cost as much accuracy as a targeted removal (Section 3,
-    "comparable to the effect of removing 11,000 random examples").
-
-    ``count``: interpolated k (NaN when ``beyond``); ``low``/``high``: the ``level`` interval
-    (``high`` NaN when it reaches ``largest``, i.e. "more than largest"; both NaN when no k
-    run is compatible); ``beyond``: the targeted removal costs more than removing ``largest``
-    random examples, the largest k run.
-    """
-
-    count: float
-    low: float
-    high: float
-    beyond: bool
-    largest: int
-
-
-def equivalent_random_removal(removed: np.ndarray, mean: np.ndarray, std: np.ndarray,
-                              runs: np.ndarray, target_mean: float, target_std: float,
-                              target_runs: int, level: float = LEVEL) -> Equivalent:
-    """The number k of random removals whose accuracy equals the target's (the accuracy after
-    removing the pairs' training examples), by linear interpolation of the accuracy between
-    the k run (``removed``, ascending, with each k's mean, sample std and number of runs).
-
-    Equal accuracy is equal drop from the full-set baseline, which cancels. The point estimate
-    is the smallest k at which the interpolated accuracy reaches the target. The interval
-    inverts Welch's test: every integer k in [removed[0], removed[-1]] at which
-    |a(k) - target| <= t(level, df) * sqrt(Var a(k) + se_target^2), with a(k) = (1 - w) a_i +
-    w a_{i+1}, Var a(k) = (1 - w)^2 se_i^2 + w^2 se_{i+1}^2 and Welch-Satterthwaite df, is
-    compatible; the interval spans the compatible k (their hull).
-    """
-    removed = np.asarray(removed, dtype=np.int64)
-    mean, std = np.asarray(mean, np.float64), np.asarray(std, np.float64)
-    runs = np.asarray(runs, np.float64)
-    if len(removed) < 2 or np.any(np.diff(removed) <= 0):
-        raise ValueError("the random-removal curve needs at least two distinct, ascending k")
-    largest = int(removed[-1])
-    below = np.flatnonzero(mean <= target_mean)
-    if not len(below):
-        count, beyond = math.nan, True
-    elif below[0] == 0:
-        count, beyond = float(removed[0]), False
-    else:
-        i = below[0] - 1
-        w = (mean[i] - target_mean) / (mean[i] - mean[i + 1])
-        count, beyond = float(removed[i] + w * (removed[i + 1] - removed[i])), False
-    k = np.arange(removed[0], largest + 1)
-    i = np.clip(np.searchsorted(removed, k, side="right") - 1, 0, len(removed) - 2)
-    w = (k - removed[i]) / (removed[i + 1] - removed[i])
-    se = std / np.sqrt(runs)
-    terms = np.stack([((1 - w) * se[i]) ** 2, (w * se[i + 1]) ** 2,
-                      np.full(len(k), target_std ** 2 / target_runs)])
-    counts = np.stack([runs[i], runs[i + 1], np.full(len(k), float(target_runs))])
-    gap = np.abs((1 - w) * mean[i] + w * mean[i + 1] - target_mean)
-    compatible = k[gap <= t_quantile(satterthwaite_df(terms, counts), level)
-                   * np.sqrt(terms.sum(axis=0))]
-    if not len(compatible):
-        return Equivalent(count, math.nan, math.nan, beyond, largest)
-    high = math.nan if compatible[-1] == largest else float(compatible[-1])
-    return Equivalent(count, float(compatible[0]), high, beyond, largest)
 
 
 def subset_accuracy(results: RemovalResults, use: np.ndarray, test_index: np.ndarray
@@ -422,10 +314,10 @@ def marginal_utility(results: RemovalResults, pairs_test_index: np.ndarray,
         raise ValueError("marginal utility needs the full-training-set runs (part 'full')")
     baseline = results.test_accuracy[full].mean()
     out: dict[str, Any] = {"models_full": int(full.sum())}
-    out["accuracy_full_mean"], out["accuracy_full_std"] = _mean_std(results.test_accuracy[full])
+    out["accuracy_full_mean"], out["accuracy_full_std"] = mean_std(results.test_accuracy[full])
     out["pairs_test_examples"] = int(len(np.unique(pairs_test_index)))
     before = subset_accuracy(results, full, np.unique(pairs_test_index))
-    out["pairs_accuracy_before_mean"], out["pairs_accuracy_before_std"] = _mean_std(before)
+    out["pairs_accuracy_before_mean"], out["pairs_accuracy_before_std"] = mean_std(before)
     for kind in ("pairs", "random"):
         use = results.runs("pairs", kind)
         if not use.any():
@@ -433,17 +325,17 @@ def marginal_utility(results: RemovalResults, pairs_test_index: np.ndarray,
         out[f"removed_{kind}"] = int(results.mask.shape[1] - results.mask[use][0].sum())
         out[f"models_{kind}"] = int(use.sum())
         out[f"drop_{kind}_mean"], out[f"drop_{kind}_std"] = \
-            _mean_std(baseline - results.test_accuracy[use])
+            mean_std(baseline - results.test_accuracy[use])
         after = subset_accuracy(results, use, np.unique(pairs_test_index))
         out[f"pairs_accuracy_after_{kind}_mean"], out[f"pairs_accuracy_after_{kind}_std"] = \
-            _mean_std(after)
+            mean_std(after)
     curve = random_removal_curve(results)
     pairs = results.test_accuracy[results.runs("pairs", "pairs")]
     equivalent = Equivalent(math.nan, math.nan, math.nan, False, int(curve["removed"].max()))
     if len(curve) > 1:  # no pairs and no random-* parts leave only k = 0
         equivalent = equivalent_random_removal(
             curve["removed"], curve["accuracy_mean"], curve["accuracy_std"], curve["models"],
-            *_mean_std(pairs), len(pairs), level)
+            *mean_std(pairs), len(pairs), level)
     out.update({"equivalent_random": equivalent.count, "equivalent_random_low": equivalent.low,
                 "equivalent_random_high": equivalent.high,
                 "equivalent_random_beyond": equivalent.beyond,

@@ -16,7 +16,8 @@ import pandas as pd
 from longtail.data import StudyData, load_study_data
 from longtail.estimates import read_estimates
 from longtail.recipe import Recipe, TrainingData, resolved_precision
-from longtail.removal import PART_KINDS, memorized_set, pairs_removed, plan_part, write_removal
+from longtail.removal import PART_KINDS, pairs_removed, plan_part, write_removal
+from longtail.select import is_memorized
 from longtail.store import (
     CorrectnessStore,
     StoreError,
@@ -118,7 +119,7 @@ def train_removal(data_path: str | os.PathLike, out_path: str | os.PathLike,
     if family == "mem":
         if estimates_path is None:
             raise ValueError(f"part {part} needs the estimates (mem~)")
-        removed = memorized_set(read_estimates(estimates_path), threshold)
+        removed = is_memorized(read_estimates(estimates_path), threshold)
     elif family == "pairs":
         if pairs_path is None:
             raise ValueError("part pairs needs the pairs CSV")
