@@ -70,7 +70,7 @@ def test_recipe_frontier_reports_fit_and_cost_per_point(tmp_path):
     sys.path.insert(0, str(ROOT / "tests"))
     import fabricate as fab
 
-    from longtail.data.study import make_study_data
+    from longtail.data.study_data import make_study_data
 
     fab.synthetic_cache(tmp_path / "cache.h5", np.arange(80) % 4, np.arange(20) % 4,
                         num_classes=4)

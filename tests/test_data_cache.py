@@ -9,7 +9,7 @@ import pytest
 
 from longtail.data import DataError, read_cache
 from longtail.data.cache import CACHE_ARRAYS
-from longtail.data.h5io import content_hash
+from longtail.data.layout import content_hash
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 
 from longtail.data import DataError, load_study_data, make_study_data, read_cache
 from longtail.data.build import build_cache
-from longtail.data.study import flip_labels, stratified_counts, stratified_sample
+from longtail.data.study_data import flip_labels, stratified_counts, stratified_sample
 from longtail.study import derive_rng
 
 DEBIAN = Path("/usr/share/datasets/fashion-mnist")

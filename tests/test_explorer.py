@@ -19,7 +19,7 @@ from test_released import fabricated
 
 from longtail.cli import main
 from longtail.data.cache import Converted, SplitSource, write_cache
-from longtail.data.study import make_study_data
+from longtail.data.study_data import make_study_data
 from longtail.estimates import estimate_store, load_influence, read_estimates
 from longtail.released import import_released
 from longtail.reporting.explain import influenced, influencers, top_k

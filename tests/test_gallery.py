@@ -11,7 +11,7 @@ import pandas as pd
 from test_estimates import make_store, write
 
 from longtail.data.cache import Converted, SplitSource, write_cache
-from longtail.data.study import make_study_data
+from longtail.data.study_data import make_study_data
 from longtail.estimates import estimate_store, read_estimates
 from longtail.reporting.gallery import most_memorized, write_galleries
 from longtail.select import select_pairs_file

@@ -207,9 +207,9 @@ def test_rules_and_reporting_load_no_torch() -> None:
     ("longtail.compare", "from longtail.reporting.tables import to_markdown", reporting_imports),
     ("longtail.select", "import longtail.reporting.plots as p", reporting_imports),
     ("longtail.store", "from longtail import reporting", reporting_imports),
-    ("longtail.data.study", "from ..reporting import paper", reporting_imports),
+    ("longtail.data.study_data", "from ..reporting import paper", reporting_imports),
     ("longtail.compare", "def f():\n    from longtail.tables import x", lazy_imports),
-    ("longtail.data.study", "def f():\n    from . import h5io", lazy_imports),
+    ("longtail.data.study_data", "def f():\n    from . import layout", lazy_imports),
     ("longtail.stages", "from longtail.training import _private", private_imports),
     ("longtail.stages", "from longtail import training\ntraining._private()", private_imports),
 ])

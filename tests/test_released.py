@@ -14,7 +14,7 @@ import yaml
 from test_config import checked
 
 from longtail.config import ConfigError
-from longtail.data.study import StudyData
+from longtail.data.study_data import StudyData
 from longtail.estimates import EstimatesError, read_estimates
 from longtail.released import import_released, released_about
 

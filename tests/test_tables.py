@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from longtail.data import load_study_data
-from longtail.data.study import make_study_data
+from longtail.data.study_data import make_study_data
 from longtail.estimates import Estimates, write_estimates
 from longtail.reporting.tables import (
     OURS,

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from longtail.algorithm1 import InfluenceBlock
-from longtail.data.study import StudyData
+from longtail.data.study_data import StudyData
 from longtail.estimates import (
     Estimates,
     EstimatesError,

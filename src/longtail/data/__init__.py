@@ -12,7 +12,7 @@ from longtail.datasets import DATASETS, SPLIT_SIZES
 
 from .cache import DatasetCache, read_cache
 from .errors import DataError
-from .study import StudyData, load_study_data, make_study_data
+from .study_data import StudyData, load_study_data, make_study_data
 
 __all__ = ["DATASETS", "SPLIT_SIZES", "DataError", "DatasetCache", "StudyData",
            "load_study_data", "make_study_data", "read_cache"]

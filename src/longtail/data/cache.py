@@ -19,7 +19,7 @@ import h5py
 import numpy as np
 
 from ..h5 import create, read_attrs, write_attrs
-from . import h5io
+from . import layout
 from .errors import DataError
 
 FORMAT_VERSION = 2  # 2: checksummed datasets, 'complete' marker
@@ -67,7 +67,7 @@ class DatasetCache:
 
 def _write_split(h5: h5py.File, prefix: str, split: SplitSource, num_classes: int,
                  dataset: str) -> None:
-    images = h5io.create_images(h5, f"{prefix}_images", split.n, split.image_shape)
+    images = layout.create_images(h5, f"{prefix}_images", split.n, split.image_shape)
     labels = np.empty(split.n, dtype=np.int64)
     filled = 0
     for batch_images, batch_labels in split.batches:
@@ -88,8 +88,8 @@ def _write_split(h5: h5py.File, prefix: str, split: SplitSource, num_classes: in
                         f"original indices, expected {split.n}")
     if split.n and (labels.min() < 0 or labels.max() >= num_classes):
         raise DataError(f"{dataset}: {prefix} labels outside 0..{num_classes - 1}")
-    h5io.write_vector(h5, f"{prefix}_labels", labels, np.int64)
-    h5io.write_vector(h5, f"{prefix}_index", split.index, np.int64)
+    layout.write_vector(h5, f"{prefix}_labels", labels, np.int64)
+    layout.write_vector(h5, f"{prefix}_index", split.index, np.int64)
 
 
 def write_cache(path: str | os.PathLike, dataset: str, data: Converted,
@@ -98,8 +98,8 @@ def write_cache(path: str | os.PathLike, dataset: str, data: Converted,
     with create(path) as h5:
         _write_split(h5, "train", data.train, len(data.classes), dataset)
         _write_split(h5, "test", data.test, len(data.classes), dataset)
-        h5io.write_classes(h5, data.classes)
-        digest = h5io.content_hash(h5, CACHE_ARRAYS, data.classes)
+        layout.write_classes(h5, data.classes)
+        digest = layout.content_hash(h5, CACHE_ARRAYS, data.classes)
         write_attrs(h5, {**attrs, "dataset": dataset, "content_hash": digest,
                               "format_version": FORMAT_VERSION})
     return digest
@@ -107,12 +107,12 @@ def write_cache(path: str | os.PathLike, dataset: str, data: Converted,
 
 def read_cache(path: str | os.PathLike) -> DatasetCache:
     """Read a cache file; DataError naming it if it is unreadable or its content hash differs."""
-    with h5io.open_h5(path, "dataset cache") as h5:
+    with layout.open_h5(path, "dataset cache") as h5:
         attrs = read_attrs(h5, DataError)
-        arrays, classes = h5io.read_all(h5, CACHE_ARRAYS, path, "dataset cache")
+        arrays, classes = layout.read_all(h5, CACHE_ARRAYS, path, "dataset cache")
     if "content_hash" not in attrs or "dataset" not in attrs:
         raise DataError(f"{path}: dataset cache lacks its content_hash/dataset attributes")
-    h5io.verify_hash(arrays, CACHE_ARRAYS, classes, attrs["content_hash"], path, "dataset cache")
+    layout.verify_hash(arrays, CACHE_ARRAYS, classes, attrs["content_hash"], path, "dataset cache")
     attrs["sources"] = json.loads(attrs.get("sources", "{}"))
     return DatasetCache(**arrays, classes=classes, content_hash=attrs["content_hash"],
                         dataset=attrs["dataset"], attrs=attrs)

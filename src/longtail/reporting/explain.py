@@ -14,7 +14,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from longtail.data.errors import DataError
-from longtail.data.h5io import open_h5
+from longtail.data.layout import open_h5
 from longtail.estimates import Estimates, EstimatesError, load_influence, read_estimates
 from longtail.reporting.plots.gallery import draw_row_gallery
 

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from longtail.data.study import read_class_names, read_study_images
+from longtail.data.study_data import read_class_names, read_study_images
 from longtail.estimates import load_influence, read_estimates
 from longtail.noise import compare_detectors, detector_scores
 from longtail.removal import read_removal, removal_curve

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..h5 import create, read, read_attrs, read_strings, write_attrs
 from ..study import derive_rng
-from . import h5io
+from . import layout
 from .cache import read_cache
 from .errors import DataError
 
@@ -120,14 +120,14 @@ def make_study_data(cache_path: str | os.PathLike, out_path: str | os.PathLike, 
               "test_source_index": cache.test_index[test]}
     with create(out_path) as h5:
         for name in ("x_train", "x_test"):
-            images = h5io.create_images(h5, name, len(arrays[name]), arrays[name].shape[1:])
+            images = layout.create_images(h5, name, len(arrays[name]), arrays[name].shape[1:])
             images[...] = arrays[name]
         for name, dtype in _VECTOR_DTYPES.items():
-            h5io.write_vector(h5, name, arrays[name], dtype)
-        h5io.write_classes(h5, cache.classes)
+            layout.write_vector(h5, name, arrays[name], dtype)
+        layout.write_classes(h5, cache.classes)
         write_attrs(h5, {
             "dataset": cache.dataset, "content_hash": cache.content_hash,
-            "data_hash": h5io.content_hash(h5, STUDY_ARRAYS, cache.classes),
+            "data_hash": layout.content_hash(h5, STUDY_ARRAYS, cache.classes),
             "n_train": -1 if n_train is None else n_train,
             "n_test": -1 if n_test is None else n_test,
             "label_noise": float(label_noise), "seed": int(seed)})
@@ -135,13 +135,13 @@ def make_study_data(cache_path: str | os.PathLike, out_path: str | os.PathLike, 
 
 def load_study_data(path: str | os.PathLike) -> StudyData:
     """Read a study data file; DataError naming it if unreadable or its data hash differs."""
-    with h5io.open_h5(path, "study data file") as h5:
+    with layout.open_h5(path, "study data file") as h5:
         attrs = read_attrs(h5, DataError)
-        arrays, classes = h5io.read_all(h5, STUDY_ARRAYS, path, "study data file")
+        arrays, classes = layout.read_all(h5, STUDY_ARRAYS, path, "study data file")
     missing = [key for key in ("dataset", "content_hash", "data_hash") if key not in attrs]
     if missing:
         raise DataError(f"{path}: study data file lacks attributes {missing}")
-    h5io.verify_hash(arrays, STUDY_ARRAYS, classes, attrs["data_hash"], path, "study data file")
+    layout.verify_hash(arrays, STUDY_ARRAYS, classes, attrs["data_hash"], path, "study data file")
     return StudyData(**arrays, classes=classes, dataset=attrs["dataset"],
                      content_hash=attrs["content_hash"], data_hash=attrs["data_hash"],
                      label_noise=float(attrs.get("label_noise", 0.0)),
@@ -152,7 +152,7 @@ def read_study_images(path: str | os.PathLike, split: str, indices: np.ndarray) 
     """Images ``indices`` of the study's ``split`` (train | test) as stored, (k, H, W, C)
     uint8, reading only those rows of the study data file (for figures of a few examples)."""
     indices = np.asarray(indices, dtype=np.int64).reshape(-1)
-    with h5io.open_h5(path, "study data file") as h5:
+    with layout.open_h5(path, "study data file") as h5:
         if not len(indices):
             return np.zeros((0, *h5[f"x_{split}"].shape[1:]), dtype=np.uint8)
         unique, inverse = np.unique(indices, return_inverse=True)
@@ -162,5 +162,5 @@ def read_study_images(path: str | os.PathLike, split: str, indices: np.ndarray) 
 
 def read_class_names(path: str | os.PathLike) -> list[str]:
     """The study's class names, in label order."""
-    with h5io.open_h5(path, "study data file") as h5:
+    with layout.open_h5(path, "study data file") as h5:
         return read_strings(h5, "classes", path, DataError)
