@@ -28,7 +28,7 @@ from longtail.estimates import (
 )
 from longtail.scores import scores_frame
 from longtail.select import DEFAULT_INFL_THRESHOLD, DEFAULT_MEM_THRESHOLD, select_pairs
-from longtail.store import CorrectnessStore, TrialResults, store_attr_defaults
+from longtail.store import CorrectnessStore, store_from_arrays
 
 
 @dataclass
@@ -76,23 +76,6 @@ class Result:
         write_estimates(path, self.estimates, self.blocks)
 
 
-def _bool2d(name: str, array: Any) -> np.ndarray:
-    array = np.asarray(array)
-    if array.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (trials x examples), got shape {array.shape}")
-    if array.dtype != bool and not np.isin(array, (0, 1)).all():
-        raise ValueError(f"{name} must be boolean (or 0/1)")
-    return array.astype(bool)
-
-
-def _labels(name: str, labels: Any, size: int) -> np.ndarray:
-    labels = np.asarray(labels)
-    if labels.shape != (size,) or not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"{name} must be ({size},) integers, got shape {labels.shape}, "
-                         f"dtype {labels.dtype}")
-    return labels.astype(np.int64)
-
-
 def estimate(mask: Any, train_correct: Any, test_correct: Any, train_labels: Any,
              test_labels: Any, *, diverged: Any = None, influence_mode: str = DEFAULT_INFLUENCE,
              min_trials: int = DEFAULT_MIN_TRIALS, train_source_index: Any = None,
@@ -110,41 +93,6 @@ def estimate(mask: Any, train_correct: Any, test_correct: Any, train_labels: Any
     if flipped is None:
         result.flipped = None  # unknown, not "never flipped"
     return result
-
-
-def store_from_arrays(mask: Any, train_correct: Any, test_correct: Any, train_labels: Any,
-                      test_labels: Any, *, diverged: Any = None, train_source_index: Any = None,
-                      test_source_index: Any = None, flipped: Any = None,
-                      attrs: dict[str, Any] | None = None) -> CorrectnessStore:
-    """A correctness store in memory from the five required arrays, every other dataset and
-    attribute at its documented default (docs/formats.md); shapes are checked."""
-    mask = _bool2d("mask", mask)
-    train_correct = _bool2d("train_correct", train_correct)
-    test_correct = _bool2d("test_correct", test_correct)
-    t, n = mask.shape
-    if train_correct.shape != (t, n) or len(test_correct) != t:
-        raise ValueError(f"mask {mask.shape}, train_correct {train_correct.shape} and "
-                         f"test_correct {test_correct.shape} must have the same trials (rows) "
-                         f"and mask/train_correct the same examples (columns)")
-    n_test = test_correct.shape[1]
-    diverged = np.zeros(t, bool) if diverged is None else np.asarray(diverged, bool)
-    if diverged.shape != (t,):
-        raise ValueError(f"diverged must be ({t},) bool, got shape {diverged.shape}")
-    trials = TrialResults(
-        trial=np.arange(t), trial_seed=np.full(t, -1), mask=mask, train_correct=train_correct,
-        test_correct=test_correct,
-        test_accuracy=test_correct.mean(axis=1) if n_test else np.full(t, np.nan),
-        wall_time=np.full(t, np.nan), diverged=diverged)
-    subset = int(np.median(mask.sum(axis=1))) if t else 0
-    return CorrectnessStore(
-        trials=trials, train_labels=_labels("train_labels", train_labels, n),
-        test_labels=_labels("test_labels", test_labels, n_test),
-        train_source_index=np.arange(n) if train_source_index is None
-        else _labels("train_source_index", train_source_index, n),
-        test_source_index=np.arange(n_test) if test_source_index is None
-        else _labels("test_source_index", test_source_index, n_test),
-        train_label_flipped=np.zeros(n, bool) if flipped is None else np.asarray(flipped, bool),
-        attrs={**store_attr_defaults(n, n_test, subset), **(attrs or {})})
 
 
 def estimate_store_arrays(store: CorrectnessStore, *, influence_mode: str = DEFAULT_INFLUENCE,

@@ -23,8 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from longtail.api import store_from_arrays
-from longtail.store import CorrectnessStore, StoreError, write_store
+from longtail.store import CorrectnessStore, StoreError, store_from_arrays, write_store
 
 DEMO_KEYS = ("trainset_mask", "trainset_correctness", "testset_correctness")
 LABEL_KEYS = {"train_labels": ("train_labels", "train_int_labels"),

@@ -155,6 +155,60 @@ class CorrectnessStore:
         return ~self.trials.diverged
 
 
+# ---------------------------------------------------------------- a store from arrays
+
+def _bool2d(name: str, array: Any) -> np.ndarray:
+    array = np.asarray(array)
+    if array.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (trials x examples), got shape {array.shape}")
+    if array.dtype != bool and not np.isin(array, (0, 1)).all():
+        raise ValueError(f"{name} must be boolean (or 0/1)")
+    return array.astype(bool)
+
+
+def _labels(name: str, labels: Any, size: int) -> np.ndarray:
+    labels = np.asarray(labels)
+    if labels.shape != (size,) or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"{name} must be ({size},) integers, got shape {labels.shape}, "
+                         f"dtype {labels.dtype}")
+    return labels.astype(np.int64)
+
+
+def store_from_arrays(mask: Any, train_correct: Any, test_correct: Any, train_labels: Any,
+                      test_labels: Any, *, diverged: Any = None, train_source_index: Any = None,
+                      test_source_index: Any = None, flipped: Any = None,
+                      attrs: dict[str, Any] | None = None) -> CorrectnessStore:
+    """A correctness store in memory from the five required arrays, every other dataset and
+    attribute at its documented default (docs/formats.md); shapes are checked."""
+    mask = _bool2d("mask", mask)
+    train_correct = _bool2d("train_correct", train_correct)
+    test_correct = _bool2d("test_correct", test_correct)
+    t, n = mask.shape
+    if train_correct.shape != (t, n) or len(test_correct) != t:
+        raise ValueError(f"mask {mask.shape}, train_correct {train_correct.shape} and "
+                         f"test_correct {test_correct.shape} must have the same trials (rows) "
+                         f"and mask/train_correct the same examples (columns)")
+    n_test = test_correct.shape[1]
+    diverged = np.zeros(t, bool) if diverged is None else np.asarray(diverged, bool)
+    if diverged.shape != (t,):
+        raise ValueError(f"diverged must be ({t},) bool, got shape {diverged.shape}")
+    trials = TrialResults(
+        trial=np.arange(t), trial_seed=np.full(t, -1), mask=mask, train_correct=train_correct,
+        test_correct=test_correct,
+        test_accuracy=test_correct.mean(axis=1) if n_test else np.full(t, np.nan),
+        wall_time=np.full(t, np.nan), diverged=diverged)
+    subset = int(np.median(mask.sum(axis=1))) if t else 0
+    return CorrectnessStore(
+        trials=trials, train_labels=_labels("train_labels", train_labels, n),
+        test_labels=_labels("test_labels", test_labels, n_test),
+        train_source_index=np.arange(n) if train_source_index is None
+        else _labels("train_source_index", train_source_index, n),
+        test_source_index=np.arange(n_test) if test_source_index is None
+        else _labels("test_source_index", test_source_index, n_test),
+        train_label_flipped=np.zeros(n, bool) if flipped is None else np.asarray(flipped, bool),
+        attrs={**store_attr_defaults(n, n_test, subset), **(attrs or {})})
+
+
 def _write_array(file: h5py.File, name: str, data: np.ndarray) -> None:
     data = np.asarray(data, dtype=_DTYPES[name])
     if data.ndim == 2 and data.size:  # 64 trials x up to 16384 examples: 1 MiB of bool
