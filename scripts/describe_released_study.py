@@ -1,6 +1,6 @@
 """Snakemake adapter: imported released estimates -> about.json / about.rst."""
 
-from longtail.released import write_released_about
+from longtail.reporting.provenance import write_released_about
 from longtail.workflow import log_to
 
 with log_to(snakemake.log[0]):

@@ -16,7 +16,8 @@ from test_config import checked
 from longtail.config import ConfigError
 from longtail.data.study_data import StudyData
 from longtail.estimates import EstimatesError, read_estimates
-from longtail.released import import_released, released_about
+from longtail.released import import_released
+from longtail.reporting.provenance import released_about
 
 ROOT = Path(__file__).resolve().parents[1]
 PRESET = ROOT / "studies" / "cifar100-released.yaml"

@@ -23,10 +23,8 @@ are NaN, ``n_in``/``n_out`` are -1 (unknown) and source indices are 0..n-1.
 
 from __future__ import annotations
 
-import json
 import os
 import zipfile
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -42,7 +40,6 @@ from longtail.estimates import (
     write_estimates,
 )
 from longtail.io import atomic_path
-from longtail.study import subset_size
 
 RELEASED_KEYS = ("tr_mem", "tr_labels", "tt_labels")
 
@@ -182,34 +179,3 @@ def import_released(path: str | os.PathLike, out_path: str | os.PathLike,
     estimates.attrs.update(attrs or {})
     write_estimates(out_path, estimates, blocks)
     return estimates
-
-
-def released_about(estimates: Estimates, path: str | os.PathLike, name: str,
-                   study: Mapping[str, Any]) -> dict[str, Any]:
-    """``about.json`` of a study whose estimates were imported: sizes from the file, t and m
-    as the configuration states them (the file records neither), accuracies unknown (NaN)."""
-    n, n_test = len(estimates.mem), len(estimates.test_labels)
-    return {
-        "study": name, "dataset": study["dataset"], "arch": study["arch"], "n": n,
-        "n_test": n_test, "trials": int(study["trials"]), "valid_trials": int(study["trials"]),
-        "m": subset_size(n, study["subset_ratio"]),
-        "subset_ratio": float(study["subset_ratio"]),
-        "label_noise": float(study["label_noise"]), "seed": int(study["seed"]), "train": {},
-        "test_accuracy_mean": float("nan"), "test_accuracy_std": float("nan"),
-        "subset_fit": float("nan"), "released": os.fspath(path)}
-
-
-def write_released_about(estimates_path: str | os.PathLike, name: str,
-                         study: Mapping[str, Any], out_json: str | os.PathLike,
-                         out_rst: str | os.PathLike) -> dict[str, Any]:
-    """Write ``about.json`` and ``about.rst`` of a study with imported released estimates."""
-    estimates = read_estimates(estimates_path)
-    about = released_about(estimates, estimates.attrs.get("released_from", ""), name, study)
-    with atomic_path(out_json) as tmp:
-        tmp.write_text(json.dumps(about, indent=2) + "\n")
-    with atomic_path(out_rst) as tmp:
-        tmp.write_text(f"**{name}**: estimates imported from the paper authors' released file "
-                       f"{about['released']} ({about['n']:,} training and {about['n_test']:,} "
-                       f"test examples; t = {about['trials']}, m = {about['m']:,} as "
-                       f"configured; the file records no standard errors or accuracies).\n")
-    return about

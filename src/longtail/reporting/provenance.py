@@ -2,7 +2,9 @@
 which data, model, t and m (Algorithm 1) a result comes from and how accurate its models were.
 
 ``results/{study}/about.json`` holds the numbers; ``about.rst`` the same as one reStructuredText
-paragraph, included by the report captions (``report/*.rst``).
+paragraph, included by the report captions (``report/*.rst``). A study whose estimates were
+imported from the authors' released file (:mod:`longtail.released`) is described by
+:func:`write_released_about`.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ import numpy as np
 
 from longtail.algorithm1 import mem_counts
 from longtail.datasets import REGISTRY
-from longtail.estimates import FIT_PREMISE, fit_summary
+from longtail.estimates import FIT_PREMISE, Estimates, fit_summary, read_estimates
 from longtail.io import write_json, write_text
 from longtail.store import StoreReader
+from longtail.study import subset_size
 
 DATASET_NAMES = {name: dataset.title for name, dataset in REGISTRY.items()}
 ARCH_NAMES = {"mlp": "MLP", "cnn": "CNN", "resnet9": "ResNet-9", "resnet18": "ResNet-18",
@@ -114,6 +117,40 @@ def write_about(store_path: str | os.PathLike, name: str, study: Mapping[str, An
     about = describe_study(store_path, name, study)
     write_json(out_json, about)
     write_text(out_rst, about_rst(about))
+    return about
+
+
+def released_about(estimates: Estimates, path: str | os.PathLike, name: str,
+                   study: Mapping[str, Any]) -> dict[str, Any]:
+    """``about.json`` of a study whose estimates were imported: sizes from the file, t and m
+    as the configuration states them (the file records neither), accuracies unknown (NaN)."""
+    n, n_test = len(estimates.mem), len(estimates.test_labels)
+    return {
+        "study": name, "dataset": study["dataset"], "arch": study["arch"], "n": n,
+        "n_test": n_test, "trials": int(study["trials"]), "valid_trials": int(study["trials"]),
+        "m": subset_size(n, study["subset_ratio"]),
+        "subset_ratio": float(study["subset_ratio"]),
+        "label_noise": float(study["label_noise"]), "seed": int(study["seed"]), "train": {},
+        "test_accuracy_mean": float("nan"), "test_accuracy_std": float("nan"),
+        "subset_fit": float("nan"), "released": os.fspath(path)}
+
+
+def released_about_rst(about: Mapping[str, Any]) -> str:
+    """The reStructuredText paragraph of a study with imported released estimates."""
+    return (f"**{about['study']}**: estimates imported from the paper authors' released file "
+            f"{about['released']} ({about['n']:,} training and {about['n_test']:,} "
+            f"test examples; t = {about['trials']}, m = {about['m']:,} as "
+            f"configured; the file records no standard errors or accuracies).\n")
+
+
+def write_released_about(estimates_path: str | os.PathLike, name: str,
+                         study: Mapping[str, Any], out_json: str | os.PathLike,
+                         out_rst: str | os.PathLike) -> dict[str, Any]:
+    """Write ``about.json`` and ``about.rst`` of a study with imported released estimates."""
+    estimates = read_estimates(estimates_path)
+    about = released_about(estimates, estimates.attrs.get("released_from", ""), name, study)
+    write_json(out_json, about)
+    write_text(out_rst, released_about_rst(about))
     return about
 
 
