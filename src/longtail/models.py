@@ -11,6 +11,8 @@ import torch
 import torchvision
 from torch import nn
 
+from longtail.config import ConfigError
+
 InputShape = tuple[int, int, int]  # (channels, height, width)
 
 
@@ -153,7 +155,7 @@ def architecture(arch: str) -> Callable[[InputShape, int], Classifier]:
         return ARCHITECTURES[arch]
     widths = mlp_widths(arch)
     if widths is None:
-        raise ValueError(f"unknown arch '{arch}'; known: {', '.join(sorted(ARCHITECTURES))} "
+        raise ConfigError(f"unknown arch '{arch}'; known: {', '.join(sorted(ARCHITECTURES))} "
                          f"or mlp-W1-W2... (hidden widths)")
     return functools.partial(mlp, hidden=widths)
 

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from longtail.config import ConfigError
 from longtail.study import with_defaults
 
 
@@ -49,10 +50,10 @@ class Recipe:
         known = [f.name for f in fields(cls)]
         unknown = sorted(set(train) - set(known))
         if unknown:
-            raise ValueError(f"unknown train keys {unknown}; known: {sorted(known)}")
+            raise ConfigError(f"unknown train keys {unknown}; known: {sorted(known)}")
         missing = [name for name in known if name not in train]
         if missing:
-            raise ValueError(f"train keys {missing} missing: build a Recipe from a validated "
+            raise ConfigError(f"train keys {missing} missing: build a Recipe from a validated "
                              f"config, or with Recipe.with_defaults")
         return cls(**train)
 
@@ -103,7 +104,7 @@ def lr_factor(schedule: str, step: int, total: int, warmup_fraction: float) -> f
         if progress < warmup_fraction:
             return (step + 1) / max(warmup_fraction * total, 1)
         return max(0.0, (1 - progress) / max(1 - warmup_fraction, 1e-12))
-    raise ValueError(f"unknown schedule '{schedule}'")
+    raise ConfigError(f"unknown schedule '{schedule}'")
 
 
 def augment_crop_flip(x: torch.Tensor, generator: torch.Generator, pad: int = 4) -> torch.Tensor:

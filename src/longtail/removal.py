@@ -75,7 +75,9 @@ PER_RUN = ("kind", "repeat", "seed", "mask", "test_correct", "test_accuracy", "w
 
 
 class RemovalError(StoreError):
-    """A removal shard is unreadable, incomplete or inconsistent with its siblings."""
+    """A removal run cannot be planned (more examples to remove than there are, none left), a
+    removal shard is unreadable, incomplete or inconsistent with its siblings, or the shards
+    lack the runs a summary needs. A ``ValueError`` too (through :class:`StoreError`)."""
 
 
 # ---------------------------------------------------------------- which examples each run keeps
@@ -83,7 +85,7 @@ class RemovalError(StoreError):
 def random_keep(n: int, count: int, seed: int) -> np.ndarray:
     """(n,) bool keep-mask with ``count`` examples removed uniformly at random by ``seed``."""
     if not 0 <= count <= n:
-        raise ValueError(f"cannot remove {count} of {n} examples")
+        raise RemovalError(f"cannot remove {count} of {n} examples")
     keep = np.ones(n, dtype=bool)
     keep[np.random.default_rng(seed).choice(n, size=count, replace=False)] = False
     return keep
@@ -116,10 +118,10 @@ def plan_part(part: str, study_seed: int, n: int, repeats: Sequence[int],
     untargeted = family in ("full", "random")
     targeted = np.zeros(n, dtype=bool) if untargeted else np.asarray(removed, dtype=bool)
     if targeted.shape != (n,):
-        raise ValueError(f"part {part}: removed has shape {targeted.shape}, expected ({n},)")
+        raise RemovalError(f"part {part}: removed has shape {targeted.shape}, expected ({n},)")
     count = int(round(value * n)) if family == "random" else int(targeted.sum())
     if count >= n:
-        raise ValueError(f"part {part} removes all {n} training examples; nothing is left to "
+        raise RemovalError(f"part {part} removes all {n} training examples; nothing is left to "
                          f"train on (raise the threshold)")
     kinds, reps, seeds, keeps = [], [], [], []
     for repeat in repeats:
@@ -311,7 +313,7 @@ def marginal_utility(results: RemovalResults, pairs_test_index: np.ndarray,
     """
     full = results.runs("full", "full")
     if not full.any():
-        raise ValueError("marginal utility needs the full-training-set runs (part 'full')")
+        raise RemovalError("marginal utility needs the full-training-set runs (part 'full')")
     baseline = results.test_accuracy[full].mean()
     out: dict[str, Any] = {"models_full": int(full.sum())}
     out["accuracy_full_mean"], out["accuracy_full_std"] = mean_std(results.test_accuracy[full])
@@ -321,7 +323,7 @@ def marginal_utility(results: RemovalResults, pairs_test_index: np.ndarray,
     for kind in ("pairs", "random"):
         use = results.runs("pairs", kind)
         if not use.any():
-            raise ValueError(f"marginal utility needs the '{kind}' runs of part 'pairs'")
+            raise RemovalError(f"marginal utility needs the '{kind}' runs of part 'pairs'")
         out[f"removed_{kind}"] = int(results.mask.shape[1] - results.mask[use][0].sum())
         out[f"models_{kind}"] = int(use.sum())
         out[f"drop_{kind}_mean"], out[f"drop_{kind}_std"] = \

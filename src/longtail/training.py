@@ -25,6 +25,8 @@ from torch import nn
 from tqdm import tqdm
 
 from longtail import batched
+from longtail.config import ConfigError
+from longtail.errors import LongtailError
 from longtail.models import BATCHABLE, build_model, is_batchable
 from longtail.recipe import (
     Normalizer,
@@ -40,6 +42,12 @@ from longtail.recipe import (
 )
 from longtail.store import TrialResults
 
+
+class TrainingError(LongtailError, RuntimeError):
+    """Training cannot run here as configured (e.g. ``train.device = cuda`` without a CUDA
+    device); a ``RuntimeError`` too, as before."""
+
+
 # ---------------------------------------------------------------- subsets (line 1)
 
 def subset_mask(n: int, m: int, seed: int) -> np.ndarray:
@@ -53,7 +61,7 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("train.device = cuda, but no CUDA device is available")
+        raise TrainingError("train.device = cuda, but no CUDA device is available")
     return torch.device(name)
 
 
@@ -74,7 +82,7 @@ def resolve_method(recipe: Recipe, arch: str, device: torch.device) -> str:
     and far faster on GPU, see README), one at a time for conv nets (a vmapped/batched small CNN
     measured slower than its loop on CPU)."""
     if recipe.method == "batched" and not is_batchable(arch):
-        raise ValueError(f"train.method = batched is not available for arch '{arch}' "
+        raise ConfigError(f"train.method = batched is not available for arch '{arch}' "
                          f"(batchable: {', '.join(sorted(BATCHABLE))})")
     if recipe.method != "auto":
         return recipe.method

@@ -16,6 +16,7 @@ from longtail.data.study_data import read_class_names, read_study_images
 from longtail.estimates import load_influence, read_estimates
 from longtail.noise import compare_detectors, detector_scores
 from longtail.removal import read_removal, removal_curve
+from longtail.reporting.errors import ReportingError
 from longtail.reporting.inputs import by_study, read_label_noise
 from longtail.reporting.plots import (
     ExampleGrid,
@@ -45,7 +46,7 @@ PathLike = str | os.PathLike
 
 def _check_studies(figure: str, studies: Sequence[str]) -> None:
     if not studies:
-        raise ValueError(f"figures.{figure} in the config lists no studies")
+        raise ReportingError(f"figures.{figure} in the config lists no studies")
 
 
 # ---------------------------------------------------------------- the figures
@@ -188,7 +189,7 @@ def make_figC1(studies: Sequence[str], pairs: Sequence[PathLike], about: Sequenc
         if s is not None:
             title, threshold = f"{title}; {selection_label(s)}", s["infl_threshold"]
         elif infl_threshold is None:
-            raise ValueError("Fig. C.1 needs θ_infl or the studies' summaries")
+            raise ReportingError("Fig. C.1 needs θ_infl or the studies' summaries")
         else:
             threshold = infl_threshold
         panels.append((title, pd.read_csv(p)["infl"].to_numpy(), threshold))

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from longtail.data import load_study_data
+from longtail.reporting.errors import ReportingError
 
 PathLike = str | os.PathLike
 
@@ -28,6 +29,7 @@ def by_study(paths: Sequence[PathLike], studies: Sequence[str]) -> dict[str, lis
     for path in map(str, paths):
         owners = [study for study in studies if study in Path(path).parts]
         if len(owners) != 1:
-            raise ValueError(f"{path} belongs to none or several of the studies {list(studies)}")
+            raise ReportingError(f"{path} belongs to none or several of the studies "
+                                 f"{list(studies)}")
         groups[owners[0]].append(path)
     return groups

@@ -14,6 +14,7 @@ from matplotlib.axes import Axes
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
+from longtail.reporting.errors import ReportingError
 from longtail.reporting.plots.style import COLORS, TEXT_WIDTH, new_figure, study_colors
 
 # Bins of width 0.025 centred on multiples of 0.025, so the common estimates 0 and 1 fall in
@@ -62,7 +63,7 @@ def _mem_joint(ax: Axes, mem_x: np.ndarray, mem_y: np.ndarray, xlabel: str, ylab
 def _rows(count: int, width: float, empty: str) -> tuple[Figure, np.ndarray]:
     """A figure of ``count`` rows of three square panels; ValueError ``empty`` for none."""
     if not count:
-        raise ValueError(empty)
+        raise ReportingError(empty)
     fig = new_figure(width, 3.0 * count)
     return fig, fig.subplots(count, 3, squeeze=False)
 

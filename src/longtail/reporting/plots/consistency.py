@@ -12,6 +12,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from longtail.reporting import paper
+from longtail.reporting.errors import ReportingError
 from longtail.reporting.plots.style import COLORS, TEXT_WIDTH, new_figure
 
 SETS = (("mem", "memorized set", "θ_mem"), ("infl", "pair set", "θ_infl"))
@@ -38,7 +39,7 @@ def draw_consistency(panels: Sequence[tuple[str, Mapping[str, Any]]]) -> Figure:
     the threshold used as a vertical line with the verdict in words, and the paper's point
     on the right."""
     if not panels:
-        raise ValueError("the consistency figure needs at least one study")
+        raise ReportingError("the consistency figure needs at least one study")
     fig = new_figure(TEXT_WIDTH, 2.6 * len(panels) + 0.3)
     rows = np.atleast_1d(fig.subfigures(len(panels), 1))
     for sub, (title, report) in zip(rows, panels, strict=True):

@@ -15,6 +15,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from longtail.noise import precision_recall_curve
+from longtail.reporting.errors import ReportingError
 from longtail.reporting.plots.style import COLORS, TEXT_WIDTH, new_figure, study_colors
 from longtail.schema import schema_default
 
@@ -57,7 +58,7 @@ def draw_fig2(panels: Sequence[tuple[str, pd.DataFrame]], band: str = FIG2_BAND)
     The legend sits below the axes, so it never covers data.
     """
     if not panels:
-        raise ValueError("Fig. 2 needs at least one study")
+        raise ReportingError("Fig. 2 needs at least one study")
     fig = new_figure(max(TEXT_WIDTH / 2 + 0.2, 3.4 * len(panels)), 5.2)
     axes = fig.subplots(3, len(panels), sharex="col", squeeze=False,
                         gridspec_kw={"height_ratios": [2.2, 1.4, 1]})
@@ -145,7 +146,7 @@ def draw_figC1(panels: Sequence[tuple[str, np.ndarray, float]], bin_width: float
     ``panels`` are (title, influence of every selected pair, θ_infl) per study.
     """
     if not panels:
-        raise ValueError("Fig. C.1 needs at least one study")
+        raise ReportingError("Fig. C.1 needs at least one study")
     fig = new_figure(min(TEXT_WIDTH, 3.5 * len(panels)) if len(panels) > 1 else 3.6, 2.7)
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     for ax, (title, infl, threshold) in zip(axes, panels, strict=True):
@@ -181,7 +182,7 @@ def draw_mem_hist(panels: Sequence[tuple[str, np.ndarray]], threshold: float,
     """The distribution of memorization estimates, one step histogram per study (share of the
     study's training examples per bin), with θ_mem marked and the share above it."""
     if not panels:
-        raise ValueError("the memorization histogram needs at least one study")
+        raise ReportingError("the memorization histogram needs at least one study")
     fig = new_figure(TEXT_WIDTH / 2 + 0.6, 2.8)
     ax = fig.add_subplot()
     values = [np.asarray(mem, dtype=np.float64) for _, mem in panels]
@@ -224,7 +225,7 @@ def draw_label_noise(panels: Sequence[NoisePanel], bins: int = LABEL_NOISE_BINS,
     detector (right: mem~ and, where stored, 1 - p_out) with their AUROC, and precision at
     k = number flipped of mem~."""
     if not panels:
-        raise ValueError("the label-noise figure needs at least one study")
+        raise ReportingError("the label-noise figure needs at least one study")
     fig = new_figure(TEXT_WIDTH, 2.7 * len(panels))
     axes = fig.subplots(len(panels), 2, squeeze=False)
     for (left, right), panel in zip(axes, panels, strict=True):

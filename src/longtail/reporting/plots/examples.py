@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from longtail.reporting.errors import ReportingError
 from longtail.reporting.plots.style import (
     COLORS,
     IMAGE_SIZE,
@@ -62,12 +63,12 @@ def resolve_classes(wanted: Sequence[int | str] | None, class_names: Sequence[st
     for item in wanted:
         if isinstance(item, str):
             if item not in class_names:
-                raise ValueError(f"class '{item}' is not one of {list(class_names)}")
+                raise ReportingError(f"class '{item}' is not one of {list(class_names)}")
             out.append(list(class_names).index(item))
         elif 0 <= int(item) < len(class_names):
             out.append(int(item))
         else:
-            raise ValueError(f"class index {item} is outside 0..{len(class_names) - 1}")
+            raise ReportingError(f"class index {item} is outside 0..{len(class_names) - 1}")
     return out
 
 
@@ -98,7 +99,7 @@ def draw_fig1(grids: Sequence[ExampleGrid]) -> Figure:
     """Fig. 1: training examples with memorization estimates near each target value, one
     panel per study; each image is titled with its mem~, each row labelled with its class."""
     if not grids:
-        raise ValueError("Fig. 1 needs at least one study")
+        raise ReportingError("Fig. 1 needs at least one study")
     gap, group_gap = FIG1_GAP
     shapes = [grid.values.shape for grid in grids]
     columns = max(groups * per for _, groups, per in shapes)
@@ -198,7 +199,7 @@ def draw_fig3(panels: Sequence[PairPanel], tests: int = FIG3_TESTS) -> Figure:
     its mem~ and labelled with its class) and the ``tests`` test examples it influences most
     (titled with the influence estimate); groups of rows side by side; one panel per study."""
     if not panels:
-        raise ValueError("Fig. 3 needs at least one study")
+        raise ReportingError("Fig. 3 needs at least one study")
     gap, train_gap, group_gap = FIG3_GAP
     groups = max([len(p.groups) for p in panels] + [1])
     fixed = groups * ((tests - 1) * gap + train_gap) + (groups - 1) * group_gap + 0.1
