@@ -165,8 +165,10 @@ def test_models_lists_the_registry(capsys):
     out = capsys.readouterr().out
     assert [line.split()[0] for line in out.splitlines()] == sorted(ARCHITECTURES)
     assert "mlp" in out and "535,818 parameters" in out  # 784-512-256-10
-    assert main(["models", "--shape", "3x3"]) == 2
-    assert "--shape '3x3' is not CxHxW" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["models", "--shape", "3x3"])
+    assert exc.value.code == 2
+    assert "longtail models: error: --shape '3x3' is not CxHxW" in capsys.readouterr().err
 
 
 def test_consistency_reliability_then_pairs_at_its_thresholds(
@@ -204,9 +206,13 @@ def test_bad_threshold_and_missing_estimates(tmp_path: Path, store_path: Path,
     with pytest.raises(SystemExit):
         main(["consistency", str(store_path), str(tmp_path / "c.csv"), "--infl", "high"])
     assert "'high' is not a number in [0, 1] or auto" in capsys.readouterr().err
-    assert main(["consistency", str(store_path), str(tmp_path / "c.csv"), "--reliability",
-                 str(tmp_path / "r.json")]) == 2
-    assert "--reliability needs --estimates" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["consistency", str(store_path), str(tmp_path / "c.csv"), "--reliability",
+              str(tmp_path / "r.json")])
+    assert exc.value.code == 2  # the usage, then the error, as argparse refuses a command line
+    err = capsys.readouterr().err
+    assert err.startswith("usage: longtail consistency")
+    assert "longtail consistency: error: --reliability needs --estimates" in err
 # ----------------------------------------------------------------- ready to reuse (issue 14)
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:

@@ -8,7 +8,8 @@ a subcommand, write both and append the ``add_`` function to :data:`SUBCOMMANDS`
 for ``estimate``; tests/test_layers.py lists these functions).
 
 Exit status: 0 on success, 2 for a usage error (argparse: an unknown option, a missing
-argument, a threshold out of range), 1 for bad data: the package's errors
+argument, a threshold out of range; or a :class:`UsageError`: options that do not go
+together), printed one way (:func:`exit_usage`), 1 for bad data: the package's errors
 (:class:`longtail.errors.LongtailError`: stores, estimates, datasets, config), which name the
 file, and I/O errors end the command with one line on stderr, no traceback. Every command
 but ``models`` works without torch.
@@ -43,12 +44,34 @@ from longtail.errors import LongtailError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start-up
 if TYPE_CHECKING:
+    from typing import NoReturn
+
     import numpy as np
 
     from longtail.store import CorrectnessStore
 
 EXIT_DATA = 1    # the input is unreadable, inconsistent or missing (the message names it)
 EXIT_USAGE = 2   # argparse's status for a command line it refuses
+
+
+class UsageError(LongtailError):
+    """A combination of options argparse cannot check; exit status 2 (:func:`exit_usage`)."""
+
+
+def exit_usage(parser: argparse.ArgumentParser, message: str) -> NoReturn:
+    """The one way the command refuses a command line, argparse's own refusals and a
+    :class:`UsageError` alike: the usage of ``parser``, then ``<prog>: error: <message>`` on
+    stderr, and exit status 2."""
+    parser.print_usage(sys.stderr)
+    parser.exit(EXIT_USAGE, f"{parser.prog}: error: {message}\n")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse's parser (and, as their class, its subcommands'), refusing through
+    :func:`exit_usage`."""
+
+    def error(self, message: str) -> NoReturn:
+        exit_usage(self, message)
 
 
 def _number(kind: type, low: float | None = None, high: float | None = None
@@ -88,7 +111,7 @@ def _subcommand(subparsers: argparse._SubParsersAction, run: Callable[[argparse.
     p = subparsers.add_parser(name, help=summary, description=description)
     for positional, text in positionals.items():
         p.add_argument(positional, help=text)
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, parser=p)
     return p
 
 
@@ -252,9 +275,7 @@ def run_consistency(args: argparse.Namespace) -> int:
     trials = None if args.trials is None else trials_in_range(args.store, args.trials)
     if args.reliability:
         if not args.estimates:
-            print("longtail consistency: error: --reliability needs --estimates",
-                  file=sys.stderr)
-            return EXIT_USAGE
+            raise UsageError("--reliability needs --estimates")
         settings = {"mem": args.mem, "infl": args.infl, "target": args.target,
                     "grid": {"mem": args.mem_grid, "infl": args.thresholds},
                     "chance_permutations": args.permutations, "splits": args.splits,
@@ -272,8 +293,7 @@ def run_consistency(args: argparse.Namespace) -> int:
         print(f"pairs expected by chance: {report['chance']['at_used']:.1f}")
         return 0
     if args.mem == "auto":
-        print("longtail consistency: error: --mem auto needs --reliability", file=sys.stderr)
-        return EXIT_USAGE
+        raise UsageError("--mem auto needs --reliability")
     table = consistency_table(args.store, args.thresholds, args.mem, args.seed,
                               min_trials=args.min_out_trials, trials=trials)
     write_csv(args.out, table)
@@ -307,9 +327,7 @@ def run_models(args: argparse.Namespace) -> int:
     except ValueError:
         shape = ()
     if len(shape) != 3 or min(shape) < 1:
-        print(f"longtail models: error: --shape {args.shape!r} is not CxHxW, e.g. 3x32x32",
-              file=sys.stderr)
-        return EXIT_USAGE
+        raise UsageError(f"--shape {args.shape!r} is not CxHxW, e.g. 3x32x32")
     for arch in sorted(ARCHITECTURES):
         model = build_model(arch, shape, args.classes, seed=0)  # type: ignore[arg-type]
         params = sum(p.numel() for p in model.parameters())
@@ -561,10 +579,6 @@ def run_import_released(args: argparse.Namespace) -> int:
     return 0
 
 
-class UsageError(LongtailError):
-    """A combination of options argparse cannot check; exit status 2."""
-
-
 def add_agreement(subparsers: argparse._SubParsersAction) -> None:
     p = _subcommand(subparsers, run_agreement, a="first estimates.h5", b="second estimates.h5")
     _threshold_options(p)
@@ -591,7 +605,7 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="longtail",
         description="Subsampled memorization and influence estimation (Feldman & Zhang 2020).",
         epilog="Exit status: 0 success, 1 bad or missing data, 2 usage error.")
@@ -617,7 +631,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             return args.func(args)
         except UsageError as err:
-            parser.exit(EXIT_USAGE, f"longtail {args.command}: error: {err}\n")
+            exit_usage(args.parser, str(err))
         except LongtailError as err:
             print(f"longtail {args.command}: error: {err}", file=sys.stderr)
         except OSError as err:
