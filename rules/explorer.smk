@@ -21,8 +21,6 @@ rule build_explorer:
         "results/{study}/explorer/index.html",
     log:
         "logs/{study}/build_explorer.log",
-    conda:
-        "../environment.yml"
     params:
         options=get_explorer_options,
     shell:
@@ -38,8 +36,6 @@ rule screenshot_explorer:
         "docs/figures/explorer.png",
     log:
         "logs/docs/explorer.log",
-    conda:
-        "../environment.yml"
     params:
         view=get_docs_explorer_view,
     script:

@@ -217,9 +217,14 @@ class Wiring:
         return expand("results/{study}/explorer/index.html", study=self.config["studies"])
 
     def get_explorer_figures(self, wildcards: Any) -> list[str]:
-        """The PNGs of the configured figures that draw the study (linked from its explorer)."""
-        return [f"figures/{figure}.png" for figure, studies in self.config["figures"].items()
-                if wildcards.study in (studies or [])]
+        """The PNGs of the configured figures that draw this study alone (linked from its
+        explorer): a figure that also draws another study would make the explorer wait for that
+        study's training."""
+        return [
+            f"figures/{figure}.png"
+            for figure, studies in self.config["figures"].items()
+            if list(studies or []) == [wildcards.study]
+        ]
 
     def get_explorer_inputs(self, wildcards: Any) -> dict[str, Any]:
         """What a study's explorer shows: estimates, images, pairs and summary, its
