@@ -297,6 +297,7 @@ def get_final_output():
         + get_comparison_outputs()
         + get_figure_outputs()
         + get_gallery_outputs()
+        + get_detector_outputs()  # rules/detectors.smk
     )
 
 
