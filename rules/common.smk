@@ -14,6 +14,7 @@ from longtail.config import (
     released_studies,
     schema_errors,
 )
+from longtail.detector_wiring import DetectorWiring, kfold_runtime
 from longtail.resources import JobResources
 from longtail.schema import SCHEMA_PATH, load_schema, schema_default
 from longtail.study import Study, canonical, fill_dependent_defaults
@@ -49,6 +50,9 @@ RESOURCES = JobResources.from_config(STUDIES, config)
 # Studies whose estimates are imported from the authors' released file instead of trained.
 RELEASED_STUDIES = released_studies(config)
 TRAINED_STUDIES = [study for study in config["studies"] if study not in RELEASED_STUDIES]
+# Label-error detectors (rules/detectors.smk): their studies, K-fold splits and inputs.
+DETECTORS = DetectorWiring.from_config(config, TRAINED_STUDIES)
+KFOLD_RUNTIME = kfold_runtime(RESOURCES)
 
 
 def study_regex(studies):
@@ -297,7 +301,7 @@ def get_final_output():
         + get_comparison_outputs()
         + get_figure_outputs()
         + get_gallery_outputs()
-        + get_detector_outputs()  # rules/detectors.smk
+        + DETECTORS.outputs()  # rules/detectors.smk
     )
 
 

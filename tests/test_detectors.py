@@ -183,3 +183,17 @@ def test_training_one_split(tmp_path: Path):
     np.testing.assert_allclose(result.pred_probs.sum(axis=1), 1, atol=1e-5)
     assert sorted(np.bincount(result.fold)) == [20, 20, 20]
     assert result.attrs["train_size"] == 40.0
+
+
+def test_wiring_picks_noise_studies_and_splits():
+    from longtail.detector_wiring import DetectorWiring
+    config = {"studies": {"a": {"label_noise": 0.1}, "b": {"label_noise": 0.0},
+                          "c": {"label_noise": {"kind": "confusable", "rate": 0.1}}},
+              "detectors": {"folds": [2, 5], "main_folds": 5, "repeats": 3, "trials": [8]}}
+    wiring = DetectorWiring.from_config(config, ["a", "b", "c"])
+    assert wiring.studies == ["a", "c"]  # cleanlab is installed here (importorskip above)
+    assert wiring.splits() == [(2, 0), (5, 0), (5, 1), (5, 2)]
+    assert wiring.kfold_files("a")[-1] == "results/a/kfold/5-2.h5"
+    assert wiring.outputs()[-1] == "tables/detector_cost.md"
+    config["detectors"]["studies"] = []
+    assert DetectorWiring.from_config(config, ["a"]).outputs() == []
