@@ -138,7 +138,8 @@ def make_detector_cost(studies: Sequence[str], stores: Sequence[PathLike],
     points = curve.assign(point=[f"{a:.3f} / {p:.3f}" for a, p in
                                  zip(curve["auroc"], curve["average_precision"], strict=True)])
     wide = points.pivot_table(index=["study", "method"], columns="models", values="point",
-                              aggfunc="first", sort=False).reset_index().fillna("")
+                              aggfunc="first", sort=False)
+    wide = wide[sorted(wide.columns)].reset_index().fillna("")
     wide.columns = [f"{c} models" if isinstance(c, int | np.integer) else c
                     for c in wide.columns]
     with atomic_path(md) as tmp:
