@@ -197,3 +197,19 @@ def test_wiring_picks_noise_studies_and_splits():
     assert wiring.outputs()[-1] == "tables/detector_cost.md"
     config["detectors"]["studies"] = []
     assert DetectorWiring.from_config(config, ["a"]).outputs() == []
+
+
+def test_batched_and_one_at_a_time_splits_agree_in_shape(tmp_path: Path):
+    """Folds of unequal size (n = 61, K = 3) train one model at a time; equal ones batched."""
+    from longtail.kfold_training import train_kfold
+    cache = tmp_path / "cache.h5"
+    fab.synthetic_cache(cache, np.arange(61) % 3, np.arange(12) % 3, num_classes=3)
+    data = tmp_path / "data.h5"
+    make_study_data(cache, data, n_train=None, n_test=None, label_noise=0.0, seed=0)
+    study = with_defaults({"dataset": "mnist", "arch": "mlp-8",
+                           "train": {"epochs": 1, "batch_size": 16, "threads": 1,
+                                     "precision": "fp32"}})
+    train_kfold(data, tmp_path / "3-0.h5", study, 3, 0)
+    result = read_kfold(tmp_path / "3-0.h5")
+    assert sorted(np.bincount(result.fold)) == [20, 20, 21]
+    np.testing.assert_allclose(result.pred_probs.sum(axis=1), 1, atol=1e-5)
