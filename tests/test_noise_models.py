@@ -154,3 +154,32 @@ def test_matrix_study_data_and_a_matrix_of_the_wrong_size(tmp_path, cache_path):
     with pytest.raises(DataError, match="dataset has 6 classes"):
         make_study_data(cache_path, tmp_path / "bad.h5", n_train=60, n_test=30,
                         label_noise={"kind": "matrix", "matrix": np.eye(3).tolist()}, seed=1)
+
+
+@pytest.mark.parametrize(("noise", "ok"), [
+    (0.1, True),
+    ({"kind": "confusable", "rate": 0.1}, True),
+    ({"kind": "matrix", "matrix": [[0.9, 0.1], [0.2, 0.8]]}, True),
+    ({"kind": "confusable"}, False),
+    ({"kind": "confusable", "rate": 1.0}, False),
+    ({"kind": "matrix", "matrix": [[0.9, 0.1], [0.2, 1.5]]}, False),
+    ({"kind": "symmetric", "rate": 0.1}, False),
+])
+def test_schema_accepts_a_rate_or_one_of_the_models(noise, ok):
+    from test_config import ROOT, checked, load
+    config = load(ROOT / "tests" / "config" / "tiny.yaml")
+    config["studies"]["tiny"]["label_noise"] = noise
+    if ok:
+        assert checked(config)["studies"]["tiny"]["label_noise"] == noise
+    else:
+        with pytest.raises(ConfigError, match="label_noise"):
+            checked(config)
+
+
+def test_config_names_the_bad_matrix_row():
+    from test_config import ROOT, checked, load
+    config = load(ROOT / "tests" / "config" / "tiny.yaml")
+    config["studies"]["tiny"]["label_noise"] = {"kind": "matrix",
+                                                "matrix": [[0.5, 0.5], [0.3, 0.3]]}
+    with pytest.raises(ConfigError, match=r"studies.tiny.label_noise.matrix row 1 sums to 0.6"):
+        checked(config)
