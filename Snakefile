@@ -23,6 +23,7 @@ include: "rules/tables.smk"
 include: "rules/lastlayer.smk"
 include: "rules/compare.smk"
 include: "rules/explorer.smk"
+include: "rules/detectors.smk"
 
 
 # Rules too light to submit to a cluster run on the submitting host.

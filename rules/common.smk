@@ -13,6 +13,7 @@ from longtail.config import (
     name_custom_datasets,
     schema_errors,
 )
+from longtail.detector_wiring import kfold_runtime
 from longtail.resources import JobResources
 from longtail.schema import SCHEMA_PATH, load_schema
 from longtail.study import fill_dependent_defaults
@@ -54,6 +55,9 @@ TRAINED_STUDIES = WIRING.trained_studies
 # Last-layer-only estimates (rules/lastlayer.smk) and cross-architecture groups (compare.smk).
 LASTLAYER_STUDIES = config["lastlayer"]["studies"]
 COMPARE_GROUPS = list(config["compare"]["groups"])
+# Label-error detectors (rules/detectors.smk): their studies, K-fold splits and inputs.
+DETECTORS = WIRING.detectors
+KFOLD_RUNTIME = kfold_runtime(RESOURCES)
 
 
 wildcard_constraints:

@@ -32,6 +32,7 @@ and under bfloat16 autocast.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -202,6 +203,27 @@ def train_batched(data: TrainingData, arch: str, recipe: Recipe, seeds: list[int
     """K models of a fully-connected arch trained together; model k sees only S_{I_k}. The
     same recipe as the loop path of :func:`longtail.training.train_trials`, with this
     module's forward, backward and SGD step in place of autograd and ``torch.optim.SGD``."""
+    fitted = fit_batched(data, arch, recipe, seeds, masks, device, bar)
+    train_pred = predict(fitted.params, fitted.x_train)
+    test_pred = predict(fitted.params, fitted.normalize(data.x_test).to(fitted.dtype))
+    return train_pred, test_pred, fitted.diverged.cpu().numpy()
+
+
+@dataclass
+class FittedEnsemble:
+    """The K trained models' weights (in the compute precision) and what predicting needs."""
+
+    params: list[torch.Tensor]
+    normalize: shared.Normalizer
+    dtype: torch.dtype
+    x_train: torch.Tensor  # normalized, in dtype
+    diverged: torch.Tensor  # (K,) bool
+
+
+@torch.no_grad()
+def fit_batched(data: TrainingData, arch: str, recipe: Recipe, seeds: list[int],
+                masks: np.ndarray, device: torch.device, bar: tqdm) -> FittedEnsemble:
+    """The training loop of :func:`train_batched`, returning the trained ensemble."""
     k = len(seeds)
     normalize = shared.Normalizer(data.x_train)
     augment = shared.use_augment(recipe, data.shape)
@@ -248,6 +270,4 @@ def train_batched(data: TrainingData, arch: str, recipe: Recipe, seeds: list[int
     if bf16:
         for low, p in zip(compute, params, strict=True):
             low.copy_(p)
-    train_pred = predict(compute, x_train)
-    test_pred = predict(compute, normalize(data.x_test).to(dtype))
-    return train_pred, test_pred, diverged.cpu().numpy()
+    return FittedEnsemble(compute, normalize, dtype, x_train, diverged)

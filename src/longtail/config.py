@@ -12,6 +12,7 @@ from typing import Any
 
 from longtail.datasets import SPLIT_SIZES
 from longtail.errors import LongtailError
+from longtail.noise_models import NoiseModelError, check_matrix, noise_rate
 from longtail.study import SUBSET_KEYS, canonical, fingerprint, subset_size
 
 
@@ -99,6 +100,7 @@ def study_sizes(study: Mapping[str, Any]) -> tuple[int, int]:
 def check_study(name: str, study: Mapping[str, Any], data: Mapping[str, Any]) -> None:
     """Raise ConfigError (naming ``studies.<name>.<key>``) for values the schema cannot judge."""
     key = f"studies.{name}"
+    check_noise_model(key, study.get("label_noise"))
     if is_custom(study["dataset"]) or study["dataset"] not in SPLIT_SIZES:  # own data
         check_own_study(key, study)
         return
@@ -129,9 +131,19 @@ def check_study(name: str, study: Mapping[str, Any], data: Mapping[str, Any]) ->
     if study["dataset"] == "imagenet" and not data.get("imagenet_root"):
         raise ConfigError(f"{key}.dataset = imagenet needs data.imagenet_root: the folder with "
                           f"the ILSVRC2012 archives (see README)")
-    if study["label_noise"] and round(study["label_noise"] * n) < 1:
+    rate = noise_rate(study["label_noise"])
+    if rate and round(rate * n) < 1:
         raise ConfigError(f"{key}.label_noise = {study['label_noise']} flips no label of "
                           f"n = {n} examples; allowed: 0 or >= 1/n")
+
+
+def check_noise_model(key: str, spec: Any) -> None:
+    """A transition matrix must be square and row-stochastic (the error names the row)."""
+    if isinstance(spec, Mapping) and spec.get("kind") == "matrix":
+        try:
+            check_matrix(spec["matrix"])
+        except NoiseModelError as err:
+            raise ConfigError(f"{key}.{err}") from None
 
 
 def check_own_study(key: str, study: Mapping[str, Any]) -> None:

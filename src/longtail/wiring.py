@@ -16,10 +16,12 @@ from __future__ import annotations
 import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import product
 from typing import Any
 
 from longtail.config import released_studies
+from longtail.detector_wiring import DetectorWiring
 from longtail.schema import schema_default
 from longtail.study import Study, canonical
 
@@ -75,6 +77,12 @@ class Wiring:
         """Studies whose estimates come from their own trials."""
         released = self.released_studies
         return [study for study in self.config["studies"] if study not in released]
+
+    @cached_property
+    def detectors(self) -> DetectorWiring:
+        """The label-error detectors' studies, K-fold splits and outputs (config
+        `detectors`)."""
+        return DetectorWiring.from_config(self.config, self.trained_studies)
 
     def get_study(self, wildcards: Any) -> Study:
         return self.studies[wildcards.study]
@@ -264,7 +272,8 @@ class Wiring:
                          name=["consistency.csv", "reliability.json"])
                 + self.get_comparison_outputs()
                 + self.get_figure_outputs()
-                + self.get_gallery_outputs())
+                + self.get_gallery_outputs()
+                + self.detectors.outputs())
 
     # ------------------------------------------------------------- selection
 

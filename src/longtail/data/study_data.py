@@ -9,11 +9,14 @@ through :mod:`longtail.h5`; a file without ``complete`` or with a changed byte i
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from ..h5 import create, read, read_attrs, read_strings, write_attrs
+from ..noise_models import NoiseModelError, apply_class_noise, noise_rate, noise_record_json
 from ..study import derive_rng
 from . import layout
 from .cache import read_cache
@@ -97,10 +100,15 @@ def flip_labels(labels: np.ndarray, num_classes: int, fraction: float,
 
 
 def make_study_data(cache_path: str | os.PathLike, out_path: str | os.PathLike, *,
-                    n_train: int | None, n_test: int | None, label_noise: float,
+                    n_train: int | None, n_test: int | None, label_noise: Any,
                     seed: int) -> None:
-    """Subsample a verified cache (stratified, seeded), add label noise, write atomically."""
-    if not 0 <= label_noise < 1:
+    """Subsample a verified cache (stratified, seeded), add label noise, write atomically.
+
+    ``label_noise``: a rate (symmetric, :func:`flip_labels`) or a class-conditional model
+    (:mod:`longtail.noise_models`, recorded in the attribute ``label_noise_model``)."""
+    model = label_noise if isinstance(label_noise, Mapping) else None
+    label_noise = noise_rate(label_noise)
+    if model is None and not 0 <= label_noise < 1:
         raise DataError(f"label_noise={label_noise} is outside [0, 1)")
     cache = read_cache(cache_path)
     for name, n, labels, split in (("n_train", n_train, cache.train_labels, "train"),
@@ -112,8 +120,18 @@ def make_study_data(cache_path: str | os.PathLike, out_path: str | os.PathLike, 
     train = stratified_sample(cache.train_labels, n_train, derive_rng(seed, _TRAIN_STREAM))
     test = stratified_sample(cache.test_labels, n_test, derive_rng(seed, _TEST_STREAM))
     y_clean = cache.train_labels[train]
-    y_noisy, flipped = flip_labels(y_clean, len(cache.classes), label_noise,
-                                   derive_rng(seed, _NOISE_STREAM))
+    record = {}
+    if model is None:
+        y_noisy, flipped = flip_labels(y_clean, len(cache.classes), label_noise,
+                                       derive_rng(seed, _NOISE_STREAM))
+    else:
+        try:
+            y_noisy, flipped, noise = apply_class_noise(
+                model, cache.train_images[train], y_clean, len(cache.classes),
+                derive_rng(seed, _NOISE_STREAM))
+        except NoiseModelError as err:
+            raise DataError(str(err)) from None
+        record = {"label_noise_model": noise_record_json(noise)}
     arrays = {"x_train": cache.train_images[train], "y_train": y_noisy, "y_train_clean": y_clean,
               "train_source_index": cache.train_index[train], "train_label_flipped": flipped,
               "x_test": cache.test_images[test], "y_test": cache.test_labels[test],
@@ -130,7 +148,7 @@ def make_study_data(cache_path: str | os.PathLike, out_path: str | os.PathLike, 
             "data_hash": layout.content_hash(h5, STUDY_ARRAYS, cache.classes),
             "n_train": -1 if n_train is None else n_train,
             "n_test": -1 if n_test is None else n_test,
-            "label_noise": float(label_noise), "seed": int(seed)})
+            "label_noise": float(label_noise), "seed": int(seed), **record})
 
 
 def load_study_data(path: str | os.PathLike) -> StudyData:

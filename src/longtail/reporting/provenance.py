@@ -20,6 +20,7 @@ from longtail.algorithm1 import mem_counts
 from longtail.datasets import REGISTRY
 from longtail.estimates import FIT_PREMISE, Estimates, fit_summary, read_estimates
 from longtail.io import write_json, write_text
+from longtail.noise_models import describe_noise, noise_rate
 from longtail.store import StoreReader
 from longtail.study import subset_size
 
@@ -56,8 +57,9 @@ def describe_study(store_path: str | os.PathLike, name: str, study: Mapping[str,
         "study": name, "dataset": study["dataset"], "arch": study["arch"],
         "n": int(attrs["n"]), "n_test": int(attrs["n_test"]), "trials": int(store.t),
         "valid_trials": int(valid.sum()), "m": int(attrs["subset_size"]),
-        "subset_ratio": float(study["subset_ratio"]), "label_noise": float(study["label_noise"]),
-        "seed": int(study["seed"]),
+        "subset_ratio": float(study["subset_ratio"]),
+        "label_noise": noise_rate(study["label_noise"]),
+        "noise_model": describe_noise(study["label_noise"]), "seed": int(study["seed"]),
         "train": {key: train[key] for key in ("epochs", "batch_size", "lr", "momentum",
                                               "weight_decay", "schedule") if key in train},
         "test_accuracy_mean": float(accuracy.mean()) if len(accuracy) else float("nan"),
@@ -83,8 +85,10 @@ def about_rst(about: Mapping[str, Any]) -> str:
     dataset = DATASET_NAMES.get(about["dataset"], about["dataset"])
     train = about["train"]
     recipe = ", ".join(f"{key.replace('_', ' ')} {value}" for key, value in train.items())
-    noise = (f" with {about['label_noise']:.0%} of the training labels flipped at random"
-             if about["label_noise"] else "")
+    model = about.get("noise_model", "")
+    noise = ("" if not about["label_noise"] else f" with label noise: {model}"
+             if model and not model.endswith("symmetric")
+             else f" with {about['label_noise']:.0%} of the training labels flipped at random")
     std = about["test_accuracy_std"]
     spread = "" if np.isnan(std) else f" +- {100 * std:.1f}"
     return (f"**{about['study']}**: {dataset}, {about['n']:,} training and {about['n_test']:,} "
