@@ -21,11 +21,13 @@ from typing import Any
 
 import numpy as np
 
+from longtail.errors import LongtailError
+
 RIDGE = 1.0  # the reference classifier's L2 penalty (on pixels scaled to [0, 1])
 MATRIX_TOL = 1e-6  # how far a row of a transition matrix may sum from 1
 
 
-class NoiseModelError(ValueError):
+class NoiseModelError(LongtailError, ValueError):
     """A label-noise specification that cannot be applied (message names the bad part)."""
 
 
