@@ -145,6 +145,20 @@ def test_figures_must_name_known_studies(tiny):
         checked(tiny)
 
 
+def test_detectors_must_name_trained_noisy_studies(tiny):
+    tiny["detectors"] = {"studies": ["nope"]}
+    with pytest.raises(ConfigError, match=r"detectors\.studies names study 'nope'.*trained: tiny"):
+        checked(tiny)
+    tiny["detectors"] = {"studies": ["tiny"]}  # label_noise 0: nothing to detect
+    with pytest.raises(ConfigError, match=r"study 'tiny', whose label_noise is 0"):
+        checked(tiny)
+    tiny["studies"]["tiny"]["label_noise"] = {"kind": "confusable", "rate": 0.1}
+    assert checked(tiny)["detectors"]["studies"] == ["tiny"]
+    tiny["detectors"] = {"folds": [2, 10], "main_folds": 5}
+    with pytest.raises(ConfigError, match=r"detectors\.main_folds = 5 is not one of"):
+        checked(tiny)
+
+
 def test_subset_size_and_shards():
     assert subset_size(10000, 0.7) == 7000
     assert trial_shards(100, 32) == [(0, 32), (32, 64), (64, 96), (96, 100)]

@@ -4,6 +4,7 @@ seeds) is described by :class:`longtail.study.Study`."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 from collections.abc import Mapping
@@ -190,6 +191,32 @@ def check_config(config: Mapping[str, Any]) -> None:
                 raise ConfigError(f"{key} names study '{study}', which is not in "
                                   f"studies (known: {', '.join(config['studies'])})")
     check_lastlayer_and_compare(config)
+    check_detectors(config)
+
+
+def check_detectors(config: Mapping[str, Any]) -> None:
+    """Refuse, before any job trains, a `detectors` section that could only fail later: a
+    listed study that is unknown, released or without label noise, a `main_folds` not among
+    `folds`, or listed studies without cleanlab installed."""
+    settings = config.get("detectors") or {}
+    studies = settings.get("studies")
+    if studies:
+        released = released_studies(config)
+        trained = [name for name in config["studies"] if name not in released]
+        for study in studies:
+            if study not in trained:
+                raise ConfigError(f"detectors.studies names study '{study}', which is not a "
+                                  f"trained study (trained: {', '.join(trained)})")
+            if not noise_rate(config["studies"][study].get("label_noise", 0.0)) > 0:
+                raise ConfigError(f"detectors.studies names study '{study}', whose label_noise "
+                                  f"is 0: it has no flipped label to detect")
+        if importlib.util.find_spec("cleanlab") is None:
+            raise ConfigError("detectors.studies is set but cleanlab is not installed: "
+                              "pip install 'longtail[cleanlab]' (or leave detectors.studies unset)")
+    if "main_folds" in settings and "folds" in settings and \
+            settings["main_folds"] not in settings["folds"]:
+        raise ConfigError(f"detectors.main_folds = {settings['main_folds']} is not one of "
+                          f"detectors.folds {settings['folds']}")
 
 
 def check_data_paths(config: Mapping[str, Any], data_dir: str | os.PathLike) -> None:

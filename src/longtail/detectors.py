@@ -11,7 +11,10 @@ Every detector ranks the training examples (higher: more likely mislabeled) and 
   shares of the first t trials (what ``longtail scores --format cleanlab`` writes) or (b)
   K-fold out-of-fold softmax probabilities (:mod:`longtail.kfold`).
 
-On vote shares, self-confidence equals p_out, so cleanlab's ranking there is 1 - p_out's; its
+On vote shares, self-confidence equals p_out, so cleanlab's ranking there is 1 - p_out's, but
+for examples that no trial held out (about 0.7^t of them: 5.8% at t = 8, none in practice from
+t = 32): there mem~ and p_out are undefined and rank last, while their vote-share row is uniform
+and cleanlab ranks it 1 - 1/C, near the top. Its
 flagged set differs (confident learning's per-class thresholds). The cost of a detector is the
 number of models trained (t trials of m examples, or K models of n (K - 1) / K each).
 
@@ -32,7 +35,7 @@ import numpy as np
 from longtail.algorithm1 import held_out_votes
 from longtail.kfold import KFoldResult, mean_probs
 from longtail.noise import auroc, average_precision, precision_at_k, precision_recall_curve
-from longtail.store import CorrectnessStore
+from longtail.store import CorrectnessStore, StoreError
 
 MEM_FLAG = 0.5  # mem~ >= 0.5 flags an example
 P_OUT_FLAG = 0.5  # p_out < 0.5 flags an example
@@ -77,7 +80,8 @@ def trial_inputs(store: CorrectnessStore, t: int) -> TrialInputs:
     trial = np.asarray(store.trials.trial)
     use = (trial < t) & store.valid_trials
     if (trial < t).sum() < t:
-        raise ValueError(f"the store holds {(trial < t).sum()} of trials 0..{t - 1}")
+        raise StoreError(f"the store holds {(trial < t).sum()} of trials 0..{t - 1}; "
+                         f"detectors.trials asks for the first {t}")
     mask, correct = store.mask[use], store.train_correct[use]
     n_in, n_out = mask.sum(axis=0), (~mask).sum(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):

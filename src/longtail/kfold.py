@@ -33,7 +33,7 @@ def fold_assignment(n: int, folds: int, study_seed: int, repeat: int) -> np.ndar
     """(n,) fold of each example: a seeded permutation dealt round-robin, so fold sizes differ
     by at most one."""
     if not 2 <= folds <= n:
-        raise ValueError(f"K = {folds} folds need 2 <= K <= n = {n}")
+        raise StoreError(f"K = {folds} folds need 2 <= K <= n = {n} (config detectors.folds)")
     order = derive_rng(study_seed, KFOLD_STREAM, folds, repeat).permutation(n)
     fold = np.empty(n, dtype=np.int16)
     fold[order] = np.arange(n) % folds

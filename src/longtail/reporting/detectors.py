@@ -21,6 +21,7 @@ from longtail.detectors import (
 )
 from longtail.io import write_csv, write_text
 from longtail.kfold import KFoldResult, read_kfold
+from longtail.reporting.errors import ReportingError
 from longtail.reporting.plots.style import TEXT_WIDTH, figure_style, save_figure
 from longtail.reporting.tables import to_markdown
 from longtail.store import read_store
@@ -30,7 +31,9 @@ LEVELS = (0.95, 0.97)  # the AUROC each method's cost is read at
 DETECTOR_NOTES = (
     "Ranking (AUROC, average precision, precision at k = number flipped): mem~ = p_in - p_out; "
     "1 - p_out; cleanlab: 1 - get_label_quality_scores(labels, pred_probs) (self-confidence, "
-    "cleanlab's default; on vote shares it equals p_out, so it ranks as 1 - p_out does). "
+    "cleanlab's default; on vote shares it equals p_out, so it ranks as 1 - p_out does, but for "
+    "examples no trial held out: mem~ and 1 - p_out are undefined there and rank last, while "
+    "cleanlab gets a uniform row, 1 - 1/C; about 0.7^t of the examples, 5.8% at t = 8). "
     "Flagged set: mem~ >= 0.5; p_out < 0.5; cleanlab: find_label_issues(labels, pred_probs) "
     "with its defaults. Models: networks trained (t trials on m examples each, or K models on "
     "n (K - 1) / K each).",
@@ -73,7 +76,8 @@ def make_detectors(study: str, store_path: PathLike, kfold_paths: Sequence[PathL
     store = read_store(store_path)
     flipped = store.train_label_flipped
     if not flipped.any():
-        raise ValueError(f"{store_path}: study {study} flipped no label; nothing to detect")
+        raise ReportingError(f"{store_path}: study {study} flipped no label; nothing to "
+                             f"detect (detectors.studies lists studies with label_noise)")
     kfolds = [r for group in _read_kfolds(kfold_paths).values() for r in group[:1]]
     detectors = side_by_side(store, kfolds)
     table = pd.DataFrame([{"study": study, **evaluate(d, flipped)} for d in detectors])
@@ -113,8 +117,9 @@ def make_detector_cost(studies: Sequence[str], stores: Sequence[PathLike],
                        kfold_paths: Sequence[Sequence[PathLike]], trials: Sequence[int],
                        main_folds: int, csv: PathLike, md: PathLike,
                        curve_csv: PathLike | None = None) -> pd.DataFrame:
-    """tables/detector_cost.{csv,md}: per study and method, the fewest models at which AUROC
-    first reaches each of :data:`LEVELS`, from AUROC and AP against models trained."""
+    """tables/detector_cost.{csv,md}: AUROC and AP against models trained (``csv``: one row
+    per study, method and number of models) and, per study and method, the fewest models at
+    which AUROC first reaches each of :data:`LEVELS` (``md``, and ``curve_csv`` if given)."""
     curves, firsts = [], []
     for study, store_path, paths in zip(studies, stores, kfold_paths, strict=True):
         store = read_store(store_path)
@@ -143,9 +148,10 @@ def make_detector_cost(studies: Sequence[str], stores: Sequence[PathLike],
             to_markdown(cost_display(first), "Training cost at which each detector first "
                         "reaches AUROC " + " / ".join(f"{level:g}" for level in LEVELS), [
                             "Models: networks trained. Trial-based methods use the first t "
-                            "trials (subsets of m = 0.7 n); cleanlab (K-fold) one K-fold split "
-                            "(K models on n (K - 1) / K each); repeated K-fold averages the "
-                            "out-of-fold probabilities of r splits (K r models)."])
+                            "trials (each on its subset of m examples); cleanlab (K-fold) "
+                            "one K-fold split (K models on n (K - 1) / K each); repeated "
+                            "K-fold averages the out-of-fold probabilities of r splits (K r "
+                            "models)."])
             + "\n" + to_markdown(wide, "AUROC / average precision against models trained",
                                  DETECTOR_NOTES)))
     if curve_csv is not None:
