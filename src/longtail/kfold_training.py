@@ -79,7 +79,8 @@ def _batched(data: TrainingData, arch: str, recipe: Recipe, seeds: list[int],
 
 
 def _one_at_a_time(data: TrainingData, arch: str, recipe: Recipe, seeds: list[int],
-                   fold: np.ndarray, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
+                   fold: np.ndarray, device: torch.device, chunk: int = 2048
+                   ) -> tuple[np.ndarray, np.ndarray]:
     normalize = Normalizer(data.x_train)
     probs = np.zeros((len(fold), data.num_classes), dtype=np.float32)
     diverged = np.zeros(len(seeds), dtype=bool)
@@ -92,7 +93,10 @@ def _one_at_a_time(data: TrainingData, arch: str, recipe: Recipe, seeds: list[in
         held = torch.from_numpy(np.flatnonzero(fold == k)).to(device)
         with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16,
                                              enabled=run.bf16):
-            logits = run.forward(normalize(data.x_train[held]))
-        probs[fold == k] = torch.softmax(logits.float(), dim=1).cpu().numpy()
+            # in chunks, as training's own evaluation: a fold of a full dataset through a
+            # conv net at once would not fit a GPU's memory
+            chunks = [torch.softmax(run.forward(normalize(xs)).float(), dim=1)
+                      for xs in data.x_train[held].split(chunk)]
+        probs[fold == k] = torch.cat(chunks).cpu().numpy()
         diverged[k] = bool(run.diverged) or not np.isfinite(probs[fold == k]).all()
     return probs, diverged
