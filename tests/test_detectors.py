@@ -199,13 +199,19 @@ def test_wiring_picks_noise_studies_and_splits():
     assert DetectorWiring.from_config(config, ["a"]).outputs() == []
 
 
+def sixty_one_examples(tmp_path: Path) -> Path:
+    """A study's data.h5 of 61 synthetic training examples of 3 classes (K = 3 folds of
+    unequal size), no label noise."""
+    cache, data = tmp_path / "cache.h5", tmp_path / "data.h5"
+    fab.synthetic_cache(cache, np.arange(61) % 3, np.arange(12) % 3, num_classes=3)
+    make_study_data(cache, data, n_train=None, n_test=None, label_noise=0.0, seed=0)
+    return data
+
+
 def test_batched_and_one_at_a_time_splits_agree_in_shape(tmp_path: Path):
     """Folds of unequal size (n = 61, K = 3) train one model at a time; equal ones batched."""
     from longtail.kfold_training import train_kfold
-    cache = tmp_path / "cache.h5"
-    fab.synthetic_cache(cache, np.arange(61) % 3, np.arange(12) % 3, num_classes=3)
-    data = tmp_path / "data.h5"
-    make_study_data(cache, data, n_train=None, n_test=None, label_noise=0.0, seed=0)
+    data = sixty_one_examples(tmp_path)
     study = with_defaults({"dataset": "mnist", "arch": "mlp-8",
                            "train": {"epochs": 1, "batch_size": 16, "threads": 1,
                                      "precision": "fp32"}})
@@ -223,10 +229,7 @@ def test_one_at_a_time_predicts_in_chunks_as_in_one_pass(tmp_path: Path):
     from longtail.kfold_training import _one_at_a_time
     from longtail.recipe import Recipe
     from longtail.stages import training_data
-    cache = tmp_path / "cache.h5"
-    fab.synthetic_cache(cache, np.arange(61) % 3, np.arange(12) % 3, num_classes=3)
-    data_path = tmp_path / "data.h5"
-    make_study_data(cache, data_path, n_train=None, n_test=None, label_noise=0.0, seed=0)
+    data_path = sixty_one_examples(tmp_path)
     study = with_defaults({"dataset": "mnist", "arch": "cnn",
                            "train": {"epochs": 1, "batch_size": 16, "threads": 1,
                                      "precision": "fp32"}})
