@@ -269,6 +269,19 @@ def refused_url() -> str:
 
 # ---------------------------------------------------------------- caches without originals
 
+def skewed_labels(n: int, num_classes: int, seed: int) -> np.ndarray:
+    """n labels of num_classes classes with seeded, unequal class frequencies."""
+    rng = np.random.default_rng(seed)
+    weights = rng.dirichlet(np.full(num_classes, 0.7))
+    return rng.choice(num_classes, size=n, p=weights)
+
+
+def skewed_cache(path: Path) -> Path:
+    """A 6-class synthetic cache of 300 training and 90 test examples, skewed classes."""
+    synthetic_cache(path, skewed_labels(300, 6, 0), skewed_labels(90, 6, 1), num_classes=6)
+    return path
+
+
 def synthetic_cache(path: Path, train_labels: np.ndarray, test_labels: np.ndarray,
                     num_classes: int, dataset: str = "mnist", shape=(4, 4, 1),
                     seed: int = 0) -> str:

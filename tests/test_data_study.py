@@ -17,15 +17,9 @@ from longtail.study import derive_rng
 DEBIAN = Path("/usr/share/datasets/fashion-mnist")
 
 
-def skewed_labels(n: int, num_classes: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    weights = rng.dirichlet(np.full(num_classes, 0.7))
-    return rng.choice(num_classes, size=n, p=weights)
-
-
 @pytest.mark.parametrize("seed", range(6))
 def test_stratified_counts_are_largest_remainder(seed):
-    labels = skewed_labels(997, 7, seed)
+    labels = fab.skewed_labels(997, 7, seed)
     n = 100 + 37 * seed
     counts = stratified_counts(labels, n, derive_rng(seed, 0))
     classes, sizes = np.unique(labels, return_counts=True)
@@ -49,7 +43,7 @@ def test_ties_are_broken_by_seed_not_class_order():
 
 
 def test_stratified_sample_draws_within_classes():
-    labels = skewed_labels(500, 5, 1)
+    labels = fab.skewed_labels(500, 5, 1)
     idx = stratified_sample(labels, 60, derive_rng(3, 0))
     assert len(idx) == 60 and len(np.unique(idx)) == 60 and np.all(np.diff(idx) > 0)
     counts = stratified_counts(labels, 60, derive_rng(3, 0))
@@ -90,9 +84,7 @@ def test_flip_labels_rejects_bad_fraction(noise):
 
 @pytest.fixture
 def cache_path(tmp_path):
-    path = tmp_path / "cache.h5"
-    fab.synthetic_cache(path, skewed_labels(300, 6, 0), skewed_labels(90, 6, 1), num_classes=6)
-    return path
+    return fab.skewed_cache(tmp_path / "cache.h5")
 
 
 def test_make_study_data_records_provenance(tmp_path, cache_path):

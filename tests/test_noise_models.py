@@ -110,16 +110,9 @@ def test_describe_noise():
         "10% to the most confusable class"
 
 
-def skewed_labels(n: int, num_classes: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    return rng.choice(num_classes, size=n, p=rng.dirichlet(np.full(num_classes, 0.7)))
-
-
 @pytest.fixture
 def cache_path(tmp_path):
-    path = tmp_path / "cache.h5"
-    fab.synthetic_cache(path, skewed_labels(300, 6, 0), skewed_labels(90, 6, 1), num_classes=6)
-    return path
+    return fab.skewed_cache(tmp_path / "cache.h5")
 
 
 def test_symmetric_study_data_is_unchanged_and_records_no_model(tmp_path, cache_path):
