@@ -297,3 +297,53 @@ def synthetic_cache(path: Path, train_labels: np.ndarray, test_labels: np.ndarra
     data = Converted(split(train_labels), split(test_labels),
                      [f"c{k}" for k in range(num_classes)])
     return write_cache(path, dataset, data, {"sources": {}})
+
+
+@dataclass
+class Planted:
+    """A correctness store's arrays with planted memorization and influence: what the trials
+    curve and the forecast are tested on."""
+
+    mask: np.ndarray
+    train_correct: np.ndarray
+    test_correct: np.ndarray
+    train_labels: np.ndarray
+    test_labels: np.ndarray
+    mem: np.ndarray   # (n,) the planted mem of each training example
+    infl: np.ndarray  # (n, n_test) the planted infl of each pair
+
+
+def planted_trials(t: int, n: int = 120, n_test: int = 60, classes: int = 3,
+                   memorized: int = 30, pairs: int = 40, infl: tuple[float, float] = (0.1, 0.6),
+                   seed: int = 0, ratio: float = 0.7) -> Planted:
+    """t trials on 70% subsets of n training examples. The first ``memorized`` training
+    examples are right when in the subset and with probability 0.2 when out (mem 0.8), the
+    others always (mem 0). ``pairs`` same-class (memorized example, test example) pairs get
+    an influence drawn uniformly from ``infl``: the test example is right with probability
+    0.4 + infl when the training example is in, 0.4 when out; every other test example with
+    probability 0.7 whatever the subset."""
+    rng = np.random.default_rng(seed)
+    train_labels = np.arange(n) % classes
+    test_labels = np.arange(n_test) % classes
+    m = round(ratio * n)
+    mask = np.zeros((t, n), bool)
+    for k in range(t):
+        mask[k, rng.choice(n, m, replace=False)] = True
+    mem = np.where(np.arange(n) < memorized, 0.8, 0.0)
+    train_correct = mask | (rng.random((t, n)) < 1 - mem)
+    planted = np.zeros((n, n_test))
+    candidates = [(i, j) for i in range(memorized) for j in range(n_test)
+                  if train_labels[i] == test_labels[j]]
+    chosen = rng.choice(len(candidates), pairs, replace=False)
+    base = np.full(n_test, 0.7)
+    for c in chosen:
+        i, j = candidates[c]
+        if planted[:, j].any():
+            continue  # one influencer per test example
+        planted[i, j] = rng.uniform(*infl)
+        base[j] = 0.4
+    p = np.tile(base, (t, 1))
+    for i, j in zip(*np.nonzero(planted), strict=True):
+        p[:, j] += planted[i, j] * mask[:, i]
+    test_correct = rng.random((t, n_test)) < p
+    return Planted(mask, train_correct, test_correct, train_labels, test_labels, mem, planted)
