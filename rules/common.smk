@@ -43,7 +43,16 @@ check_own_data_paths(config)
 CUSTOM_DATASETS = name_custom_datasets(config)
 # The rules' input, parameter and target functions (longtail.wiring), over each study's
 # description (longtail.study.Study), built once: its params, fingerprints and shard names.
-WIRING = Wiring.from_config(config, CUSTOM_DATASETS)
+# A study that trains until its findings replicate reads its rounds' verdicts through the
+# checkpoint decide_trials_round (rules/train.smk), each evaluated once the round before says
+# to go on.
+WIRING = Wiring.from_config(
+    config,
+    CUSTOM_DATASETS,
+    round_file=lambda study, round_index: checkpoints.decide_trials_round.get(
+        study=study, round=round_index
+    ).output[0],
+)
 STUDIES = WIRING.studies
 # What each job asks a cluster for (mem_mb, runtime, gpu), derived from its study: the rules'
 # `resources:` name its methods (longtail.resources; a site's profile may override them).
@@ -52,6 +61,7 @@ RESOURCES = JobResources.from_config(STUDIES, config)
 # Studies whose estimates are imported from the authors' released file instead of trained.
 RELEASED_STUDIES = WIRING.released_studies
 TRAINED_STUDIES = WIRING.trained_studies
+UNTIL_STUDIES = WIRING.until_studies
 # Last-layer-only estimates (rules/lastlayer.smk) and cross-architecture groups (compare.smk).
 LASTLAYER_STUDIES = config["lastlayer"]["studies"]
 COMPARE_GROUPS = list(config["compare"]["groups"])
@@ -75,6 +85,8 @@ get_dataset_spec = WIRING.get_dataset_spec
 get_dataset_source = WIRING.get_dataset_source
 get_download_dir = WIRING.get_download_dir
 get_trial_shards = WIRING.get_trial_shards
+get_round_shards = WIRING.get_round_shards
+get_until_verdict = WIRING.get_until_verdict
 get_data_params = WIRING.get_data_params
 get_training_params = WIRING.get_training_params
 get_store_params = WIRING.get_store_params

@@ -90,3 +90,33 @@ rule measure_selection_consistency:
         " --permutations {params.thresholds[chance_permutations]} --seed {params.seed}"
         " --splits {params.thresholds[splits]} --min-pairs {params.thresholds[min_pairs]}"
         " --min-out-trials {params.min_out_trials} > {log:q} 2>&1"
+
+
+# The trials curve: the split-half Jaccard of the memorized set and of the pairs at every
+# θ_infl of the grid at the prefixes t' = 128, 256, ..., t of the trials (no retraining), and
+# `longtail plan`'s forecast of the trials each selection needs (thresholds.forecast).
+rule measure_trials_curve:
+    input:
+        "results/{study}/correctness.h5",
+    output:
+        curve="results/{study}/trials_curve.csv",
+        forecast="results/{study}/forecast.json",
+    log:
+        "logs/{study}/measure_trials_curve.log",
+    wildcard_constraints:
+        study=study_regex(TRAINED_STUDIES),
+    resources:
+        mem_mb=RESOURCES.store_mem_mb,
+        runtime=RESOURCES.store_runtime,
+    params:
+        thresholds=get_thresholds,
+        settings=get_selection_settings,
+        seed=lookup(dpath="studies/{study}/seed", within=config),
+        min_out_trials=lookup(dpath="studies/{study}/min_out_trials", within=config),
+    shell:
+        "longtail trials-curve {input:q} {output.curve:q} --mem {params.thresholds[mem]}"
+        " --thresholds {params.settings[grid][infl]} --seed {params.seed}"
+        " --splits {params.settings[splits]} --min-out-trials {params.min_out_trials}"
+        " --forecast {output.forecast:q} --forecast-infl {params.settings[forecast]}"
+        " --target {params.settings[target]} --min-pairs {params.settings[min_pairs]}"
+        " > {log:q} 2>&1"

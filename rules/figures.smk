@@ -9,6 +9,7 @@ localrules:
     plot_fig3,
     plot_figC1,
     plot_consistency,
+    plot_trials_curve,
     plot_mem_hist,
     plot_label_noise,
     copy_figure_to_docs,
@@ -96,6 +97,7 @@ rule plot_figC1:
 rule plot_consistency:
     input:
         reliability=expand("results/{study}/reliability.json", study=figure_studies("consistency")),
+        selection_rst=expand("results/{study}/selection.rst", study=figure_studies("consistency")),
         about=expand("results/{study}/about.json", study=figure_studies("consistency")),
         about_rst=expand("results/{study}/about.rst", study=figure_studies("consistency")),
     output:
@@ -111,6 +113,27 @@ rule plot_consistency:
         studies=figure_studies("consistency"),
     script:
         "../scripts/plot_consistency.py"
+
+
+# The trials curve of every trained study: split-half Jaccard against t, a line per θ.
+rule plot_trials_curve:
+    input:
+        curve="results/{study}/trials_curve.csv",
+        forecast="results/{study}/forecast.json",
+        about="results/{study}/about.json",
+    output:
+        pdf="figures/trials_curve_{study}.pdf",
+        png=report(
+            "figures/trials_curve_{study}.png",
+            caption="../report/trials_curve.rst",
+            category="Figures",
+        ),
+    log:
+        "logs/figures/trials_curve_{study}.log",
+    params:
+        target=lookup(dpath="thresholds/target", within=config),
+    script:
+        "../scripts/plot_trials_curve.py"
 
 
 rule plot_mem_hist:

@@ -2,6 +2,7 @@ rule aggregate_correctness:
     input:
         data="results/{study}/data.h5",
         shards=get_trial_shards,
+        until=get_until_verdict,
     output:
         "results/{study}/correctness.h5",
     log:

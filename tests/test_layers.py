@@ -27,7 +27,7 @@ TOP = {"longtail", "longtail.cli", "longtail.api"}
 CLI_SUBCOMMAND = "a subcommand imports what it runs, so the others and --help start fast"
 CLI_RUNS = ("run_estimate", "run_pairs", "run_consistency", "run_scores", "run_explain",
             "run_import_demo", "run_import_datamodels", "run_import_released", "run_agreement",
-            "run_explorer", "_labels")
+            "run_explorer", "run_trials_curve", "run_plan", "_labels")
 # (module, function) -> why that function imports longtail
 LAZY_ALLOWED = {
     ("longtail", "__getattr__"): "`import longtail` must not load the API's numpy and pandas; "

@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from longtail import __version__
 from longtail.defaults import (
     DEFAULT_CONSISTENCY_THRESHOLDS,
+    DEFAULT_FORECAST,
     DEFAULT_GRIDS,
     DEFAULT_INFL_THRESHOLD,
     DEFAULT_INFLUENCE,
@@ -177,6 +178,13 @@ def add_pairs(subparsers: argparse._SubParsersAction) -> None:
                    help="also write the selection's caption as reStructuredText: the "
                         "reliability note with --reliability, otherwise that the pairs were "
                         "selected at fixed thresholds of unknown reliability")
+    p.add_argument("--forecast", metavar="FORECAST.json",
+                   help="with --reliability: `longtail trials-curve --forecast`'s forecasts, "
+                        "added to the summary (trials_forecast) and the note")
+    p.add_argument("--until", metavar="ROUND.json",
+                   help="with --reliability: the last round's verdict of a study that trains "
+                        "until its findings replicate, added to the summary (trials_until) "
+                        "and the note")
 
 
 def run_pairs(args: argparse.Namespace) -> int:
@@ -189,7 +197,12 @@ def run_pairs(args: argparse.Namespace) -> int:
     if args.reliability:
         report = read_reliability(args.reliability)
         args.mem, args.infl = report["mem"]["used"], report["infl"]["used"]
-        summary = select_reliably(args.estimates, report, args.out, args.summary, args.caption)
+        extra = {name: read_reliability(path) for name, path in
+                 (("forecast", args.forecast), ("until", args.until)) if path}
+        summary = select_reliably(args.estimates, report, args.out, args.summary, args.caption,
+                                  **extra)
+    elif args.forecast or args.until:
+        raise UsageError("--forecast and --until need --reliability")
     else:
         summary = select_fixed(args.estimates, args.out, args.mem, args.infl, args.summary,
                                args.caption)
@@ -298,6 +311,114 @@ def run_consistency(args: argparse.Namespace) -> int:
                               min_trials=args.min_out_trials, trials=trials)
     write_csv(args.out, table)
     print(table.to_string(index=False))
+    return 0
+
+
+def add_trials_curve(subparsers: argparse._SubParsersAction) -> None:
+    p = _subcommand(subparsers, run_trials_curve,
+                    store="correctness store (correctness.h5)",
+                    out="CSV to write (t, set, mem, infl, size_a, size_b, intersection, "
+                        "jaccard, jaccard_min, jaccard_max, jaccard_std, jaccard_splits, "
+                        "half_trials)")
+    p.add_argument("--mem", type=THRESHOLD, default=DEFAULT_MEM_THRESHOLD,
+                   help=f"memorization threshold in 0..1 (default {DEFAULT_MEM_THRESHOLD})")
+    p.add_argument("--thresholds", type=THRESHOLD, nargs="+",
+                   default=list(DEFAULT_CONSISTENCY_THRESHOLDS), metavar="T",
+                   help="influence thresholds in 0..1 (default 0.05 0.10 ... 0.50)")
+    _split_options(p)
+    p.add_argument("--min-out-trials", type=COUNT, default=DEFAULT_MIN_TRIALS, metavar="N",
+                   help=f"warn about examples in or out of fewer than N valid trials of a half "
+                        f"(default {DEFAULT_MIN_TRIALS})")
+    p.add_argument("--forecast", metavar="FORECAST.json",
+                   help="also write `longtail plan`'s forecasts from the curve: the memorized "
+                        "set and the pairs at each --forecast-infl")
+    p.add_argument("--forecast-infl", type=THRESHOLD, nargs="+", default=list(DEFAULT_FORECAST),
+                   metavar="T", help=f"influence thresholds of the forecasts (default "
+                                     f"{' '.join(f'{v:g}' for v in DEFAULT_FORECAST)})")
+    p.add_argument("--target", type=_number(float, 0.0, 1.0), default=DEFAULT_TARGET,
+                   help=f"with --forecast: the Jaccard to reach (default {DEFAULT_TARGET})")
+    p.add_argument("--min-pairs", type=AT_LEAST_ZERO, default=DEFAULT_MIN_PAIRS, metavar="N",
+                   help=f"with --forecast: pairs each half must select on average (default "
+                        f"{DEFAULT_MIN_PAIRS})")
+
+
+def _split_options(p: argparse.ArgumentParser) -> None:
+    """--seed and --splits: the R random half-splits every Jaccard is the mean over."""
+    p.add_argument("--seed", type=SEED, default=None,
+                   help="seed of the half-splits (default: the study's seed, 0 for a store "
+                        "written from arrays)")
+    p.add_argument("--splits", type=COUNT, default=DEFAULT_SPLITS, metavar="R",
+                   help=f"random half-splits each Jaccard is the mean over (default "
+                        f"{DEFAULT_SPLITS})")
+
+
+def run_trials_curve(args: argparse.Namespace) -> int:
+    """split-half Jaccard of the selections against t, from the store alone
+
+    At the prefixes t' = 128, 256, 512, ... and t of the store's trials (ids below t'), the
+    mean over R random half-splits of the Jaccard of the memorized set at --mem and of the
+    pairs at every --thresholds value, with the mean sizes per half."""
+    from longtail.io import write_csv, write_json
+    from longtail.plan import curve_forecasts, plan_line, store_study
+    from longtail.trials_curve import store_curve
+
+    seed = int(store_study(args.store).get("seed", 0)) if args.seed is None else args.seed
+    infl = sorted({*args.thresholds, *(args.forecast_infl if args.forecast else [])})
+    table = store_curve(args.store, args.mem, infl, seed, args.splits, args.min_out_trials)
+    write_csv(args.out, table)
+    print(table.to_string(index=False))
+    if args.forecast:
+        plans = curve_forecasts(args.store, table, args.mem, args.forecast_infl, args.target,
+                                args.min_pairs)
+        write_json(args.forecast, {"forecasts": plans})
+        for plan in plans:
+            print(plan_line(plan))
+    return 0
+
+
+def add_plan(subparsers: argparse._SubParsersAction) -> None:
+    p = _subcommand(subparsers, run_plan,
+                    path="correctness store (correctness.h5) or a study's results folder")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--infl", type=THRESHOLD, default=DEFAULT_INFL_THRESHOLD,
+                       help=f"forecast the pairs at this influence threshold (default "
+                            f"{DEFAULT_INFL_THRESHOLD})")
+    which.add_argument("--memorized", action="store_true",
+                       help="forecast the memorized set at --mem instead of the pairs")
+    p.add_argument("--mem", type=THRESHOLD, default=DEFAULT_MEM_THRESHOLD,
+                   help=f"memorization threshold in 0..1 (default {DEFAULT_MEM_THRESHOLD})")
+    p.add_argument("--target", type=_number(float, 0.0, 1.0), default=DEFAULT_TARGET,
+                   help=f"mean split-half Jaccard to reach, in (0, 1] (default "
+                        f"{DEFAULT_TARGET}, the paper's)")
+    _split_options(p)
+    p.add_argument("--min-pairs", type=AT_LEAST_ZERO, default=DEFAULT_MIN_PAIRS, metavar="N",
+                   help=f"pairs each half must select on average (default "
+                        f"{DEFAULT_MIN_PAIRS})")
+    p.add_argument("--jobs", type=COUNT, default=None, metavar="J",
+                   help="parallel training jobs the minutes assume (default: this machine's "
+                        "cores over the study's threads per job)")
+    p.add_argument("--json", action="store_true", help="print the forecast as one JSON object")
+
+
+def run_plan(args: argparse.Namespace) -> int:
+    """how many trials a selection needs to replicate, and how long they take
+
+    From the trials curve of the store (its first 128, 256, ... trials): the t at which the
+    mean split-half Jaccard of the pairs at --infl (or of the memorized set, --memorized)
+    reaches --target, with an interval; "reached at t = N" when the measured curve gets
+    there, null ("cannot tell") when the curve does not support an extrapolation. Where the
+    shards recorded their timings, also the minutes the missing trials take (method:
+    docs/estimates.md)."""
+    import json
+
+    from longtail.plan import plan_line, plan_store
+
+    if args.target <= 0:
+        raise UsageError("--target must be in (0, 1]")
+    plan = plan_store(args.path, "memorized" if args.memorized else "pairs", args.mem,
+                      args.infl, args.target, args.seed, args.splits, args.min_pairs,
+                      args.jobs)
+    print(json.dumps(plan.to_dict()) if args.json else plan_line(plan))
     return 0
 
 
@@ -600,8 +721,8 @@ def run_agreement(args: argparse.Namespace) -> int:
 
 
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
-    add_estimate, add_pairs, add_consistency, add_agreement, add_scores, add_explain,
-    add_explorer, add_import, add_import_released, add_models]
+    add_estimate, add_pairs, add_consistency, add_trials_curve, add_plan, add_agreement,
+    add_scores, add_explain, add_explorer, add_import, add_import_released, add_models]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -15,6 +15,7 @@ from longtail.datasets import SPLIT_SIZES
 from longtail.errors import LongtailError
 from longtail.noise_models import NoiseModelError, check_matrix, noise_rate
 from longtail.study import SUBSET_KEYS, canonical, fingerprint, subset_size
+from longtail.until import Until, UntilError
 
 
 class ConfigError(LongtailError, ValueError):
@@ -117,10 +118,16 @@ def check_study(name: str, study: Mapping[str, Any], data: Mapping[str, Any]) ->
     if not 1 <= m < n:
         raise ConfigError(f"{key}.subset_ratio = {study['subset_ratio']} gives m = {m} of "
                           f"n = {n}; allowed: 1 <= m < n")
-    expected_out = study["trials"] * (1 - m / n)
+    trials = study["trials"]
+    if isinstance(trials, Mapping):  # trials: {until: ..., step, max}: its first round
+        try:
+            trials = Until.parse(trials, f"{key}.trials", study["trials_per_job"]).step
+        except UntilError as err:
+            raise ConfigError(str(err)) from None
+    expected_out = trials * (1 - m / n)
     if expected_out < study["min_out_trials"]:
         raise ConfigError(
-            f"{key}.subset_ratio = {study['subset_ratio']} with trials = {study['trials']} leaves "
+            f"{key}.subset_ratio = {study['subset_ratio']} with trials = {trials} leaves "
             f"each example out of only {expected_out:.1f} trials on average; need at least "
             f"min_out_trials = {study['min_out_trials']} (lower subset_ratio or raise trials)")
     train = study["train"]
@@ -286,6 +293,10 @@ def check_lastlayer_and_compare(config: Mapping[str, Any]) -> None:
         if study not in known:
             raise ConfigError(f"{key} names study '{study}', which is not in studies "
                               f"(known: {', '.join(known)})")
+        if isinstance(known[study].get("trials"), Mapping):
+            raise ConfigError(f"{key} names study '{study}', whose trials train until a "
+                              f"target (studies.{study}.trials.until); the last layer and the "
+                              f"comparison need a fixed number of trials")
     for group, studies in groups.items():
         first = known[studies[0]]
         for other in studies[1:]:

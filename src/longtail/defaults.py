@@ -23,6 +23,10 @@ DEFAULT_GRIDS = {"mem": tuple(schema_default("thresholds", "grid", "mem")),
 DEFAULT_PERMUTATIONS = schema_default("thresholds", "chance_permutations")
 DEFAULT_SPLITS = schema_default("thresholds", "splits")
 DEFAULT_MIN_PAIRS = schema_default("thresholds", "min_pairs")
+DEFAULT_FORECAST = tuple(schema_default("thresholds", "forecast"))  # θ_infl of forecast.json
 # What `auto` falls back to when no grid value replicates: the schema's default thresholds.
 PAPER_THRESHOLDS = {"mem": DEFAULT_MEM_THRESHOLD, "infl": DEFAULT_INFL_THRESHOLD}
+# The selections whose split-half reliability the trials curve, the forecast and `trials:
+# {until: ...}` follow.
+SELECTIONS = ("pairs", "memorized")
 DEFAULT_TOP = 10  # influencers / influenced the explorer stores per example

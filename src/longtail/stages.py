@@ -17,6 +17,7 @@ from longtail.data import StudyData, load_study_data
 from longtail.estimates import read_estimates
 from longtail.recipe import Recipe, TrainingData, resolved_precision
 from longtail.removal import PART_KINDS, pairs_removed, plan_part, write_removal
+from longtail.rounds import decide_round
 from longtail.select import is_memorized
 from longtail.store import (
     CorrectnessStore,
@@ -79,15 +80,17 @@ def train_shard(data_path: str | os.PathLike, out_path: str | os.PathLike,
 
 
 def aggregate(data_path: str | os.PathLike, shard_paths: Sequence[str | os.PathLike],
-              out_path: str | os.PathLike, study: Study | Mapping[str, Any]) -> None:
+              out_path: str | os.PathLike, study: Study | Mapping[str, Any],
+              trials_until: Mapping[str, Any] | None = None) -> None:
     """Build ``correctness.h5`` from a study's shards (its :meth:`Study.store_params`
-    suffice); refuse shards of another config."""
+    suffice); refuse shards of another config. A study that trains until its findings
+    replicate gives the last round's verdict (:func:`longtail.rounds.decide`): its t."""
     study = Study.of(study)
     data = load_study_data(data_path)
     attrs = study_attrs(study, data)
     precision = shard_precision(shard_paths)
     trials = aggregate_shards(shard_paths, attrs["fingerprint"], attrs["data_hash"])
-    expected = np.arange(study.trials)
+    expected = np.arange(study.trials if trials_until is None else trials_until["t"])
     if not np.array_equal(trials.trial, expected):
         missing = sorted(set(expected.tolist()) - set(trials.trial.tolist()))[:10]
         raise StoreError(f"shards cover trials {trials.trial.min()}..{trials.trial.max()} "
@@ -141,3 +144,18 @@ def train_removal(data_path: str | os.PathLike, out_path: str | os.PathLike,
              "study_config": json.dumps(dict(study.config))}
     write_removal(out_path, plan, results.test_correct, results.wall_time, results.diverged,
                   attrs)
+
+
+def decide_trials_round(data_path: str | os.PathLike, shard_paths: Sequence[str | os.PathLike],
+                        out_path: str | os.PathLike, study: Study | Mapping[str, Any],
+                        round_index: int, thresholds: Mapping[str, Any]) -> dict[str, Any]:
+    """The verdict of round ``round_index`` of a study that trains until its findings
+    replicate (:func:`longtail.rounds.decide_round`), written as JSON."""
+    study = Study.of(study)
+    data = load_study_data(data_path)
+    attrs = study_attrs(study, data)
+    verdict = decide_round(shard_paths, data.y_train, data.y_test, attrs["fingerprint"],
+                           study.until, round_index, thresholds, study.seed, out_path,
+                           attrs["data_hash"])
+    log.info("round %d of %s: %s", round_index, study.dataset, verdict["reason"])
+    return verdict

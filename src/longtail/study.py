@@ -38,6 +38,7 @@ import jsonschema
 import numpy as np
 
 from longtail.schema import load_schema, schema_default
+from longtail.until import Until, until_of
 
 # What determines the study's data: the subsample of the dataset and its label noise.
 DATA_KEYS = ("dataset", "n_train", "n_test", "label_noise", "seed")
@@ -281,7 +282,16 @@ class Study:
 
     @property
     def trials(self) -> int:
-        return self.config["trials"]
+        """t; for a study that trains until its findings replicate, the most it may train
+        (``trials.max``: the rounds decide the t it stops at, :attr:`until`)."""
+        trials = self.config["trials"]
+        return trials["max"] if isinstance(trials, Mapping) else trials
+
+    @property
+    def until(self) -> Until | None:
+        """The study's ``trials: {until: ..., step, max}``, None for a fixed t."""
+        return until_of(self.config["trials"])
+
 
     def subset_size(self, n: int) -> int:
         """m of the study's trials on n examples."""
@@ -340,12 +350,15 @@ class Study:
         return {key: value for key, value in self.config.items() if key != "removal"}
 
     # ---- shard and part names
-    def trial_shards(self) -> list[tuple[int, int]]:
-        return trial_shards(self.trials, self.config["trials_per_job"])
+    def trial_shards(self, trials: int | None = None) -> list[tuple[int, int]]:
+        """The training jobs of the study's t (or of its first ``trials``)."""
+        return trial_shards(self.trials if trials is None else trials,
+                            self.config["trials_per_job"])
 
-    def trial_shard_names(self) -> list[str]:
-        """``<start>-<stop>`` of every training job (``results/{study}/trials/<name>.h5``)."""
-        return [shard_name(start, stop) for start, stop in self.trial_shards()]
+    def trial_shard_names(self, trials: int | None = None) -> list[str]:
+        """``<start>-<stop>`` of every training job (``results/{study}/trials/<name>.h5``) of
+        the study's t (or of its first ``trials``)."""
+        return [shard_name(start, stop) for start, stop in self.trial_shards(trials)]
 
     def removal_parts(self, families: Collection[str]) -> list[str]:
         """The removal parts of the families: ``full`` (the baseline), ``mem`` (one part per

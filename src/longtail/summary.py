@@ -12,8 +12,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from longtail.io import write_text
+from longtail.plan import plan_line
 from longtail.reliability import select_at_report
 from longtail.select import select_pairs_file, write_summary
+from longtail.until import until_summary
 
 
 def jaccard_text(value: float | None) -> str:
@@ -79,17 +81,42 @@ def fixed_thresholds_note(mem_threshold: float, infl_threshold: float) -> str:
             f"(these estimates come without the trials to split).")
 
 
+def trials_note(forecast: Mapping[str, Any] | None = None,
+                until: Mapping[str, Any] | None = None) -> str:
+    """What the trials bought, in words: how a study that trained until its findings
+    replicate stopped, and the forecast of the trials each selection needs
+    (:func:`longtail.plan.plan_line`)."""
+    text = ""
+    if until is not None:
+        what = "reached" if until["reached"] else "did not reach"
+        text += (f" The study trained {until['step']:,} trials a round until its "
+                 f"{until['set']} replicate (target {until['target']:g}, at most "
+                 f"{until['max']:,}) and {what} it: {until['rounds']} rounds, t = "
+                 f"{until['t']:,} ({until['reason']}).")
+    for plan in (forecast or {}).get("forecasts", []):
+        text += " Forecast: " + plan_line(plan)
+    return text
+
+
 def select_reliably(estimates_path: str | os.PathLike, report: Mapping[str, Any],
                     out_csv: str | os.PathLike, out_summary: str | os.PathLike | None = None,
-                    out_rst: str | os.PathLike | None = None) -> dict[str, Any]:
+                    out_rst: str | os.PathLike | None = None,
+                    forecast: Mapping[str, Any] | None = None,
+                    until: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Select the pairs at the thresholds the reliability ``report`` settled on
     (:func:`longtail.reliability.select_at_report`), and write them, ``summary.json``
-    (Section 3's numbers with their reliability and ``reliability_note``) and the note as
-    reStructuredText for the captions of the figures drawn from them."""
+    (Section 3's numbers with their reliability and ``reliability_note``; the forecasts of
+    the trials each selection needs, ``trials_forecast``, and how a study that trains until
+    its findings replicate stopped, ``trials_until``) and the note as reStructuredText for
+    the captions of the figures drawn from them."""
     summary = select_at_report(estimates_path, report, out_csv)
-    summary["reliability_note"] = reliability_note(summary, summary["n_pairs"],
-                                                   summary["mem_threshold"],
-                                                   summary["infl_threshold"])
+    if forecast is not None:
+        summary["trials_forecast"] = list(forecast["forecasts"])
+    if until is not None:
+        summary["trials_until"] = until_summary(until)
+    summary["reliability_note"] = reliability_note(
+        summary, summary["n_pairs"], summary["mem_threshold"], summary["infl_threshold"]
+    ) + trials_note(forecast, summary.get("trials_until"))
     if out_summary is not None:
         write_summary(summary, out_summary)
     if out_rst is not None:

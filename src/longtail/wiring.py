@@ -13,8 +13,9 @@ are relative to the working directory, as the rules name them. Parameters are ke
 
 from __future__ import annotations
 
+import json
 import shlex
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import product
@@ -52,14 +53,18 @@ class Wiring:
     config: Mapping[str, Any]
     studies: Mapping[str, Study]
     custom_datasets: Mapping[str, Mapping[str, Any]]
+    # (study, round) -> that round's verdict file, once it exists: in the workflow, Snakemake's
+    # checkpoint (evaluating it schedules the round's jobs first); in tests, a plain function.
+    round_file: Callable[[str, int], str] | None = None
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any],
-                    custom_datasets: Mapping[str, Mapping[str, Any]] | None = None) -> Wiring:
+                    custom_datasets: Mapping[str, Mapping[str, Any]] | None = None,
+                    round_file: Callable[[str, int], str] | None = None) -> Wiring:
         """Each study's description, built once: its params, fingerprints and shard names."""
         studies = {name: Study.from_config(name, study)
                    for name, study in config["studies"].items()}
-        return cls(config, studies, dict(custom_datasets or {}))
+        return cls(config, studies, dict(custom_datasets or {}), round_file)
 
     # ------------------------------------------------------------- studies and their data
 
@@ -109,8 +114,49 @@ class Wiring:
         return self.data_dir  # the data layer keeps each dataset's originals in a subfolder
 
     def get_trial_shards(self, wildcards: Any) -> list[str]:
+        """The study's training jobs: of its t, or (a study that trains until its findings
+        replicate) of the t its last round stopped at."""
+        study = self.get_study(wildcards)
+        trials = None if study.until is None else self.final_round(wildcards)["t"]
         return expand("results/{study}/trials/{shard}.h5", study=[wildcards.study],
-                      shard=self.get_study(wildcards).trial_shard_names())
+                      shard=study.trial_shard_names(trials))
+
+    # ------------------------------------------------------------- training until replicated
+
+    @property
+    def until_studies(self) -> list[str]:
+        """Studies that train ``trials.step`` trials a round until their findings replicate."""
+        return [name for name, study in self.studies.items() if study.until is not None]
+
+    def get_round_shards(self, wildcards: Any) -> list[str]:
+        """The training jobs of rounds 0..``wildcards.round`` (the study at that round's t)."""
+        study = self.get_study(wildcards)
+        trials = study.until.trials_at(int(wildcards.round))
+        return expand("results/{study}/trials/{shard}.h5", study=[wildcards.study],
+                      shard=study.trial_shard_names(trials))
+
+    def final_round_file(self, wildcards: Any) -> str:
+        """The verdict file of the round the study stopped at: rounds are asked for in turn
+        (each one only once the one before said to go on)."""
+        study = self.get_study(wildcards)
+        if self.round_file is None:
+            raise ValueError("this wiring cannot evaluate rounds (no round_file)")
+        for round_index in range(study.until.rounds):
+            path = self.round_file(wildcards.study, round_index)
+            with open(path) as fh:
+                if json.load(fh)["stop"]:
+                    return path
+        return path  # the last round stops at max; a verdict that says otherwise is stale
+
+    def final_round(self, wildcards: Any) -> dict[str, Any]:
+        with open(self.final_round_file(wildcards)) as fh:
+            return json.load(fh)
+
+    def get_until_verdict(self, wildcards: Any) -> list[str]:
+        """[the last round's verdict] for a study that trains until its findings replicate,
+        [] for a study of fixed t."""
+        return [] if self.get_study(wildcards).until is None \
+            else [self.final_round_file(wildcards)]
 
     def get_data_params(self, wildcards: Any) -> dict[str, Any]:
         """Only what determines the study's data, so unrelated edits do not rebuild it."""
@@ -228,7 +274,9 @@ class Wiring:
         """The PNGs of the configured figures that draw this study alone (linked from its
         explorer): a figure that also draws another study would make the explorer wait for that
         study's training."""
-        return [
+        curve = [f"figures/trials_curve_{wildcards.study}.png"] \
+            if wildcards.study in self.trained_studies else []
+        return curve + [
             f"figures/{figure}.png"
             for figure, studies in self.config["figures"].items()
             if list(studies or []) == [wildcards.study]
@@ -269,7 +317,10 @@ class Wiring:
         return (expand("results/{study}/{name}", study=self.config["studies"],
                        name=["pairs.csv", "summary.json"])
                 + expand("results/{study}/{name}", study=self.trained_studies,
-                         name=["consistency.csv", "reliability.json"])
+                         name=["consistency.csv", "reliability.json", "trials_curve.csv",
+                               "forecast.json"])
+                + expand("figures/trials_curve_{study}.{ext}", study=self.trained_studies,
+                         ext=FIGURE_FORMATS)
                 + self.get_comparison_outputs()
                 + self.get_figure_outputs()
                 + self.get_gallery_outputs()
@@ -288,9 +339,11 @@ class Wiring:
     def get_selection_inputs(self, wildcards: Any) -> dict[str, str]:
         """The estimates and, for a study with trials, the reliability report the selection
         reads its thresholds from (released estimates have no trials to split in halves)."""
-        inputs = {"estimates": f"results/{wildcards.study}/estimates.h5"}
+        inputs: dict[str, Any] = {"estimates": f"results/{wildcards.study}/estimates.h5"}
         if wildcards.study in self.trained_studies:
             inputs["reliability"] = f"results/{wildcards.study}/reliability.json"
+            inputs["forecast"] = f"results/{wildcards.study}/forecast.json"
+            inputs["until"] = self.get_until_verdict(wildcards)
         return inputs
 
     def get_selection_options(self, wildcards: Any, input: Any, output: Any) -> str:
@@ -298,7 +351,9 @@ class Wiring:
         those of its reliability report; the caption where the rule writes one."""
         options = []
         if "reliability" in input.keys():
-            options += ["--reliability", input.reliability]
+            options += ["--reliability", input.reliability, "--forecast", input.forecast]
+        if input.get("until"):
+            options += ["--until", input.until[0]]
         if "rst" in output.keys():
             options += ["--caption", output.rst]
         return shlex.join(options)

@@ -30,6 +30,7 @@ from longtail.reporting.plots import (
     draw_figC1,
     draw_label_noise,
     draw_mem_hist,
+    draw_trials_curve,
     examples_near,
     figure_style,
     highest_influence,
@@ -238,3 +239,14 @@ def make_consistency(studies: Sequence[str], reliability: Sequence[PathLike],
             panels.append((short_title(read_about(a)), json.load(fh)))
     with figure_style():
         save_figure(draw_consistency(panels), out_pdf, out_png)
+
+
+def make_trials_curve(curve: PathLike, forecast: PathLike, about: PathLike, target: float,
+                      out_pdf: PathLike, out_png: PathLike) -> None:
+    """The trials curve of one study (``results/{study}/trials_curve.csv``) with its
+    forecasts (``forecast.json``)."""
+    with open(forecast) as fh:
+        plans = json.load(fh)["forecasts"]
+    with figure_style():
+        save_figure(draw_trials_curve(short_title(read_about(about)), pd.read_csv(curve),
+                                      target, plans), out_pdf, out_png)

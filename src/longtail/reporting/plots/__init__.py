@@ -23,8 +23,9 @@ from longtail.reporting.plots.examples import (
     top_influenced,
 )
 from longtail.reporting.plots.style import figure_style, save_figure, show_image
+from longtail.reporting.plots.trials_curve import draw_trials_curve
 
 __all__ = ["ExampleGrid", "NoisePanel", "PairPanel", "PairRow", "draw_fig1", "draw_fig2",
            "draw_fig3", "draw_figC1", "draw_label_noise", "draw_mem_hist", "examples_near",
            "figure_style", "highest_influence", "resolve_classes", "save_figure", "show_image",
-           "spread_groups", "top_influenced", "draw_consistency"]
+           "spread_groups", "top_influenced", "draw_consistency", "draw_trials_curve"]

@@ -119,10 +119,14 @@
         ? fmt(s.jaccard_memorized) : null],
       ["split-half Jaccard, pairs", s.jaccard_pairs !== undefined ? fmt(s.jaccard_pairs) : null],
       ["replication", verdict()],
+      ["trained until", s.trials_until ? `${s.trials_until.set} reach Jaccard ` +
+        `${s.trials_until.target}: ${s.trials_until.reached ? "reached" : "not reached"} at ` +
+        `t = ${s.trials_until.t} after ${s.trials_until.rounds} rounds` : null],
     ];
     const facts = el("table", { class: "facts", id: "description" },
       rows.filter(([, v]) => v !== null && v !== undefined)
         .map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", {}, v))));
+    const curve = D.figures.find((f) => f.split("/").pop().startsWith("trials_curve_"));
     const notes = [s.reliability_note, s.fit_warning].filter(Boolean)
       .map((text) => el("p", { class: "note" }, text));
     return [
@@ -130,6 +134,9 @@
       el("p", {}, el("a", { href: "#grid?split=train" }, `Browse the ${size("train")} training examples`),
         " · ", el("a", { href: "#grid?split=test" }, `the ${size("test")} test examples`)),
       pairsTable(),
+      curve ? el("h2", {}, "The trials curve: how many trials the selections need") : null,
+      curve ? el("img", { id: "trials-curve", src: curve, alt: "split-half Jaccard against " +
+        "the trials t, a line per threshold", style: "max-width: 100%" }) : null,
       D.figures.length ? el("h2", {}, "Figures") : null,
       D.figures.length ? el("ul", { id: "figures" }, D.figures.map((f) =>
         el("li", {}, el("a", { href: f }, f.split("/").pop())))) : null,
