@@ -27,12 +27,12 @@ from pathlib import Path
 
 import yaml
 
+from longtail.config.study import with_defaults
 from longtail.data import load_study_data
-from longtail.lastlayer import linear_trials, read_representations
-from longtail.recipe import Recipe
-from longtail.stages import training_data, trial_plan
-from longtail.study import with_defaults
-from longtail.training import resolve_device, resolve_method, train_trials
+from longtail.train.lastlayer import linear_trials, read_representations
+from longtail.train.recipe import Recipe
+from longtail.train.stages import training_data, trial_plan
+from longtail.train.training import resolve_device, resolve_method, train_trials
 
 
 def timed(train: Callable[[], object], seconds: list[float]) -> None:

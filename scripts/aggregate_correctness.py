@@ -1,7 +1,7 @@
 """Snakemake adapter: trial shards -> results/{study}/correctness.h5."""
 
-from longtail.stages import aggregate
-from longtail.workflow import log_to
+from longtail.train.stages import aggregate
+from longtail.workflow.logs import log_to
 
 with log_to(snakemake.log[0]):
     aggregate(snakemake.input.data, snakemake.input.shards, snakemake.output[0],

@@ -1,4 +1,4 @@
-"""Every constraint of the config schema and of longtail.config.check_config."""
+"""Every constraint of the config schema and of longtail.workflow.checks.check_config."""
 
 import copy
 import subprocess
@@ -9,11 +9,12 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
-from longtail.config import ConfigError, check_config, schema_errors
-from longtail.datasets import DATASETS
+from longtail.config.errors import ConfigError
+from longtail.config.schema import SCHEMA_PATH, load_schema, schema_default
+from longtail.config.study import fill_dependent_defaults, subset_size, trial_shards
+from longtail.data.datasets import DATASETS
 from longtail.reporting import paper
-from longtail.schema import SCHEMA_PATH, load_schema, schema_default
-from longtail.study import fill_dependent_defaults, subset_size, trial_shards
+from longtail.workflow.checks import check_config, schema_errors
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = str(SCHEMA_PATH)
@@ -212,6 +213,6 @@ def test_a_set_ensemble_size_is_kept_and_checked(tiny):
 
 
 def test_the_schema_lists_the_registrys_datasets():
-    """The schema's enum of built-in datasets is the registry's (longtail.datasets)."""
+    """The schema's enum of built-in datasets is the registry's (longtail.data.datasets)."""
     options = load_schema()["definitions"]["study"]["properties"]["dataset"]["oneOf"]
     assert tuple(options[0]["enum"]) == DATASETS

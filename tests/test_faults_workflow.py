@@ -28,8 +28,8 @@ import pytest
 from conftest import ROOT, TINY, changed_config, planned_jobs, snakemake
 from test_faults import TINY_MASKS_SHA256, flip_byte
 
-from longtail.estimates import read_estimates
-from longtail.store import PER_EXAMPLE, PER_TRIAL, read_shard, read_store
+from longtail.estimators.estimates import read_estimates
+from longtail.store.correctness import PER_EXAMPLE, PER_TRIAL, read_shard, read_store
 
 pytestmark = pytest.mark.e2e
 

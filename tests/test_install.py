@@ -1,6 +1,7 @@
 """The package as a user installs it: built (not editable) into a fresh virtual environment
-with only its declared dependencies (no torch), it has its config defaults and estimates
-memorization and influence from a correctness store, run from another directory."""
+with only its declared dependencies (no torch), it has its config schema and defaults and the
+explorer's page, and estimates memorization and influence from a correctness store, run from
+another directory."""
 
 from __future__ import annotations
 
@@ -23,11 +24,13 @@ CHECK = """
 import importlib.util, json, sys
 from pathlib import Path
 import longtail
-from longtail.estimates import read_estimates
-from longtail.schema import SCHEMA_PATH, schema_default
-from longtail.study import with_defaults
+from longtail.estimators.estimates import read_estimates
+from longtail.config.schema import SCHEMA_PATH, schema_default
+from longtail.config.study import with_defaults
 assert Path(longtail.__file__).is_relative_to(Path(sys.prefix)), longtail.__file__
 assert SCHEMA_PATH.is_file() and SCHEMA_PATH.is_relative_to(Path(sys.prefix)), SCHEMA_PATH
+site = Path(longtail.__file__).parent / "reporting" / "site"  # the explorer's static page
+assert all((site / name).is_file() for name in ("index.html", "explorer.js", "explorer.css"))
 assert importlib.util.find_spec("torch") is None, "torch was installed"
 study = with_defaults({"dataset": "mnist", "arch": "mlp"})
 print(json.dumps({"mem": schema_default("thresholds", "mem"), "trials": study["trials"],

@@ -1,5 +1,5 @@
-"""longtail.wiring: the rules' input, parameter and target functions, with known answers for the
-tiny study (tests/config/tiny.yaml) and a config that has a released study, an own dataset,
+"""longtail.workflow.wiring: the rules' input, parameter and target functions, with known answers
+for the tiny study (tests/config/tiny.yaml) and a config that has a released study, an own dataset,
 a last layer and a comparison group. No Snakemake run: the functions are plain Python."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import pytest
 import yaml
 from snakemake.iocontainers import Namedlist
 
-from longtail.config import name_custom_datasets
-from longtail.study import with_defaults
-from longtail.wiring import Wiring, expand, study_regex
+from longtail.config.study import with_defaults
+from longtail.workflow.checks import name_custom_datasets
+from longtail.workflow.wiring import Wiring, expand, study_regex
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = yaml.safe_load((ROOT / "tests" / "config" / "tiny.yaml").read_text())
