@@ -4,6 +4,7 @@ import sys
 
 from snakemake.utils import validate
 
+from longtail.config.bases import resolve_bases
 from longtail.config.errors import ConfigError
 from longtail.config.schema import SCHEMA_PATH, load_schema
 from longtail.config.study import fill_dependent_defaults
@@ -26,10 +27,13 @@ shell.prefix(
     f"set -euo pipefail; export PATH={shlex.quote(os.path.dirname(sys.executable))}:$PATH; "
 )
 
+# A study with `base: <study>` becomes its base merged with its own keys, before anything reads
+# it (longtail.config.bases): the schema, the checks and every study description see it merged.
+BASES = resolve_bases(config)
 # One line per bad value (naming the key and what is allowed) before Snakemake's own validate,
 # which fills in the defaults; the schema is the package's own
 # (longtail/config/config.schema.yaml).
-problems = schema_errors(config, load_schema())
+problems = schema_errors(config, load_schema(), BASES)
 if problems:
     raise ConfigError("invalid configuration: " + "; ".join(problems))
 fill_dependent_defaults(config)  # train.ensemble_size follows trials_per_job when unset

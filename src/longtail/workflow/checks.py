@@ -7,7 +7,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,19 +43,26 @@ def _allowed(schema: Mapping[str, Any]) -> str:
     return " and ".join(bounds) + (f" ({kind})" if kind else "") if bounds else kind
 
 
-def schema_errors(config: Mapping[str, Any], schema: Mapping[str, Any]) -> list[str]:
-    """One line per schema violation: the key path, its value, and the allowed values."""
+def schema_errors(config: Mapping[str, Any], schema: Mapping[str, Any],
+                  bases: Mapping[str, Sequence[str]] | None = None) -> list[str]:
+    """One line per schema violation: the key path, its value, and the allowed values. The
+    studies are checked as merged with their bases (:func:`longtail.config.bases.resolve_bases`,
+    whose result ``bases`` is): a line about such a study says which bases it merged."""
     import jsonschema
 
     validator = jsonschema.Draft202012Validator(schema)
     lines = []
     for error in sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path)):
-        key = ".".join(str(part) for part in error.absolute_path) or "<config>"
+        path = list(error.absolute_path)
+        key = ".".join(str(part) for part in path) or "<config>"
         if error.validator in ("additionalProperties", "required"):
-            lines.append(f"{key}: {error.message}")
+            line = f"{key}: {error.message}"
         else:
-            lines.append(f"{key} = {error.instance!r} is not allowed; allowed: "
-                         f"{_allowed(error.schema)}")
+            line = f"{key} = {error.instance!r} is not allowed; allowed: {_allowed(error.schema)}"
+        chain = (bases or {}).get(path[1]) if len(path) > 1 and path[0] == "studies" else None
+        lines.append(line + (f" (study {path[1]} is merged with its base"
+                             f"{'s' if len(chain) > 1 else ''} {', '.join(chain)})"
+                             if chain else ""))
     return lines
 
 
