@@ -31,6 +31,7 @@ import numpy as np
 import torch
 import yaml
 
+from longtail.config.bases import resolve_bases
 from longtail.config.schema import schema_default
 from longtail.config.study import subset_size, trial_seed, with_defaults
 from longtail.data.datasets import REGISTRY
@@ -98,8 +99,12 @@ def preset_data(study: dict, config: dict, max_train: int, data_path: str | None
 
 def measure(path: Path, args: argparse.Namespace) -> dict:
     config = yaml.safe_load(path.read_text())
-    name, study = next(iter(config["studies"].items()))
-    study = with_defaults(study)
+    name = next(iter(config["studies"]))  # the preset's first study
+    # A preset is used with config.yaml (`--configfile`), whose studies its `base` may name.
+    root = yaml.safe_load((ROOT / "config.yaml").read_text())
+    config["studies"] = {**root["studies"], **config["studies"]}
+    resolve_bases(config)
+    study = with_defaults(config["studies"][name])
     full = Recipe.from_config(study["train"])
     device = torch.device(args.device)
     data, n_full = preset_data(study, config, args.max_train, args.data)

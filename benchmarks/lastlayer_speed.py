@@ -27,6 +27,7 @@ from pathlib import Path
 
 import yaml
 
+from longtail.config.bases import resolve_bases
 from longtail.config.study import with_defaults
 from longtail.data import load_study_data
 from longtail.train.lastlayer import linear_trials, read_representations
@@ -53,6 +54,7 @@ def main() -> None:
     args = parser.parse_args()
 
     config = yaml.safe_load(Path(args.config).read_text())
+    resolve_bases(config)  # a study with `base:` as the workflow reads it
     study = with_defaults(config["studies"][args.study])
     results = Path(args.workdir) / "results" / args.study
     study_train = dict(study["train"])

@@ -42,6 +42,7 @@ import torch
 import yaml
 from torch.profiler import ProfilerActivity, profile
 
+from longtail.config.bases import resolve_bases
 from longtail.config.study import subset_size, trial_seed, with_defaults
 from longtail.data.datasets import REGISTRY
 from longtail.train.batched import predict, stack_linears
@@ -72,7 +73,9 @@ def main() -> None:
     parser.add_argument("--precision", choices=["auto", "fp32", "bf16"])
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    study = with_defaults(yaml.safe_load(Path(args.config).read_text())["studies"][args.study])
+    config = yaml.safe_load(Path(args.config).read_text())
+    resolve_bases(config)  # a study with `base:` as the workflow reads it
+    study = with_defaults(config["studies"][args.study])
     recipe = replace(Recipe.from_config(study["train"]), epochs=args.epochs, threads=1,
                      device="cpu", ensemble_size=args.models,
                      precision=args.precision or study["train"]["precision"])

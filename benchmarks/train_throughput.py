@@ -78,6 +78,7 @@ import torch
 import yaml
 from torch import nn
 
+from longtail.config.bases import resolve_bases
 from longtail.config.study import subset_size, trial_seed, with_defaults
 from longtail.train import recipe as recipe_rules  # native_bf16 read in main: a --baseline worker
 from longtail.train.models import mlp_widths
@@ -299,6 +300,7 @@ def dataset_facts(study: str, dataset: object) -> tuple[tuple[int, int, int], in
 
 def build_setup(args: argparse.Namespace, device: torch.device) -> Setup:
     config = yaml.safe_load(Path(args.config).read_text())
+    resolve_bases(config)  # a study with `base:` as the workflow reads it
     if args.study not in config["studies"]:
         raise SystemExit(f"study '{args.study}' is not in {args.config} "
                          f"(known: {', '.join(config['studies'])})")
