@@ -1,6 +1,7 @@
 """One description of a study: what determines its data, its trials and its removal runs.
 
-A :class:`Study` is built once per study from the schema-validated config (defaults filled in):
+A :class:`Study` is built once per study from the schema-validated config (bases merged in by
+:mod:`longtail.config.bases`, defaults filled in):
 by ``rules/common.smk`` when the workflow is parsed, and by the stages from the params their
 rule passes them. It owns the params the rules pass (so Snakemake reruns a job exactly when
 what it computes changes), the fingerprints the result files carry, the names of the trial

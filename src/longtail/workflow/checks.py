@@ -1,6 +1,9 @@
-"""Study configuration: the checks the JSON schema cannot express (cross-field, split sizes,
-files that must exist). What a study's config determines (params, fingerprints, shard names,
-seeds) is described by :class:`longtail.config.study.Study`."""
+"""The checks the workflow runs on a config before any job (``rules/common.smk``): one line per
+schema error (:func:`schema_errors`), and what the JSON schema cannot express (cross-field,
+split sizes, files that must exist). Each is a :class:`~longtail.config.errors.ConfigError`
+naming the key. The studies arrive merged with their bases (:mod:`longtail.config.bases`);
+what a study's config determines (params, fingerprints, shard names, seeds) is described by
+:class:`longtail.config.study.Study`."""
 
 from __future__ import annotations
 
