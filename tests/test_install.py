@@ -6,6 +6,7 @@ another directory."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -19,6 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 BUILD_FILES = ("pyproject.toml", "README.md", "LICENSE")
 
 pytestmark = pytest.mark.install
+# What the installed package runs with: no PYTHONPATH, which would put a source tree first.
+USER_ENV = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
 
 CHECK = """
 import importlib.util, json, sys
@@ -66,11 +69,12 @@ def test_installed_package_estimates_without_torch(venv: Path, tmp_path: Path) -
     elsewhere.mkdir()
     out = elsewhere / "estimates.h5"
     proc = subprocess.run([str(venv / "bin" / "longtail"), "estimate", str(store), out.name],
-                          cwd=elsewhere, capture_output=True, text=True, timeout=300)
+                          cwd=elsewhere, env=USER_ENV, capture_output=True, text=True,
+                          timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert out.is_file()
     proc = subprocess.run([str(venv / "bin" / "python"), "-c", CHECK, str(out)], cwd=elsewhere,
-                          capture_output=True, text=True, timeout=300)
+                          env=USER_ENV, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     got = json.loads(proc.stdout)
     assert got["mem"] == 0.25 and got["trials"] == 256 and got["epochs"] == 8
@@ -91,7 +95,7 @@ def test_installed_package_serves_the_workflow(venv: Path, tmp_path: Path) -> No
         [str(venv / "bin" / "snakemake"), "figures/fig2.pdf", "--dry-run", "--cores", "1",
          "--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path), "--configfile",
          str(ROOT / "tests" / "config" / "tiny.yaml")],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        cwd=tmp_path, env=USER_ENV, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     plan = proc.stdout + proc.stderr
     assert "train_trial_shard" in plan and "plot_fig2" in plan, plan[-3000:]
