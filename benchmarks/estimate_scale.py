@@ -3,7 +3,7 @@
 Builds a correctness store on disk (default: CIFAR-100 scale, t=4000, n=50000, n_test=10000,
 100 classes) and measures, each in a fresh subprocess whose peak RSS is read with os.wait4:
 
-* ``io``          reading the store with longtail.store.read_store (the I/O floor)
+* ``io``          reading the store with longtail.store.correctness.read_store (the I/O floor)
 * ``same_class``  longtail estimate --influence same-class (store -> estimates.h5)
 * ``full``        longtail estimate --influence full (n x n_test written block by block),
                   run through the command line (``longtail.cli.main``, its import timed)
@@ -40,8 +40,8 @@ from typing import Any
 
 import numpy as np
 
-from longtail.estimates import estimate_store
-from longtail.store import CorrectnessStore, TrialResults, read_store, write_store
+from longtail.estimators.estimates import estimate_store
+from longtail.store.correctness import CorrectnessStore, TrialResults, read_store, write_store
 
 GB = 2**30
 BLOCK_ELEMENTS = 2**25  # trials are generated ~32M correctness values at a time

@@ -2,7 +2,7 @@
 
 For every study in ``studies/*.yaml`` (or the files given), trains a few models with the
 preset's architecture and recipe through the project's own training path
-(``longtail.training.train_trials``) for a capped number of epochs on data of the preset's
+(``longtail.train.training.train_trials``) for a capped number of epochs on data of the preset's
 shape, and extrapolates from the measured seconds per training step to the preset's full
 recipe (epochs x ceil(m / batch)). GPU utilisation is sampled with nvidia-smi while training.
 With ``--data results/<study>/data.h5`` the models train on that study's real data and their
@@ -31,11 +31,12 @@ import numpy as np
 import torch
 import yaml
 
-from longtail.datasets import REGISTRY
-from longtail.recipe import Recipe, TrainingData
-from longtail.schema import schema_default
-from longtail.study import subset_size, trial_seed, with_defaults
-from longtail.training import subset_mask, train_trials
+from longtail.config.bases import resolve_bases
+from longtail.config.schema import schema_default
+from longtail.config.study import subset_size, trial_seed, with_defaults
+from longtail.data.datasets import REGISTRY
+from longtail.train.recipe import Recipe, TrainingData
+from longtail.train.training import subset_mask, train_trials
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -77,7 +78,7 @@ def preset_data(study: dict, config: dict, max_train: int, data_path: str | None
     """(training data, full-study n): the study's real data, or random data of its shape."""
     if data_path:
         from longtail.data import load_study_data
-        from longtail.stages import training_data
+        from longtail.train.stages import training_data
 
         data = load_study_data(data_path)
         return training_data(data), len(data.y_train)
@@ -98,8 +99,12 @@ def preset_data(study: dict, config: dict, max_train: int, data_path: str | None
 
 def measure(path: Path, args: argparse.Namespace) -> dict:
     config = yaml.safe_load(path.read_text())
-    name, study = next(iter(config["studies"].items()))
-    study = with_defaults(study)
+    name = next(iter(config["studies"]))  # the preset's first study
+    # A preset is used with config.yaml (`--configfile`), whose studies its `base` may name.
+    root = yaml.safe_load((ROOT / "config.yaml").read_text())
+    config["studies"] = {**root["studies"], **config["studies"]}
+    resolve_bases(config)
+    study = with_defaults(config["studies"][name])
     full = Recipe.from_config(study["train"])
     device = torch.device(args.device)
     data, n_full = preset_data(study, config, args.max_train, args.data)

@@ -27,12 +27,13 @@ from pathlib import Path
 
 import yaml
 
+from longtail.config.bases import resolve_bases
+from longtail.config.study import with_defaults
 from longtail.data import load_study_data
-from longtail.lastlayer import linear_trials, read_representations
-from longtail.recipe import Recipe
-from longtail.stages import training_data, trial_plan
-from longtail.study import with_defaults
-from longtail.training import resolve_device, resolve_method, train_trials
+from longtail.train.lastlayer import linear_trials, read_representations
+from longtail.train.recipe import Recipe
+from longtail.train.stages import training_data, trial_plan
+from longtail.train.training import resolve_device, resolve_method, train_trials
 
 
 def timed(train: Callable[[], object], seconds: list[float]) -> None:
@@ -53,6 +54,7 @@ def main() -> None:
     args = parser.parse_args()
 
     config = yaml.safe_load(Path(args.config).read_text())
+    resolve_bases(config)  # a study with `base:` as the workflow reads it
     study = with_defaults(config["studies"][args.study])
     results = Path(args.workdir) / "results" / args.study
     study_train = dict(study["train"])

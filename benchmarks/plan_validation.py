@@ -28,8 +28,8 @@ import time
 
 import numpy as np
 
-from longtail.plan import forecast, store_study
-from longtail.trials_curve import curve_of, prefixes, read_curve_trials, trials_curve
+from longtail.estimators.plan import forecast, store_study
+from longtail.estimators.trials_curve import curve_of, prefixes, read_curve_trials, trials_curve
 
 
 def main() -> None:

@@ -33,9 +33,9 @@ import numpy as np
 import torch
 
 from longtail.data import load_study_data
-from longtail.recipe import Recipe
-from longtail.stages import training_data, trial_plan
-from longtail.training import train_trials
+from longtail.train.recipe import Recipe
+from longtail.train.stages import training_data, trial_plan
+from longtail.train.training import train_trials
 
 BASE = {"momentum": 0.9, "weight_decay": 0.0, "schedule": "onecycle", "threads": 1,
         "ensemble_size": 16}

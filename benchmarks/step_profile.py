@@ -2,7 +2,7 @@
 
 Trains ``--models`` models of the study's MLP (random data of the study's shape, its recipe:
 batch size, precision, one thread) through the project's own path
-(``longtail.training.train_trials``) for ``--epochs`` epochs under ``torch.profiler``, and
+(``longtail.train.training.train_trials``) for ``--epochs`` epochs under ``torch.profiler``, and
 sorts the self CPU time of every operator into the parts of a step:
 
 * ``gemm_forward`` (``baddbmm``: h W^T + b per layer), ``gemm_weight_grad`` (``baddbmm_``:
@@ -42,13 +42,14 @@ import torch
 import yaml
 from torch.profiler import ProfilerActivity, profile
 
-from longtail.batched import predict, stack_linears
-from longtail.config import study_sizes
-from longtail.datasets import REGISTRY
-from longtail.models import mlp_widths
-from longtail.recipe import Normalizer, Recipe, TrainingData, resolved_precision
-from longtail.study import subset_size, trial_seed, with_defaults
-from longtail.training import subset_mask, train_trials
+from longtail.config.bases import resolve_bases
+from longtail.config.study import subset_size, trial_seed, with_defaults
+from longtail.data.datasets import REGISTRY
+from longtail.train.batched import predict, stack_linears
+from longtail.train.models import mlp_widths
+from longtail.train.recipe import Normalizer, Recipe, TrainingData, resolved_precision
+from longtail.train.training import subset_mask, train_trials
+from longtail.workflow.checks import study_sizes
 
 ROOT = Path(__file__).resolve().parents[1]
 PARTS = {  # operator -> part of the step
@@ -72,7 +73,9 @@ def main() -> None:
     parser.add_argument("--precision", choices=["auto", "fp32", "bf16"])
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    study = with_defaults(yaml.safe_load(Path(args.config).read_text())["studies"][args.study])
+    config = yaml.safe_load(Path(args.config).read_text())
+    resolve_bases(config)  # a study with `base:` as the workflow reads it
+    study = with_defaults(config["studies"][args.study])
     recipe = replace(Recipe.from_config(study["train"]), epochs=args.epochs, threads=1,
                      device="cpu", ensemble_size=args.models,
                      precision=args.precision or study["train"]["precision"])

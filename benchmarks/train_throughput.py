@@ -9,7 +9,8 @@ so nothing needs downloading. In interleaved rounds, keeping each side's best ro
 machine slows a round, never speeds it up), and at ``--threads`` threads unless said otherwise:
 
 * ``chosen``: ``--models`` models by the method the recipe's ``method`` picks (``auto``: the
-  hand-batched ensemble for MLPs), ``longtail.training.train_trials``, in the recipe's precision,
+  hand-batched ensemble for MLPs), ``longtail.train.training.train_trials``, in the recipe's
+  precision,
 * ``fp32``: the same method and models with ``precision: fp32`` (not run again when the recipe is
   float32 already),
 * ``tight_loop``: ``--loop-models`` models one at a time in plain PyTorch with the same recipe
@@ -34,7 +35,7 @@ n + n_test examples (2*MAC each). Prints one JSON line:
 * ``benchmark``, ``device`` (GPU name or CPU), ``threads`` (per process), ``method`` (chosen),
   ``models`` (of chosen, fp32 and each parallel job), ``epochs``, ``rounds``, ``study``,
   ``arch``, ``precision`` (the recipe's, resolved: bf16 | fp32), ``bf16_native`` (whether the
-  device has bfloat16 in hardware, :func:`longtail.recipe.native_bf16`), ``batch_size``,
+  device has bfloat16 in hardware, :func:`longtail.train.recipe.native_bf16`), ``batch_size``,
   ``n``, ``m``;
 * ``chosen_models_per_s``, ``fp32_models_per_s``, ``tight_loop_models_per_s``,
   ``project_loop_models_per_s``: models trained (and evaluated) per second;
@@ -77,12 +78,13 @@ import torch
 import yaml
 from torch import nn
 
-from longtail import recipe as recipe_rules  # native_bf16 read in main: a --baseline worker
-from longtail.config import study_sizes
-from longtail.models import mlp_widths
-from longtail.recipe import Recipe, TrainingData, lr_factor, uses_bf16  # may run older code
-from longtail.study import subset_size, trial_seed, with_defaults
-from longtail.training import resolve_method, subset_mask, train_trials
+from longtail.config.bases import resolve_bases
+from longtail.config.study import subset_size, trial_seed, with_defaults
+from longtail.train import recipe as recipe_rules  # native_bf16 read in main: a --baseline worker
+from longtail.train.models import mlp_widths
+from longtail.train.recipe import Recipe, TrainingData, lr_factor, uses_bf16  # may run older code
+from longtail.train.training import resolve_method, subset_mask, train_trials
+from longtail.workflow.checks import study_sizes
 
 ROOT = Path(__file__).resolve().parents[1]
 # The datasets whose images have a fixed shape (not ImageNet's data.image_size).
@@ -287,7 +289,7 @@ def worker(setup: Setup, job: int, models: int, device: torch.device) -> None:
 
 def dataset_facts(study: str, dataset: object) -> tuple[tuple[int, int, int], int]:
     """(image shape, classes) of a built-in dataset with a fixed shape, from the registry."""
-    from longtail.datasets import REGISTRY  # here: a --baseline worker runs older code
+    from longtail.data.datasets import REGISTRY  # here: a --baseline worker runs older code
 
     fixed = [name for name, facts in REGISTRY.items() if facts.shape is not None]
     if not isinstance(dataset, str) or dataset not in fixed:
@@ -298,6 +300,7 @@ def dataset_facts(study: str, dataset: object) -> tuple[tuple[int, int, int], in
 
 def build_setup(args: argparse.Namespace, device: torch.device) -> Setup:
     config = yaml.safe_load(Path(args.config).read_text())
+    resolve_bases(config)  # a study with `base:` as the workflow reads it
     if args.study not in config["studies"]:
         raise SystemExit(f"study '{args.study}' is not in {args.config} "
                          f"(known: {', '.join(config['studies'])})")

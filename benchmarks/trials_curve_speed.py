@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 from estimate_scale import build_store
 
-from longtail.defaults import DEFAULT_CONSISTENCY_THRESHOLDS
-from longtail.reliability import SplitHalves
-from longtail.trials_curve import read_curve_trials, trials_curve
+from longtail.config.defaults import DEFAULT_CONSISTENCY_THRESHOLDS
+from longtail.estimators.reliability import SplitHalves
+from longtail.estimators.trials_curve import read_curve_trials, trials_curve
 
 
 def main() -> None:

@@ -4,8 +4,11 @@ import sys
 
 from snakemake.utils import validate
 
-from longtail.config import (
-    ConfigError,
+from longtail.config.bases import resolve_bases
+from longtail.config.errors import ConfigError
+from longtail.config.schema import SCHEMA_PATH, load_schema
+from longtail.config.study import fill_dependent_defaults
+from longtail.workflow.checks import (
     check_config,
     check_data_paths,
     check_own_data_paths,
@@ -13,11 +16,9 @@ from longtail.config import (
     name_custom_datasets,
     schema_errors,
 )
-from longtail.detector_wiring import kfold_runtime
-from longtail.resources import JobResources
-from longtail.schema import SCHEMA_PATH, load_schema
-from longtail.study import fill_dependent_defaults
-from longtail.wiring import Wiring, study_regex
+from longtail.workflow.detector_wiring import kfold_runtime
+from longtail.workflow.resources import JobResources
+from longtail.workflow.wiring import Wiring, study_regex
 
 # Rules that a `longtail` subcommand does call it; it is the one of the environment Snakemake
 # runs in (an inactive .venv, a conda env, on SLURM nodes too): its bin folder goes first on
@@ -26,9 +27,13 @@ shell.prefix(
     f"set -euo pipefail; export PATH={shlex.quote(os.path.dirname(sys.executable))}:$PATH; "
 )
 
+# A study with `base: <study>` becomes its base merged with its own keys, before anything reads
+# it (longtail.config.bases): the schema, the checks and every study description see it merged.
+BASES = resolve_bases(config)
 # One line per bad value (naming the key and what is allowed) before Snakemake's own validate,
-# which fills in the defaults; the schema is the package's own (longtail/config.schema.yaml).
-problems = schema_errors(config, load_schema())
+# which fills in the defaults; the schema is the package's own
+# (longtail/config/config.schema.yaml).
+problems = schema_errors(config, load_schema(), BASES)
 if problems:
     raise ConfigError("invalid configuration: " + "; ".join(problems))
 fill_dependent_defaults(config)  # train.ensemble_size follows trials_per_job when unset
@@ -41,8 +46,8 @@ check_released_files(config)
 check_own_data_paths(config)
 # Own datasets ({kind: folder|arrays, ...}) get a cache name; studies record that name.
 CUSTOM_DATASETS = name_custom_datasets(config)
-# The rules' input, parameter and target functions (longtail.wiring), over each study's
-# description (longtail.study.Study), built once: its params, fingerprints and shard names.
+# The rules' input, parameter and target functions (longtail.workflow.wiring), over each study's
+# description (longtail.config.study.Study), built once: its params, fingerprints and shard names.
 # A study that trains until its findings replicate reads its rounds' verdicts through the
 # checkpoint decide_trials_round (rules/train.smk), each evaluated once the round before says
 # to go on.
@@ -55,7 +60,7 @@ WIRING = Wiring.from_config(
 )
 STUDIES = WIRING.studies
 # What each job asks a cluster for (mem_mb, runtime, gpu), derived from its study: the rules'
-# `resources:` name its methods (longtail.resources; a site's profile may override them).
+# `resources:` name its methods (longtail.workflow.resources; a site's profile may override them).
 RESOURCES = JobResources.from_config(STUDIES, config)
 
 # Studies whose estimates are imported from the authors' released file instead of trained.

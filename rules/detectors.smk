@@ -1,7 +1,7 @@
 # Label-error detectors side by side (config `detectors`): K-fold cross-validations trained as
 # ordinary jobs, then per noise study one table and one figure (mem~, 1 - p_out, cleanlab on
 # the held-out vote shares and on K-fold probabilities) and the table of cost against quality.
-# Which studies and splits: longtail.detector_wiring (DETECTORS, rules/common.smk).
+# Which studies and splits: longtail.workflow.detector_wiring (DETECTORS, rules/common.smk).
 
 
 localrules:

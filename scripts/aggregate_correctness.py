@@ -3,8 +3,8 @@ its findings replicate: the shards up to its last round's t)."""
 
 import json
 
-from longtail.stages import aggregate
-from longtail.workflow import log_to
+from longtail.train.stages import aggregate
+from longtail.workflow.logs import log_to
 
 with log_to(snakemake.log[0]):
     until = None

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from longtail.data.build import build_cache
 from longtail.data.custom import build_custom_cache
-from longtail.workflow import log_to
+from longtail.workflow.logs import log_to
 
 with log_to(snakemake.log[0]):
     spec = snakemake.params.spec

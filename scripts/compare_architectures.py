@@ -1,8 +1,8 @@
 """Snakemake adapter: one group of studies (same data and subsets, different architectures)
 -> agreement statistics, Jaccard curves and per-example mem on the common trials (Sec. C)."""
 
-from longtail.compare import compare_group_files
-from longtail.workflow import log_to
+from longtail.estimators.agreement import compare_group_files
+from longtail.workflow.logs import log_to
 
 with log_to(snakemake.log[0]):
     compare_group_files(

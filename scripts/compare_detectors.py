@@ -2,7 +2,7 @@
 and figures/detectors_<study>."""
 
 from longtail.reporting.detectors import make_detectors
-from longtail.workflow import log_to
+from longtail.workflow.logs import log_to
 
 with log_to(snakemake.log[0]):
     make_detectors(snakemake.wildcards.study, snakemake.input.store, [snakemake.input.kfold],

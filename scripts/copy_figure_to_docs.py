@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from longtail.io import write_bytes
-from longtail.workflow import log_to
+from longtail.store.io import write_bytes
+from longtail.workflow.logs import log_to
 
 with log_to(snakemake.log[0]):
     write_bytes(snakemake.output[0], Path(snakemake.input[0]).read_bytes())

@@ -1,7 +1,7 @@
 """Snakemake adapter: dataset cache -> the study's subsample with label noise recorded."""
 
 from longtail.data import make_study_data
-from longtail.workflow import log_to
+from longtail.workflow.logs import log_to
 
 with log_to(snakemake.log[0]):
     params = snakemake.params.data

@@ -1,7 +1,7 @@
 """Snakemake adapter: the cross-architecture comparison figure (Sec. C)."""
 
 from longtail.reporting.comparison import make_arch_comparison
-from longtail.workflow import log_to
+from longtail.workflow.logs import log_to
 
 with log_to(snakemake.log[0]):
     make_arch_comparison(

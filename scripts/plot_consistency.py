@@ -2,7 +2,7 @@
 the thresholds, Section 2)."""
 
 from longtail.reporting.figures import make_consistency
-from longtail.workflow import log_to
+from longtail.workflow.logs import log_to
 
 with log_to(snakemake.log[0]):
     make_consistency(snakemake.params.studies, snakemake.input.reliability,

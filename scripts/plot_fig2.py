@@ -3,9 +3,9 @@ caption's intervals as reStructuredText."""
 
 import logging
 
-from longtail.io import write_csv, write_text
 from longtail.reporting.figures import fig2_caption, make_fig2
-from longtail.workflow import log_to
+from longtail.store.io import write_csv, write_text
+from longtail.workflow.logs import log_to
 
 with log_to(snakemake.log[0]):
     numbers = make_fig2(snakemake.params.studies, snakemake.input.removal, snakemake.input.about,

@@ -1,7 +1,7 @@
 """Snakemake adapter: pairs, influence and images -> figures/fig3.pdf (Fig. 3)."""
 
 from longtail.reporting.figures import make_fig3
-from longtail.workflow import log_to
+from longtail.workflow.logs import log_to
 
 with log_to(snakemake.log[0]):
     make_fig3(snakemake.params.studies, snakemake.input.estimates, snakemake.input.pairs,

@@ -1,7 +1,7 @@
 """Snakemake adapter: Fig. C.3, the discrepancy between full-model and last-layer estimates."""
 
 from longtail.reporting.lastlayer import make_figC3
-from longtail.workflow import log_to
+from longtail.workflow.logs import log_to
 
 with log_to(snakemake.log[0]):
     make_figC3(

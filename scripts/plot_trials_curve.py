@@ -2,7 +2,7 @@
 (split-half Jaccard against t, a line per θ, with the forecasts)."""
 
 from longtail.reporting.figures import make_trials_curve
-from longtail.workflow import log_to
+from longtail.workflow.logs import log_to
 
 with log_to(snakemake.log[0]):
     make_trials_curve(snakemake.input.curve, snakemake.input.forecast, snakemake.input.about,

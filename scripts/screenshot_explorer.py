@@ -9,8 +9,8 @@ import argparse
 import time
 from pathlib import Path
 
-from longtail.io import write_bytes
 from longtail.reporting.browser import chromium
+from longtail.store.io import write_bytes
 
 
 def screenshot(html: str, png: str, view: str = "", width: int = 1280,
@@ -23,7 +23,7 @@ def screenshot(html: str, png: str, view: str = "", width: int = 1280,
 
 
 if "snakemake" in globals():
-    from longtail.workflow import log_to
+    from longtail.workflow.logs import log_to
 
     with log_to(snakemake.log[0]):
         screenshot(snakemake.input[0], snakemake.output[0], snakemake.params.view)

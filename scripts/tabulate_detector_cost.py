@@ -1,7 +1,7 @@
 """Snakemake adapter: trials and K-fold splits of the noise studies -> tables/detector_cost."""
 
 from longtail.reporting.detectors import make_detector_cost
-from longtail.workflow import log_to
+from longtail.workflow.logs import log_to
 
 with log_to(snakemake.log[0]):
     make_detector_cost(snakemake.params.studies, snakemake.input.stores,

@@ -1,8 +1,8 @@
 """Snakemake adapter: full-model vs last-layer-only estimates -> tables/lastlayer.{csv,md}."""
 
-from longtail.lastlayer import LastLayerInputs
 from longtail.reporting.lastlayer import tabulate_lastlayer_files
-from longtail.workflow import log_to
+from longtail.train.lastlayer import LastLayerInputs
+from longtail.workflow.logs import log_to
 
 with log_to(snakemake.log[0]):
     tabulate_lastlayer_files(

@@ -1,7 +1,7 @@
 """Snakemake adapter: one K-fold split of a study -> out-of-fold probabilities."""
 
-from longtail.kfold_training import train_kfold
-from longtail.workflow import log_to
+from longtail.train.kfold_training import train_kfold
+from longtail.workflow.logs import log_to
 
 with log_to(snakemake.log[0]):
     train_kfold(

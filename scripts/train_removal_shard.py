@@ -1,7 +1,7 @@
 """Snakemake adapter: train repeats [start, stop) of one removal part (Fig. 2, Section 3)."""
 
-from longtail.stages import train_removal
-from longtail.workflow import log_to
+from longtail.train.stages import train_removal
+from longtail.workflow.logs import log_to
 
 with log_to(snakemake.log[0]):
     train_removal(

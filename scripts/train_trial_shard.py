@@ -1,7 +1,7 @@
 """Snakemake adapter: train trials [start, stop) of a study into one shard."""
 
-from longtail.stages import train_shard
-from longtail.workflow import log_to
+from longtail.train.stages import train_shard
+from longtail.workflow.logs import log_to
 
 with log_to(snakemake.log[0]):
     train_shard(

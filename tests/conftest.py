@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import yaml
 
-from longtail.recipe import TrainingData
+from longtail.train.recipe import TrainingData
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "tests" / "config" / "tiny.yaml"

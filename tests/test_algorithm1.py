@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from longtail.algorithm1 import (
+from longtail.estimators.algorithm1 import (
     TooFewTrialsWarning,
     class_layout,
     count_few_trials,

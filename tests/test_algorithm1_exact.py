@@ -22,7 +22,7 @@ import math
 import numpy as np
 import pytest
 
-from longtail.algorithm1 import influence, memorization
+from longtail.estimators.algorithm1 import influence, memorization
 
 TRAIN_X = np.array([0.0, 0.31, 0.72, 1.13, 3.0, 3.37, 3.81, 4.26, 6.05, 1.9])
 TRAIN_Y = np.array([0, 0, 0, 0, 1, 1, 1, 1, 0, 1])  # 8 and 9 are atypical

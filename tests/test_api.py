@@ -17,9 +17,9 @@ from test_estimates import make_store, write
 
 import longtail
 from longtail.cli import main
-from longtail.estimates import estimate_store, load_influence, read_estimates
-from longtail.select import select_pairs_file
-from longtail.store import OPTIONAL_DEFAULTS, REQUIRED_DATASETS, read_store
+from longtail.estimators.estimates import estimate_store, load_influence, read_estimates
+from longtail.estimators.select import select_pairs_file
+from longtail.store.correctness import OPTIONAL_DEFAULTS, REQUIRED_DATASETS, read_store
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,4 +1,4 @@
-"""The contract of :mod:`longtail.batched`: its hand-written forward, loss, backward and SGD
+"""The contract of :mod:`longtail.train.batched`: its hand-written forward, loss, backward and SGD
 step give the same model as autograd + ``torch.optim.SGD`` (float32, every momentum, nesterov
 and weight-decay variant; and bfloat16 GEMMs under ``torch.autocast``). Any change to the
 batched maths must keep these passing."""
@@ -6,15 +6,15 @@ batched maths must keep these passing."""
 import pytest
 import torch
 
-from longtail.batched import (
+from longtail.config.study import trial_seed
+from longtail.train.batched import (
     cross_entropy_and_grad,
     mlp_forward,
     sgd_backward_step,
     stack_linears,
 )
-from longtail.models import build_model
-from longtail.recipe import Recipe
-from longtail.study import trial_seed
+from longtail.train.models import build_model
+from longtail.train.recipe import Recipe
 
 
 @pytest.mark.parametrize(("momentum", "nesterov", "weight_decay"),

@@ -125,7 +125,7 @@ def test_the_authors_formulation_agrees_with_algorithm1():
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from estimate_scale import authors_estimates
 
-    from longtail.algorithm1 import influence, memorization
+    from longtail.estimators.algorithm1 import influence, memorization
 
     rng = np.random.default_rng(0)
     mask, train, test = (rng.random((40, k)) < 0.6 for k in (12, 12, 7))

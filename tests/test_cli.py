@@ -19,14 +19,14 @@ from test_estimates import make_store, write
 from test_released import fabricated
 
 import longtail
-from longtail import compare
 from longtail.cli import main
-from longtail.config import ConfigError
+from longtail.config.errors import ConfigError
 from longtail.data import DataError, load_study_data, make_study_data
 from longtail.errors import LongtailError
-from longtail.estimates import load_influence, read_estimates
-from longtail.select import CONSISTENCY_COLUMNS, PAIR_COLUMNS
-from longtail.store import StoreError
+from longtail.estimators import agreement as compare
+from longtail.estimators.estimates import load_influence, read_estimates
+from longtail.estimators.select import CONSISTENCY_COLUMNS, PAIR_COLUMNS
+from longtail.store.correctness import StoreError
 
 
 @pytest.fixture
@@ -159,7 +159,7 @@ def test_usage_errors_and_help(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_models_lists_the_registry(capsys):
     from longtail.cli import main
-    from longtail.models import ARCHITECTURES
+    from longtail.train.models import ARCHITECTURES
 
     assert main(["models", "--shape", "1x28x28"]) == 0
     out = capsys.readouterr().out
@@ -277,7 +277,7 @@ def estimates_path(tmp_path: Path, store_path: Path) -> Path:
 
 @pytest.mark.parametrize("suffix", [".csv", ".npz"])
 def test_scores(tmp_path: Path, store_path: Path, estimates_path: Path, suffix: str) -> None:
-    from longtail.scores import SCORE_COLUMNS
+    from longtail.estimators.scores import SCORE_COLUMNS
 
     est = read_estimates(estimates_path)
     plain, full = tmp_path / f"plain{suffix}", tmp_path / f"full{suffix}"
@@ -391,8 +391,8 @@ def test_python_dash_m_longtail_is_the_cli() -> None:
 
 
 # What a fresh interpreter may not load: `import longtail`, `longtail --help` and `--version`
-# start without numpy (longtail.defaults holds what the parser shows); `longtail estimate` runs
-# on numpy and h5py alone.
+# start without numpy (longtail.config.defaults holds what the parser shows); `longtail estimate`
+# runs on numpy and h5py alone.
 HEAVY = ("pandas", "matplotlib", "scipy.stats", "torch")
 LOADED = "loaded:"
 
@@ -482,7 +482,7 @@ def test_explain_png(tmp_path: Path, estimates_path: Path,
         h5["x_train"] = rng.integers(0, 255, (n, 8, 8, 3), dtype=np.uint8)
         h5["x_test"] = rng.integers(0, 255, (n_test, 8, 8, 3), dtype=np.uint8)
         h5["classes"] = np.array(["a", "b", "c"], dtype=h5py.string_dtype())
-        h5.attrs["complete"] = True  # as longtail.h5 marks every file it writes
+        h5.attrs["complete"] = True  # as longtail.store.h5 marks every file it writes
     png = tmp_path / "explain.png"
     assert main(["explain", str(estimates_path), "--test", "2", "-k", "3", "--png", str(png),
                  "--data", str(data)]) == 0

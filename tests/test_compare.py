@@ -15,7 +15,8 @@ from scipy import stats
 from test_config import checked, load
 from test_estimates import make_store, write
 
-from longtail.compare import (
+from longtail.config.errors import ConfigError
+from longtail.estimators.agreement import (
     STAT_COLUMNS,
     StoreTrials,
     agreement,
@@ -24,11 +25,10 @@ from longtail.compare import (
     compare_group_files,
     mem_correlation,
 )
-from longtail.config import ConfigError
-from longtail.reliability import memorized_table
+from longtail.estimators.reliability import memorized_table
+from longtail.estimators.select import is_memorized, jaccard, pair_set
 from longtail.reporting.comparison import make_arch_comparison, tabulate_comparisons
-from longtail.select import is_memorized, jaccard, pair_set
-from longtail.store import CorrectnessStore, StoreError, TrialResults
+from longtail.store.correctness import CorrectnessStore, StoreError, TrialResults
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from longtail.config import dataset_key, name_custom_datasets
 from longtail.data import DataError, read_cache
 from longtail.data.custom import build_custom_cache
+from longtail.workflow.checks import dataset_key, name_custom_datasets
 
 
 def image_folder(root: Path, classes: tuple[str, ...] = ("cat", "dog", "owl"), per_class: int = 4,

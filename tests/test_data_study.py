@@ -9,10 +9,10 @@ import h5py
 import numpy as np
 import pytest
 
+from longtail.config.study import derive_rng
 from longtail.data import DataError, load_study_data, make_study_data, read_cache
 from longtail.data.build import build_cache
 from longtail.data.study_data import flip_labels, stratified_counts, stratified_sample
-from longtail.study import derive_rng
 
 DEBIAN = Path("/usr/share/datasets/fashion-mnist")
 

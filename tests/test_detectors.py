@@ -1,5 +1,6 @@
-"""Label-error detectors side by side (longtail.detectors, longtail.kfold and their reporting):
-known answers on tiny stores, K-fold splits and files, training one split, tables and figure."""
+"""Label-error detectors side by side (longtail.labels.detectors, longtail.labels.kfold and their
+reporting): known answers on tiny stores, K-fold splits and files, training one split, tables and
+figure."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ import pytest
 from test_cleanlab import PLANTED, planted_store
 from test_estimates import write
 
+from longtail.config.study import with_defaults
 from longtail.data import load_study_data, make_study_data
-from longtail.detectors import (
+from longtail.labels.detectors import (
     Detector,
     cost_curve,
     evaluate,
@@ -22,9 +24,8 @@ from longtail.detectors import (
     side_by_side,
     trial_inputs,
 )
-from longtail.kfold import KFoldResult, fold_assignment, mean_probs, read_kfold, write_kfold
-from longtail.store import CorrectnessStore, TrialResults
-from longtail.study import with_defaults
+from longtail.labels.kfold import KFoldResult, fold_assignment, mean_probs, read_kfold, write_kfold
+from longtail.store.correctness import CorrectnessStore, TrialResults
 
 pytest.importorskip("cleanlab")
 
@@ -168,7 +169,7 @@ def test_tables_and_figure(tmp_path: Path):
 
 
 def test_training_one_split(tmp_path: Path):
-    from longtail.kfold_training import train_kfold
+    from longtail.train.kfold_training import train_kfold
     cache = tmp_path / "cache.h5"
     labels = np.arange(60) % 3
     fab.synthetic_cache(cache, labels, np.arange(12) % 3, num_classes=3)
@@ -186,7 +187,7 @@ def test_training_one_split(tmp_path: Path):
 
 
 def test_wiring_picks_noise_studies_and_splits():
-    from longtail.detector_wiring import DetectorWiring
+    from longtail.workflow.detector_wiring import DetectorWiring
     config = {"studies": {"a": {"label_noise": 0.1}, "b": {"label_noise": 0.0},
                           "c": {"label_noise": {"kind": "confusable", "rate": 0.1}}},
               "detectors": {"folds": [2, 5], "main_folds": 5, "repeats": 3, "trials": [8]}}
@@ -210,7 +211,7 @@ def sixty_one_examples(tmp_path: Path) -> Path:
 
 def test_batched_and_one_at_a_time_splits_agree_in_shape(tmp_path: Path):
     """Folds of unequal size (n = 61, K = 3) train one model at a time; equal ones batched."""
-    from longtail.kfold_training import train_kfold
+    from longtail.train.kfold_training import train_kfold
     data = sixty_one_examples(tmp_path)
     study = with_defaults({"dataset": "mnist", "arch": "mlp-8",
                            "train": {"epochs": 1, "batch_size": 16, "threads": 1,
@@ -226,9 +227,9 @@ def test_one_at_a_time_predicts_in_chunks_as_in_one_pass(tmp_path: Path):
     a time), equals one pass over the fold; the same seeds train the same models."""
     import torch
 
-    from longtail.kfold_training import _one_at_a_time
-    from longtail.recipe import Recipe
-    from longtail.stages import training_data
+    from longtail.train.kfold_training import _one_at_a_time
+    from longtail.train.recipe import Recipe
+    from longtail.train.stages import training_data
     data_path = sixty_one_examples(tmp_path)
     study = with_defaults({"dataset": "mnist", "arch": "cnn",
                            "train": {"epochs": 1, "batch_size": 16, "threads": 1,

@@ -8,9 +8,9 @@ import h5py
 import numpy as np
 import pytest
 
-from longtail import estimates as estimates_module
-from longtail.algorithm1 import TooFewTrialsWarning, influence, memorization
-from longtail.estimates import (
+from longtail.estimators import estimates as estimates_module
+from longtail.estimators.algorithm1 import TooFewTrialsWarning, influence, memorization
+from longtail.estimators.estimates import (
     EstimatesError,
     compute_estimates,
     estimate_store,
@@ -18,7 +18,7 @@ from longtail.estimates import (
     load_influence,
     read_estimates,
 )
-from longtail.store import CorrectnessStore, StoreError, TrialResults, write_store
+from longtail.store.correctness import CorrectnessStore, StoreError, TrialResults, write_store
 
 
 def make_store(seed: int = 0, t: int = 150, n: int = 40, n_test: int = 17, classes: int = 3,

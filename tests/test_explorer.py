@@ -20,8 +20,9 @@ from test_released import fabricated
 from longtail.cli import main
 from longtail.data.cache import Converted, SplitSource, write_cache
 from longtail.data.study_data import make_study_data
-from longtail.estimates import estimate_store, load_influence, read_estimates
-from longtail.released import import_released
+from longtail.estimators.estimates import estimate_store, load_influence, read_estimates
+from longtail.estimators.released import import_released
+from longtail.estimators.select import select_pairs_file
 from longtail.reporting.explain import influenced, influencers, top_k
 from longtail.reporting.explorer import (
     DATA_GLOBAL,
@@ -32,7 +33,6 @@ from longtail.reporting.explorer import (
     thumbnails,
     top_influence,
 )
-from longtail.select import select_pairs_file
 
 
 def read_data_js(site: Path) -> dict:

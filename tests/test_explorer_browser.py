@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from conftest import TINY, snakemake
 
-from longtail.estimates import load_influence, read_estimates
+from longtail.estimators.estimates import load_influence, read_estimates
 from longtail.reporting.browser import chromium, missing_browser, requested_urls
 
 pytestmark = pytest.mark.e2e

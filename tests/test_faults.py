@@ -27,14 +27,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from longtail import h5 as h5_module
-from longtail import io as io_module
-from longtail import select as select_module
-from longtail.config import ConfigError, check_data_paths
+from longtail.config.errors import ConfigError
+from longtail.config.study import with_defaults
 from longtail.data import load_study_data, make_study_data
-from longtail.estimates import compute_estimates, estimate_store, write_estimates
-from longtail.stages import aggregate, train_shard, trial_plan
-from longtail.store import (
+from longtail.estimators import select as select_module
+from longtail.estimators.estimates import compute_estimates, estimate_store, write_estimates
+from longtail.store import h5 as h5_module
+from longtail.store import io as io_module
+from longtail.store.correctness import (
     PER_EXAMPLE,
     PER_TRIAL,
     StoreError,
@@ -45,7 +45,8 @@ from longtail.store import (
     write_shard,
     write_store,
 )
-from longtail.study import with_defaults
+from longtail.train.stages import aggregate, train_shard, trial_plan
+from longtail.workflow.checks import check_data_paths
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -231,7 +232,7 @@ def test_shard_missing_trials_is_refused(study):
 KILLED_WRITER = textwrap.dedent("""
     import sys, time
     import numpy as np
-    from longtail import store
+    from longtail.store import correctness as store
 
     def stall(h5, attrs):  # every dataset is written; 'complete' is not yet
         print("writing", flush=True)
@@ -280,7 +281,8 @@ def onto_full_disk(real_atomic_path, path):
         yield tmp
 
 
-WRITERS = {  # every HDF5 file is written through longtail.h5, other files through longtail.io
+# Every HDF5 file is written through longtail.store.h5, other files through longtail.store.io.
+WRITERS = {
     "shard": (h5_module, lambda src, out: write_shard(out, *read_shard(src / "0-4.h5"))),
     "store": (h5_module, lambda src, out: write_store(out, read_store(src / "correctness.h5"))),
     "estimates": (h5_module, lambda src, out: write_estimates(
@@ -488,7 +490,8 @@ def test_torchvision_loaders_we_use_are_safe():
 def test_snakefile_and_rules_load_no_pickles():
     text = "\n".join(p.read_text() for p in [ROOT / "Snakefile", *(ROOT / "rules").glob("*.smk")])
     assert not re.search(r"\b(pickle|torch\.load|allow_pickle|yaml\.load\()", text)
-    # the rules read no YAML themselves: the config is Snakemake's, the schema longtail.schema's
+    # the rules read no YAML themselves: the config is Snakemake's, the schema
+    # longtail.config.schema's
 
 
 def test_corrupt_study_config_attribute_is_refused(study):

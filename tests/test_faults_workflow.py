@@ -28,8 +28,8 @@ import pytest
 from conftest import ROOT, TINY, changed_config, planned_jobs, snakemake
 from test_faults import TINY_MASKS_SHA256, flip_byte
 
-from longtail.estimates import read_estimates
-from longtail.store import PER_EXAMPLE, PER_TRIAL, read_shard, read_store
+from longtail.estimators.estimates import read_estimates
+from longtail.store.correctness import PER_EXAMPLE, PER_TRIAL, read_shard, read_store
 
 pytestmark = pytest.mark.e2e
 
@@ -288,6 +288,14 @@ BAD_CONFIGS = {
                                   "studies.tiny.removal.thresholds",
                                   "studies.tiny.removal.thresholds.1 = 1.5 is not allowed; "
                                   "allowed: >= 0 and <= 1"),
+    "unknown_base": (_set("studies.tiny.base", "tinier"), "studies.tiny.base",
+                     "studies.tiny.base = 'tinier' names no study (known: tiny)"),
+    "base_cycle": (_set("studies.tiny.base", "tiny"), "studies.tiny:",
+                   "studies.tiny: its bases form a cycle (tiny -> tiny)"),
+    "merged_study_invalid": (_set("studies.tiny-b", {"base": "tiny", "trials": 1}),
+                             "studies.tiny-b", "studies.tiny-b.trials = 1 is not allowed; "
+                             "allowed: >= 2 (integer) (study tiny-b is merged with its base "
+                             "tiny)"),
     "imagenet_without_root": (_imagenet(None), "data.imagenet_root",
                               "studies.tiny.dataset = imagenet needs data.imagenet_root"),
     "imagenet_root_missing": (_imagenet("/nonexistent/ILSVRC2012"), "data.imagenet_root",

@@ -7,9 +7,20 @@ import numpy as np
 import pytest
 from test_estimates import make_store, write
 
-from longtail.algorithm1 import held_out_votes, suggested_labels
-from longtail.estimates import compute_estimates, estimate_store, fit_report, read_estimates
-from longtail.store import TrialResults, fit_on_subset, read_shard, read_store, write_shard
+from longtail.estimators.algorithm1 import held_out_votes, suggested_labels
+from longtail.estimators.estimates import (
+    compute_estimates,
+    estimate_store,
+    fit_report,
+    read_estimates,
+)
+from longtail.store.correctness import (
+    TrialResults,
+    fit_on_subset,
+    read_shard,
+    read_store,
+    write_shard,
+)
 
 MASK = np.array([[1, 0, 1],
                  [0, 0, 1],

@@ -12,9 +12,9 @@ from test_estimates import make_store, write
 
 from longtail.data.cache import Converted, SplitSource, write_cache
 from longtail.data.study_data import make_study_data
-from longtail.estimates import estimate_store, read_estimates
+from longtail.estimators.estimates import estimate_store, read_estimates
+from longtail.estimators.select import select_pairs_file
 from longtail.reporting.gallery import most_memorized, write_galleries
-from longtail.select import select_pairs_file
 
 
 def study_data(tmp_path: Path, n: int, n_test: int, train_labels: np.ndarray,

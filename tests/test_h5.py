@@ -1,5 +1,5 @@
-"""The one HDF5 layer (``longtail.h5``) under every file format: each format, written by its own
-writer from tiny arrays, carries a Fletcher-32 checksum on every dataset and the ``complete``
+"""The one HDF5 layer (``longtail.store.h5``) under every file format: each format, written by its
+own writer from tiny arrays, carries a Fletcher-32 checksum on every dataset and the ``complete``
 marker; a flipped byte in any dataset, or a missing marker, is refused by its reader with the
 file (and the dataset) named."""
 
@@ -15,11 +15,10 @@ import numpy as np
 import pytest
 from test_faults import flip_byte
 
-from longtail import h5 as layer
 from longtail.data import load_study_data, make_study_data
 from longtail.data.cache import read_cache
 from longtail.data.errors import DataError
-from longtail.estimates import (
+from longtail.estimators.estimates import (
     EstimatesError,
     compute_estimates,
     iter_influence,
@@ -27,9 +26,9 @@ from longtail.estimates import (
     read_estimates,
     write_estimates,
 )
-from longtail.lastlayer import Representations, read_representations, write_representations
-from longtail.removal import RemovalError, plan_part, read_removal, write_removal
-from longtail.store import (
+from longtail.estimators.removal import RemovalError, plan_part, read_removal, write_removal
+from longtail.store import h5 as layer
+from longtail.store.correctness import (
     CorrectnessStore,
     StoreError,
     StoreReader,
@@ -39,6 +38,7 @@ from longtail.store import (
     write_shard,
     write_store,
 )
+from longtail.train.lastlayer import Representations, read_representations, write_representations
 
 ATTRS = {"dataset": "d", "arch": "a", "n": 6, "n_test": 4, "subset_size": 3,
          "fingerprint": "abc", "study_config": {"seed": 0}}

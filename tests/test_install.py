@@ -1,10 +1,12 @@
 """The package as a user installs it: built (not editable) into a fresh virtual environment
-with only its declared dependencies (no torch), it has its config defaults and estimates
-memorization and influence from a correctness store, run from another directory."""
+with only its declared dependencies (no torch), it has its config schema and defaults and the
+explorer's page, and estimates memorization and influence from a correctness store, run from
+another directory."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -18,16 +20,20 @@ ROOT = Path(__file__).resolve().parents[1]
 BUILD_FILES = ("pyproject.toml", "README.md", "LICENSE")
 
 pytestmark = pytest.mark.install
+# What the installed package runs with: no PYTHONPATH, which would put a source tree first.
+USER_ENV = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
 
 CHECK = """
 import importlib.util, json, sys
 from pathlib import Path
 import longtail
-from longtail.estimates import read_estimates
-from longtail.schema import SCHEMA_PATH, schema_default
-from longtail.study import with_defaults
+from longtail.estimators.estimates import read_estimates
+from longtail.config.schema import SCHEMA_PATH, schema_default
+from longtail.config.study import with_defaults
 assert Path(longtail.__file__).is_relative_to(Path(sys.prefix)), longtail.__file__
 assert SCHEMA_PATH.is_file() and SCHEMA_PATH.is_relative_to(Path(sys.prefix)), SCHEMA_PATH
+site = Path(longtail.__file__).parent / "reporting" / "site"  # the explorer's static page
+assert all((site / name).is_file() for name in ("index.html", "explorer.js", "explorer.css"))
 assert importlib.util.find_spec("torch") is None, "torch was installed"
 study = with_defaults({"dataset": "mnist", "arch": "mlp"})
 print(json.dumps({"mem": schema_default("thresholds", "mem"), "trials": study["trials"],
@@ -63,11 +69,12 @@ def test_installed_package_estimates_without_torch(venv: Path, tmp_path: Path) -
     elsewhere.mkdir()
     out = elsewhere / "estimates.h5"
     proc = subprocess.run([str(venv / "bin" / "longtail"), "estimate", str(store), out.name],
-                          cwd=elsewhere, capture_output=True, text=True, timeout=300)
+                          cwd=elsewhere, env=USER_ENV, capture_output=True, text=True,
+                          timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert out.is_file()
     proc = subprocess.run([str(venv / "bin" / "python"), "-c", CHECK, str(out)], cwd=elsewhere,
-                          capture_output=True, text=True, timeout=300)
+                          env=USER_ENV, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     got = json.loads(proc.stdout)
     assert got["mem"] == 0.25 and got["trials"] == 256 and got["epochs"] == 8
@@ -88,7 +95,7 @@ def test_installed_package_serves_the_workflow(venv: Path, tmp_path: Path) -> No
         [str(venv / "bin" / "snakemake"), "figures/fig2.pdf", "--dry-run", "--cores", "1",
          "--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path), "--configfile",
          str(ROOT / "tests" / "config" / "tiny.yaml")],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        cwd=tmp_path, env=USER_ENV, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     plan = proc.stdout + proc.stderr
     assert "train_trial_shard" in plan and "plot_fig2" in plan, plan[-3000:]

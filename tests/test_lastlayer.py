@@ -12,8 +12,18 @@ import pytest
 import torch
 from conftest import blobs
 
-from longtail.estimates import estimate_store
-from longtail.lastlayer import (
+from longtail.config.study import Study, full_model_seed, trial_seed, with_defaults
+from longtail.estimators.estimates import estimate_store
+from longtail.estimators.select import select_pairs_file
+from longtail.reporting.lastlayer import joint_histogram, make_figC3, tabulate_lastlayer
+from longtail.store.correctness import (
+    CorrectnessStore,
+    StoreError,
+    TrialResults,
+    read_store,
+    write_store,
+)
+from longtail.train.lastlayer import (
     LastLayerInputs,
     Representations,
     extract,
@@ -25,13 +35,9 @@ from longtail.lastlayer import (
     train_lastlayer,
     write_representations,
 )
-from longtail.recipe import Recipe
-from longtail.reporting.lastlayer import joint_histogram, make_figC3, tabulate_lastlayer
-from longtail.select import select_pairs_file
-from longtail.stages import trial_plan
-from longtail.store import CorrectnessStore, StoreError, TrialResults, read_store, write_store
-from longtail.study import Study, full_model_seed, trial_seed, with_defaults
-from longtail.training import train_trials
+from longtail.train.recipe import Recipe
+from longtail.train.stages import trial_plan
+from longtail.train.training import train_trials
 
 RECIPE = Recipe.with_defaults(epochs=2, batch_size=32, lr=0.05, weight_decay=0.0, threads=1,
                               ensemble_size=4)
@@ -108,11 +114,11 @@ def test_representations_file_round_trip(tmp_path: Path) -> None:
         read_representations(tmp_path / "bad.h5")
 
 
-@pytest.mark.filterwarnings("ignore::longtail.algorithm1.TooFewTrialsWarning")
+@pytest.mark.filterwarnings("ignore::longtail.estimators.algorithm1.TooFewTrialsWarning")
 def test_train_lastlayer_writes_a_store_the_estimators_read(tmp_path: Path,
                                                             monkeypatch: pytest.MonkeyPatch
                                                             ) -> None:
-    import longtail.lastlayer as lastlayer
+    import longtail.train.lastlayer as lastlayer
 
     reps = toy_representations()
 

@@ -1,16 +1,18 @@
-"""The package's layers, read from its source: the experiment layer (data, models, training,
-trials, store, estimators, selection, removal, last layer, comparison) never imports the
-reporting layer (``longtail.reporting``); no module imports ``longtail`` inside a function to
-dodge a cycle; no module imports another's private names. Exceptions are listed with their
-reason, per function, and an exception that is no longer needed fails too, so the lists only
-shrink."""
+"""The package's layers, read from its source. Each subpackage may import only the subpackages
+:data:`MAY_IMPORT` lists for it (its docstring says the same), so dependencies point one way and
+no two subpackages import each other, however indirectly; at the top of ``src/longtail`` are
+only the command line, the errors and the subpackages. No module imports ``longtail`` inside a
+function to dodge a cycle; no module imports another's private names. Exceptions are listed with
+their reason, per function, and an exception that is no longer needed fails too, so the lists
+only shrink."""
 
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -18,12 +20,31 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src"
 PACKAGE = SRC / "longtail"
 REPORTING = "longtail.reporting"
-# On top of both layers: they may import reporting.
-TOP = {"longtail", "longtail.cli", "longtail.api"}
+
+# What each subpackage may import of the package besides itself, bottom to top: the file layer
+# and the configuration; the experiment layers (data, estimators, label errors, training); the
+# reporting layer; and the workflow, which the rules import at parse time (no torch, no
+# drawing). The top-level modules: `errors` is under everything, `cli` over everything.
+EXPERIMENTS = ("errors", "store", "config", "data", "estimators", "labels", "train")
+MAY_IMPORT: dict[str, set[str]] = {
+    "errors": set(),
+    "store": {"errors"},
+    "config": {"errors"},
+    "data": {"errors", "store", "config"},
+    "estimators": {"errors", "store", "config", "data"},
+    "labels": {"errors", "store", "config", "data", "estimators"},
+    "train": {"errors", "store", "config", "data", "estimators", "labels"},
+    "reporting": set(EXPERIMENTS),
+    "workflow": {"errors", "store", "config", "data", "estimators", "labels"},
+    "cli": {*EXPERIMENTS, "reporting", "longtail"},  # `longtail`: __version__
+    "__main__": {"cli"},
+    "longtail": {"estimators"},  # the package itself: longtail.estimate and Result (PEP 562)
+}
+MAX_TOP_ENTRIES = 12  # files and folders in src/longtail, as a newcomer lists them
 
 # Each subcommand of the command line imports what it runs when it runs, so that `longtail
 # --help`/`--version` load no numpy and `longtail estimate` no pandas, matplotlib or scipy
-# (tests/test_cli.py checks sys.modules); the parser itself reads only longtail.defaults.
+# (tests/test_cli.py checks sys.modules); the parser itself reads only longtail.config.defaults.
 CLI_SUBCOMMAND = "a subcommand imports what it runs, so the others and --help start fast"
 CLI_RUNS = ("run_estimate", "run_pairs", "run_consistency", "run_scores", "run_explain",
             "run_import_demo", "run_import_datamodels", "run_import_released", "run_agreement",
@@ -86,18 +107,75 @@ def function_imports(tree: ast.AST, function: str | None = None
             yield from function_imports(node, function)
 
 
-def reporting_imports(module: str, tree: ast.AST) -> list[str]:
-    """What ``module`` imports from the reporting layer, if it is an experiment module."""
-    if module in TOP or module == REPORTING or module.startswith(REPORTING + "."):
-        return []
-    found = []
+def unit(name: str) -> str:
+    """The subpackage or top-level module of the package that module ``name`` belongs to
+    (``longtail`` for the package's own ``__init__``)."""
+    parts = name.split(".")
+    return parts[1] if len(parts) > 1 else "longtail"
+
+
+def imported_units(module: str, tree: ast.AST) -> Iterator[tuple[str, str]]:
+    """(unit, "module:line imports name") for every import of the package by ``module``,
+    wherever it stands (a function's imports count too)."""
     for node in ast.walk(tree):
         if isinstance(node, ast.Import | ast.ImportFrom):
             for target, name in imported(module, node):
+                if not own(target):
+                    continue
                 full = f"{target}.{name}" if name else target
-                if any(t == REPORTING or t.startswith(REPORTING + ".") for t in (target, full)):
-                    found.append(f"{module}:{node.lineno} imports {full}")
-    return found
+                # `from longtail import cli` imports the unit cli; `from longtail import
+                # __version__` the package itself
+                target = full if target == "longtail" and name and is_module(full) else target
+                yield unit(target), f"{module}:{node.lineno} imports {full}"
+
+
+def layer_violations(module: str, tree: ast.AST) -> list[str]:
+    """What ``module`` imports of a subpackage its own may not import (:data:`MAY_IMPORT`)."""
+    own_unit = unit(module)
+    allowed = MAY_IMPORT.get(own_unit, set())
+    return [f"{message} ({own_unit} may import {', '.join(sorted(allowed)) or 'nothing'})"
+            for target, message in imported_units(module, tree)
+            if target != own_unit and target not in allowed]
+
+
+def unit_graph(trees: Mapping[str, ast.AST]) -> dict[str, set[str]]:
+    """Which units import which, from the source."""
+    graph: dict[str, set[str]] = {}
+    for module, tree in trees.items():
+        graph.setdefault(unit(module), set()).update(
+            target for target, _ in imported_units(module, tree) if target != unit(module))
+    return graph
+
+
+def find_cycle(graph: Mapping[str, set[str]]) -> list[str]:
+    """A cycle of ``graph`` as a path (first node repeated at the end), or [] if it has none."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str]:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return path[path.index(nxt):] + [nxt]
+            if nxt not in state and (cycle := visit(nxt)):
+                return cycle
+        path.pop()
+        state[node] = 2
+        return []
+
+    for node in sorted(graph):
+        if node not in state and (cycle := visit(node)):
+            return cycle
+    return []
+
+
+def docstring_imports(tree: ast.Module) -> set[str]:
+    """The subpackages the first sentence of a docstring's "May import" names."""
+    doc = ast.get_docstring(tree) or ""
+    match = re.search(r"May import(.*?)\.\s", doc + " ", re.S)
+    return {unit(name) for name in re.findall(r":mod:`(longtail\.\w+)`", match.group(1))
+            } if match else set()
 
 
 def lazy_imports(module: str, tree: ast.AST) -> list[tuple[str, str]]:
@@ -141,9 +219,37 @@ def is_module(name: str) -> bool:
 # ----------------------------------------------------------------- the package
 
 
-def test_experiment_layer_never_imports_reporting() -> None:
-    found = [hit for module, tree in modules().items() for hit in reporting_imports(module, tree)]
-    assert not found, "the experiment layer imports reporting:\n" + "\n".join(found)
+def test_each_subpackage_imports_only_what_its_layer_may() -> None:
+    found = [hit for module, tree in modules().items() for hit in layer_violations(module, tree)]
+    assert not found, "imports across layers:\n" + "\n".join(found)
+
+
+def test_no_cycle_between_subpackages() -> None:
+    graph = unit_graph(modules())
+    assert not find_cycle(graph), f"subpackages import each other: {' -> '.join(find_cycle(graph))}"
+    assert not find_cycle(MAY_IMPORT), "the layer map itself has a cycle"
+
+
+def test_every_unit_has_a_rule_and_the_top_holds_only_the_entry_points() -> None:
+    entries = sorted(path.name for path in PACKAGE.iterdir() if path.name != "__pycache__")
+    assert len(entries) <= MAX_TOP_ENTRIES, f"{len(entries)} entries in src/longtail: {entries}"
+    top_files = {name for name in entries if name.endswith(".py")}
+    assert top_files == {"__init__.py", "__main__.py", "cli.py", "errors.py"}, top_files
+    folders = {name for name in entries if (PACKAGE / name).is_dir()}
+    assert folders | {"cli", "errors", "__main__", "longtail"} == set(MAY_IMPORT)
+
+
+@pytest.mark.parametrize("package", sorted(
+    name for name in MAY_IMPORT if (PACKAGE / name / "__init__.py").exists()))
+def test_each_subpackage_says_what_it_holds_and_may_import(package: str) -> None:
+    tree = modules()[f"longtail.{package}"]
+    assert len(ast.get_docstring(tree) or "") > 200, f"longtail.{package} has no docstring"
+    assert docstring_imports(tree) == MAY_IMPORT[package], \
+        f"longtail.{package}'s docstring and MAY_IMPORT disagree"
+    # importing a subpackage loads nothing: a module is imported by name
+    assert package == "data" or not [node for node in tree.body
+                                     if isinstance(node, ast.Import | ast.ImportFrom)
+                                     and node.module != "__future__"]
 
 
 def test_no_function_level_imports_of_the_package() -> None:
@@ -158,8 +264,8 @@ def test_no_function_level_imports_of_the_package() -> None:
 
 
 @pytest.mark.parametrize("source", [
-    "def build_parser():\n    from longtail.estimates import INFLUENCE_MODES",
-    "def add_estimate(p):\n    import longtail.select",
+    "def build_parser():\n    from longtail.estimators.estimates import INFLUENCE_MODES",
+    "def add_estimate(p):\n    import longtail.estimators.select",
     "def run_estimate(args):\n    def helper():\n        from longtail import store",
 ])
 def test_the_cli_allowance_is_per_function(source: str) -> None:
@@ -192,8 +298,8 @@ def test_reporting_is_a_package_of_its_own() -> None:
 def test_rules_and_reporting_load_no_torch() -> None:
     """The modules rules/common.smk imports at parse time, and the figures and tables, work
     without torch (training lives in the stages)."""
-    code = ("import sys, longtail.config, longtail.study, longtail.resources, longtail.wiring, "
-            "longtail.reporting.figures, "
+    code = ("import sys, longtail.workflow.checks, longtail.config.study, "
+            "longtail.workflow.resources, longtail.workflow.wiring, longtail.reporting.figures, "
             "longtail.reporting.tables; print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
@@ -203,26 +309,45 @@ def test_rules_and_reporting_load_no_torch() -> None:
 # ----------------------------------------------------------------- the checks can fail
 
 
-@pytest.mark.parametrize(("module", "source", "check"), [
-    ("longtail.compare", "from longtail.reporting.tables import to_markdown", reporting_imports),
-    ("longtail.select", "import longtail.reporting.plots as p", reporting_imports),
-    ("longtail.store", "from longtail import reporting", reporting_imports),
-    ("longtail.data.study_data", "from ..reporting import paper", reporting_imports),
-    ("longtail.compare", "def f():\n    from longtail.tables import x", lazy_imports),
-    ("longtail.data.study_data", "def f():\n    from . import layout", lazy_imports),
-    ("longtail.stages", "from longtail.training import _private", private_imports),
-    ("longtail.stages", "from longtail import training\ntraining._private()", private_imports),
-])
-def test_checks_find_a_bad_import(module: str, source: str, check) -> None:
-    assert check(module, ast.parse(source))
+BAD, GOOD = True, False
+IMPORT_CASES = [  # (module, its source, check, whether the check finds it)
+    ("longtail.estimators.agreement", "from longtail.reporting.tables import x",
+     layer_violations, BAD),
+    ("longtail.estimators.select", "import longtail.reporting.plots as p", layer_violations, BAD),
+    ("longtail.store.correctness", "from longtail import reporting", layer_violations, BAD),
+    ("longtail.store.h5", "from longtail.config.study import Study", layer_violations, BAD),
+    ("longtail.data.study_data", "from ..reporting import paper", layer_violations, BAD),
+    ("longtail.config.study", "def f():\n    from longtail.train import recipe",
+     layer_violations, BAD),
+    ("longtail.workflow.wiring", "from longtail.train.recipe import Recipe", layer_violations,
+     BAD),
+    ("longtail.reporting.tables", "from longtail.reporting import paper", layer_violations,
+     GOOD),
+    ("longtail.cli", "from longtail.reporting.explain import describe", layer_violations, GOOD),
+    ("longtail.cli", "from longtail import __version__", layer_violations, GOOD),
+    ("longtail.train.stages", "from longtail.estimators.select import x", layer_violations,
+     GOOD),
+    ("longtail.data.cache", "from ..store.h5 import create", layer_violations, GOOD),
+    ("longtail.estimators.agreement", "def f():\n    from longtail.tables import x",
+     lazy_imports, BAD),
+    ("longtail.data.study_data", "def f():\n    from . import layout", lazy_imports, BAD),
+    ("longtail.estimators.agreement", "def f():\n    import json", lazy_imports, GOOD),
+    ("longtail.train.stages", "from longtail.train.training import _private", private_imports,
+     BAD),
+    ("longtail.train.stages", "from longtail.train import training\ntraining._private()",
+     private_imports, BAD),
+    ("longtail.cli", "from longtail import __version__", private_imports, GOOD),
+    ("longtail.train.stages", "from longtail.train.training import Recipe", private_imports,
+     GOOD),
+]
 
 
-@pytest.mark.parametrize(("module", "source", "check"), [
-    ("longtail.reporting.tables", "from longtail.reporting import paper", reporting_imports),
-    ("longtail.cli", "from longtail.reporting.explain import describe", reporting_imports),
-    ("longtail.compare", "def f():\n    import json", lazy_imports),
-    ("longtail.cli", "from longtail import __version__", private_imports),
-    ("longtail.stages", "from longtail.training import Recipe", private_imports),
-])
-def test_checks_pass_a_good_import(module: str, source: str, check) -> None:
-    assert not check(module, ast.parse(source))
+@pytest.mark.parametrize(("module", "source", "check", "bad"), IMPORT_CASES)
+def test_the_checks_tell_a_bad_import_from_a_good_one(module: str, source: str, check,
+                                                      bad: bool) -> None:
+    assert bool(check(module, ast.parse(source))) == bad
+
+
+def test_the_cycle_check_finds_a_cycle() -> None:
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == ["a", "b", "c", "a"]
+    assert not find_cycle({"a": {"b", "c"}, "b": {"c"}, "c": set()})

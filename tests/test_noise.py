@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from longtail.noise import (
+from longtail.labels.noise import (
     auroc,
     average_precision,
     label_noise_metrics,
@@ -64,7 +64,7 @@ def test_label_noise_metrics():
 
 
 def test_detectors_compared_and_suggested_labels_recover_originals():
-    from longtail.noise import compare_detectors, suggested_label_recovery
+    from longtail.labels.noise import compare_detectors, suggested_label_recovery
 
     flipped = np.array([1, 1, 0, 0, 0, 0, 1, 0], bool)
     original = np.array([3, 1, 0, 2, 2, 0, 4, 1])

@@ -1,4 +1,4 @@
-"""Class-conditional label noise (longtail.noise_models): known answers on tiny arrays, the
+"""Class-conditional label noise (longtail.data.noise_models): known answers on tiny arrays, the
 data layer's record of it, and the config's check of a transition matrix."""
 
 from __future__ import annotations
@@ -10,9 +10,10 @@ import h5py
 import numpy as np
 import pytest
 
-from longtail.config import ConfigError, check_noise_model
+from longtail.config.errors import ConfigError
+from longtail.config.study import derive_rng
 from longtail.data import DataError, load_study_data, make_study_data
-from longtail.noise_models import (
+from longtail.data.noise_models import (
     NoiseModelError,
     check_matrix,
     confusable_classes,
@@ -23,7 +24,7 @@ from longtail.noise_models import (
     noise_rate,
     ridge_predictions,
 )
-from longtail.study import derive_rng
+from longtail.workflow.checks import check_noise_model
 
 
 def test_identity_matrix_flips_nothing_and_a_permutation_flips_everything():

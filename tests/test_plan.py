@@ -1,6 +1,6 @@
-"""`longtail plan`'s forecast (longtail.plan): exact on an exact power law, "reached" where the
-curve gets there, "cannot tell" where it cannot, and the crossing of a planted store's own
-longer run inside the interval forecast from its first trials."""
+"""`longtail plan`'s forecast (longtail.estimators.plan): exact on an exact power law,
+"reached" where the curve gets there, "cannot tell" where it cannot, and the crossing of a
+planted store's own longer run inside the interval forecast from its first trials."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-
 from fabricate import planted_trials
+
 from longtail.cli import main
-from longtail.plan import forecast, plan_store
-from longtail.reliability import Trials
-from longtail.store import store_from_arrays, write_store
-from longtail.trials_curve import curve_of, trials_curve
+from longtail.estimators.plan import forecast, plan_store
+from longtail.estimators.reliability import Trials
+from longtail.estimators.trials_curve import curve_of, trials_curve
+from longtail.store.correctness import store_from_arrays, write_store
 
 
 def curve(ts, jaccards, sizes=100.0, std=0.0, splits=10) -> pd.DataFrame:
@@ -35,14 +35,22 @@ def test_an_exact_power_law_is_solved_exactly():
     assert plan.t == 1024 and plan.set == "pairs" and plan.infl == 0.2
 
 
-def test_a_steeper_curve_is_forecast_by_its_own_slope_within_the_interval():
+def test_a_steeper_rise_is_forecast_at_the_asymptotic_slope_its_own_slope_the_low_end():
     ts = np.array([128, 256, 512, 1024])  # at 128, 1 - J > 1: left out of the fit
     plan = forecast(curve(ts, 1 - 80 / ts ** 0.8), 0.7, "memorized", 0.25)
-    needed = (80 / 0.3) ** (1 / 0.8)
-    assert plan.trials_needed == math.ceil(needed) > 1024
-    # the asymptotic slope 1/2 from the last prefix is the interval's slow end
-    assert plan.high == math.ceil(1024 * ((80 / 1024 ** 0.8) / 0.3) ** 2)
-    assert plan.low == plan.trials_needed
+    gap = 80 / 1024 ** 0.8  # 1 - J at t = 1024
+    assert plan.trials_needed == math.ceil(1024 * (gap / 0.3) ** 2)  # t^-1/2 from there
+    assert plan.low == math.ceil((80 / 0.3) ** (1 / 0.8)) > 1024    # the measured t^-0.8
+    assert plan.high == plan.trials_needed  # no spread over the splits: no wider end
+
+
+def test_a_shallower_rise_is_forecast_at_its_own_slope():
+    ts = np.array([128, 256, 512, 1024])
+    plan = forecast(curve(ts, 1 - 4 / ts ** 0.3, std=0.02), 0.7, "pairs", 0.25, 0.2, 20)
+    assert plan.trials_needed == math.ceil((4 / 0.3) ** (1 / 0.3))
+    gap = 4 / 1024 ** 0.3
+    assert plan.low == math.ceil(1024 * ((gap - 0.02) / 0.3) ** 2)      # t^-1/2, J + 1 sd
+    assert plan.high == math.ceil(1024 * ((gap + 0.02) / 0.3) ** (1 / 0.3))  # own, J - 1 sd
 
 
 def test_reached_is_the_first_prefix_that_reaches_with_enough_pairs():
@@ -66,24 +74,21 @@ def test_cannot_tell_when_the_curve_does_not_support_it(jaccards, sizes, why):
     assert why in plan.reason
 
 
-def test_the_interval_from_1024_trials_holds_the_crossing_of_the_longer_run():
-    """A planted store of 8,192 trials: the forecast from its first 1,024 against where its
-    own curve crosses the target (the crossing is bracketed by two measured prefixes)."""
-    t = 8192
-    planted = planted_trials(t, n=300, n_test=150, memorized=90, pairs=140, infl=(0.05, 0.6),
-                             seed=2)
+def test_the_forecast_from_1024_trials_lands_where_the_longer_run_crosses():
+    """A planted store of 4,096 trials whose pairs at θ_infl 0.2 cross Jaccard 0.8 between
+    its prefixes 1,024 and 2,048: the forecast from its first 1,024 trials lies there."""
+    t = 4096
+    planted = planted_trials(t, n=400, n_test=400, memorized=150, pairs=350, infl=(0.1, 0.4),
+                             seed=0)
     trials = Trials(planted.mask, planted.train_correct, planted.test_correct,
                     planted.train_labels, planted.test_labels)
     full = trials_curve(trials, np.arange(t), np.ones(t, bool), 0.25, [0.2], seed=0, splits=8)
     pairs = curve_of(full, "pairs", 0.2)
-    crossed = pairs[pairs["jaccard"] >= 0.9]
-    assert len(crossed), "the planted run must cross the target to test against"
-    first = int(crossed["t"].iloc[0])
-    before = int(pairs["t"][pairs["t"] < first].max())
-    plan = forecast(pairs[pairs["t"] <= 1024], 0.9, "pairs", 0.25, 0.2, 5)
-    assert first > 1024, "the crossing must lie beyond the trials forecast from"
-    assert plan.trials_needed is not None
-    assert plan.low <= first and plan.high >= before  # the intervals overlap
+    measured = dict(zip(pairs["t"], pairs["jaccard"], strict=True))
+    assert measured[1024] < 0.8 <= measured[2048]  # the crossing the forecast must find
+    plan = forecast(pairs[pairs["t"] <= 1024], 0.8, "pairs", 0.25, 0.2, 20)
+    assert not plan.reached and 1024 < plan.trials_needed <= 2048
+    assert plan.low <= plan.trials_needed <= plan.high
 
 
 def write_planted(path, t=512, **kw) -> None:
@@ -116,7 +121,7 @@ def test_plan_reads_a_study_folder_and_names_a_missing_store(tmp_path, capsys):
     assert main(["plan", str(folder)]) == 0
     assert "θ_infl 0.15" in capsys.readouterr().out
     assert main(["plan", str(tmp_path / "nowhere")]) == 1
-    assert "nowhere/correctness.h5: no such correctness store" in capsys.readouterr().err
+    assert "nowhere: no such correctness store" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_:
         main(["plan", str(folder), "--memorized", "--infl", "0.2"])
     assert exit_.value.code == 2

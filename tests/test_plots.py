@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from longtail.noise import label_noise_metrics
+from longtail.labels.noise import label_noise_metrics
 from longtail.reporting.plots import (
     ExampleGrid,
     NoisePanel,

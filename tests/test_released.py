@@ -13,10 +13,10 @@ import pytest
 import yaml
 from test_config import checked
 
-from longtail.config import ConfigError
+from longtail.config.errors import ConfigError
 from longtail.data.study_data import StudyData
-from longtail.estimates import EstimatesError, read_estimates
-from longtail.released import import_released
+from longtail.estimators.estimates import EstimatesError, read_estimates
+from longtail.estimators.released import import_released
 from longtail.reporting.provenance import released_about
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from test_estimates import make_store, write
 
-from longtail.estimates import compute_estimates, estimate_store, read_estimates
-from longtail.reliability import (
+from longtail.estimators.estimates import compute_estimates, estimate_store, read_estimates
+from longtail.estimators.reliability import (
     MEM_COLUMNS,
     chance_pairs,
     choose_threshold,
@@ -19,7 +19,7 @@ from longtail.reliability import (
     reliability,
     summary_fields,
 )
-from longtail.select import (
+from longtail.estimators.select import (
     CONSISTENCY_COLUMNS,
     is_memorized,
     jaccard_table,
@@ -28,8 +28,8 @@ from longtail.select import (
     split_halves,
     split_trials,
 )
-from longtail.store import CorrectnessStore, TrialResults
-from longtail.summary import reliability_note
+from longtail.estimators.summary import reliability_note
+from longtail.store.correctness import CorrectnessStore, TrialResults
 
 GRID = {"mem": [0.05, 0.1, 0.2, 0.3], "infl": [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35]}
 

@@ -11,11 +11,11 @@ import pandas as pd
 from matplotlib.figure import Figure
 from test_tables import ABOUT, SUMMARY
 
-from longtail.reliability import summary_fields
+from longtail.estimators.reliability import summary_fields
+from longtail.estimators.summary import reliability_note
 from longtail.reporting.figures import make_consistency, make_figC1, selection_label
 from longtail.reporting.plots import draw_consistency
 from longtail.reporting.tables import make_pairs_table, pairs_display, pairs_table
-from longtail.summary import reliability_note
 
 
 def report(jaccards: list[float | None], reached: bool, used: float = 0.15) -> dict:

@@ -10,7 +10,15 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from longtail.removal import (
+from longtail.config.study import (
+    parse_part,
+    random_part,
+    removal_seed,
+    removal_shards,
+    threshold_part,
+    trial_seed,
+)
+from longtail.estimators.removal import (
     RemovalError,
     equivalent_random_removal,
     marginal_utility,
@@ -24,15 +32,7 @@ from longtail.removal import (
     welch_difference,
     write_removal,
 )
-from longtail.select import is_memorized
-from longtail.study import (
-    parse_part,
-    random_part,
-    removal_seed,
-    removal_shards,
-    threshold_part,
-    trial_seed,
-)
+from longtail.estimators.select import is_memorized
 
 
 def test_part_names_round_trip_by_value():

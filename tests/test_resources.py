@@ -1,5 +1,5 @@
-"""longtail.resources: what each cluster job asks for, pinned to the values the workflow asked
-for when the model lived in rules/common.smk (so moving it changed no job's request)."""
+"""longtail.workflow.resources: what each cluster job asks for, pinned to the values the workflow
+asked for when the model lived in rules/common.smk (so moving it changed no job's request)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from longtail.resources import JobResources, model_seconds
-from longtail.study import Study, with_defaults
+from longtail.config.study import Study, with_defaults
+from longtail.workflow.resources import JobResources, model_seconds
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = yaml.safe_load((ROOT / "tests" / "config" / "tiny.yaml").read_text())["studies"]["tiny"]

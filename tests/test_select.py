@@ -10,15 +10,15 @@ import pandas as pd
 import pytest
 from test_estimates import make_store, write
 
-from longtail.algorithm1 import InfluenceBlock, proportion_difference
-from longtail.estimates import (
+from longtail.estimators.algorithm1 import InfluenceBlock, proportion_difference
+from longtail.estimators.estimates import (
     Estimates,
     compute_estimates,
     estimate_store,
     load_influence,
     read_estimates,
 )
-from longtail.select import (
+from longtail.estimators.select import (
     CONSISTENCY_COLUMNS,
     EXACT_COLUMNS,
     PAIR_COLUMNS,
@@ -31,7 +31,7 @@ from longtail.select import (
     summarize_pairs,
     write_summary,
 )
-from longtail.store import StoreError
+from longtail.store.correctness import StoreError
 
 
 def loop_pairs(mem: np.ndarray, infl: np.ndarray, train_labels: np.ndarray,

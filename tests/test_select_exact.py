@@ -10,16 +10,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from longtail.algorithm1 import (
+from longtail.estimators.algorithm1 import (
     infl_at_least,
     influence,
     mem_at_least,
     memorization,
     ratio_at_least,
 )
-from longtail.estimates import estimate_store, iter_influence, load_influence, read_estimates
-from longtail.select import is_memorized, jaccard_table, select_pairs, select_pairs_file
-from longtail.store import CorrectnessStore, TrialResults, write_store
+from longtail.estimators.estimates import (
+    estimate_store,
+    iter_influence,
+    load_influence,
+    read_estimates,
+)
+from longtail.estimators.select import is_memorized, jaccard_table, select_pairs, select_pairs_file
+from longtail.store.correctness import CorrectnessStore, TrialResults, write_store
 
 
 def one_example(t_in: int, t_out: int, hits_in: int, hits_out: int) -> tuple[np.ndarray, ...]:

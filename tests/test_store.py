@@ -4,7 +4,7 @@ import h5py
 import numpy as np
 import pytest
 
-from longtail.store import (
+from longtail.store.correctness import (
     CorrectnessStore,
     StoreError,
     TrialResults,
@@ -44,7 +44,7 @@ def test_killed_writer_leaves_no_complete_looking_file(tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("longtail.store.write_attrs", boom)
+    monkeypatch.setattr("longtail.store.correctness.write_attrs", boom)
     with pytest.raises(KeyboardInterrupt):
         write_shard(tmp_path / "s.h5", trials([0]), ATTRS)
     assert list(tmp_path.iterdir()) == []

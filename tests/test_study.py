@@ -1,5 +1,5 @@
-"""longtail.study: the one description of a study (params, fingerprints, shard and part names,
-seeds) and the schema's defaults."""
+"""longtail.config.study: the one description of a study (params, fingerprints, shard and part
+names, seeds) and the schema's defaults."""
 
 from __future__ import annotations
 
@@ -16,11 +16,8 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
-from longtail.recipe import Recipe
-from longtail.reliability import CHANCE_STREAM
-from longtail.schema import SCHEMA_PATH
-from longtail.select import split_trials
-from longtail.study import (
+from longtail.config.schema import SCHEMA_PATH
+from longtail.config.study import (
     DATA_KEYS,
     TRIAL_KEYS,
     Study,
@@ -32,6 +29,9 @@ from longtail.study import (
     trial_seed,
     with_defaults,
 )
+from longtail.estimators.reliability import CHANCE_STREAM
+from longtail.estimators.select import split_trials
+from longtail.train.recipe import Recipe
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -195,7 +195,8 @@ def test_recipe_takes_its_defaults_from_the_schema():
 
 
 def test_the_rules_import_no_torch():
-    """rules/common.smk imports longtail.config and longtail.study when the workflow is parsed."""
-    code = ("import sys, longtail.config, longtail.study; "
+    """rules/common.smk imports longtail.workflow.checks and longtail.config.study when the workflow
+    is parsed."""
+    code = ("import sys, longtail.workflow.checks, longtail.config.study; "
             "assert not [m for m in sys.modules if m.split('.')[0] in ('torch', 'torchvision')]")
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -12,7 +12,7 @@ import pytest
 
 from longtail.data import load_study_data
 from longtail.data.study_data import make_study_data
-from longtail.estimates import Estimates, write_estimates
+from longtail.estimators.estimates import Estimates, write_estimates
 from longtail.reporting.tables import (
     OURS,
     PAPER,

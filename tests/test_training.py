@@ -5,8 +5,9 @@ import pytest
 import torch
 from conftest import blobs
 
-from longtail.models import ARCHITECTURES, build_model
-from longtail.recipe import (
+from longtail.config.study import trial_seed
+from longtail.train.models import ARCHITECTURES, build_model
+from longtail.train.recipe import (
     Recipe,
     augment_crop_flip,
     lr_factor,
@@ -14,8 +15,7 @@ from longtail.recipe import (
     resolved_precision,
     uses_bf16,
 )
-from longtail.study import trial_seed
-from longtail.training import resolve_method, subset_mask, train_trials
+from longtail.train.training import resolve_method, subset_mask, train_trials
 
 
 def test_trial_seeds_depend_only_on_study_seed_and_trial():
@@ -223,7 +223,7 @@ def test_trials_are_bit_identical_with_one_or_two_threads(precision):
 def test_auto_precision_is_bf16_only_where_the_hardware_has_it(monkeypatch, native):
     """``auto`` trains in bf16 on a CPU with AMX/AVX512-BF16 and in float32 on one that would
     emulate it; explicit precisions are kept as written."""
-    monkeypatch.setattr("longtail.recipe._cpu_has_bf16", lambda: native)
+    monkeypatch.setattr("longtail.train.recipe._cpu_has_bf16", lambda: native)
     cpu = torch.device("cpu")
     assert uses_bf16(Recipe.with_defaults(precision="auto"), cpu) is native
     assert resolved_precision(Recipe.with_defaults(precision="auto"), cpu) == (

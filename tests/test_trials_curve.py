@@ -1,15 +1,15 @@
-"""The trials curve (longtail.trials_curve): prefixes, and each point equal to the split-half
-reliability of the same study with fewer trials."""
+"""The trials curve (longtail.estimators.trials_curve): prefixes, and each point equal to the
+split-half reliability of the same study with fewer trials."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
-
 from fabricate import planted_trials
-from longtail.reliability import SplitHalves, Trials
-from longtail.trials_curve import CURVE_COLUMNS, curve_of, prefixes, trials_curve
+
+from longtail.estimators.reliability import SplitHalves, Trials
+from longtail.estimators.trials_curve import CURVE_COLUMNS, curve_of, prefixes, trials_curve
 
 
 @pytest.mark.parametrize(("t", "expected"), [

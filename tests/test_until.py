@@ -1,16 +1,16 @@
-"""`trials: {until: ...}` (longtail.until, longtail.rounds): the spec, its rounds, and a
-round's verdict on planted trials."""
+"""`trials: {until: ...}` (longtail.config.until, longtail.estimators.rounds): the spec, its
+rounds, and a round's verdict on planted trials."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from fabricate import planted_trials
-from longtail.config import ConfigError, check_study
-from longtail.reliability import Trials
-from longtail.rounds import decide
-from longtail.until import Until, UntilError, until_of, until_summary
+
+from longtail.config.until import Until, UntilError, until_of, until_summary
+from longtail.estimators.reliability import Trials
+from longtail.estimators.rounds import decide
+from longtail.workflow.checks import ConfigError, check_study
 
 SPEC = {"until": {"pairs": 0.7}, "step": 512, "max": 1300}
 

@@ -8,7 +8,7 @@ import pytest
 import yaml
 from conftest import TINY, changed_config, planned_jobs, snakemake
 
-from longtail.store import read_store
+from longtail.store.correctness import read_store
 
 pytestmark = pytest.mark.e2e
 
@@ -40,7 +40,7 @@ def test_dataset_cache_built_offline_from_real_fashion_mnist(tiny_study):
 def test_estimates_pairs_and_consistency(tiny_study):
     import pandas as pd
 
-    from longtail.estimates import read_estimates
+    from longtail.estimators.estimates import read_estimates
 
     results = tiny_study / "results" / "tiny"
     estimates = read_estimates(results / "estimates.h5")

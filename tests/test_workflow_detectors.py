@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from conftest import changed_config, snakemake
 
-from longtail.kfold import read_kfold
+from longtail.labels.kfold import read_kfold
 
 pytestmark = pytest.mark.e2e
 pytest.importorskip("cleanlab")

@@ -14,10 +14,10 @@ import pytest
 import yaml
 from conftest import TINY, planned_jobs, snakemake
 
-from longtail.estimates import read_estimates
-from longtail.removal import read_removal
-from longtail.select import is_memorized
-from longtail.store import read_store
+from longtail.estimators.estimates import read_estimates
+from longtail.estimators.removal import read_removal
+from longtail.estimators.select import is_memorized
+from longtail.store.correctness import read_store
 
 pytestmark = pytest.mark.e2e
 

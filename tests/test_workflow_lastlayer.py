@@ -14,9 +14,9 @@ import pytest
 import yaml
 from conftest import TINY, changed_config, planned_jobs, snakemake
 
-from longtail.estimates import read_estimates
-from longtail.lastlayer import read_representations
-from longtail.store import read_store
+from longtail.estimators.estimates import read_estimates
+from longtail.store.correctness import read_store
+from longtail.train.lastlayer import read_representations
 
 pytestmark = pytest.mark.e2e
 

@@ -14,7 +14,7 @@ from test_data_custom import image_folder
 
 from longtail.cli import main
 from longtail.data import load_study_data
-from longtail.store import read_store
+from longtail.store.correctness import read_store
 
 pytestmark = pytest.mark.e2e
 

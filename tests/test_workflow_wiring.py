@@ -1,10 +1,11 @@
-"""longtail.wiring: the rules' input, parameter and target functions, with known answers for the
-tiny study (tests/config/tiny.yaml) and a config that has a released study, an own dataset,
+"""longtail.workflow.wiring: the rules' input, parameter and target functions, with known answers
+for the tiny study (tests/config/tiny.yaml) and a config that has a released study, an own dataset,
 a last layer and a comparison group. No Snakemake run: the functions are plain Python."""
 
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -12,9 +13,9 @@ import pytest
 import yaml
 from snakemake.iocontainers import Namedlist
 
-from longtail.config import name_custom_datasets
-from longtail.study import with_defaults
-from longtail.wiring import Wiring, expand, study_regex
+from longtail.config.study import with_defaults
+from longtail.workflow.checks import name_custom_datasets
+from longtail.workflow.wiring import Wiring, expand, study_regex
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = yaml.safe_load((ROOT / "tests" / "config" / "tiny.yaml").read_text())
@@ -83,6 +84,8 @@ def test_final_output_of_the_tiny_study(tiny: Wiring) -> None:
     assert tiny.get_final_output() == [
         "results/tiny/pairs.csv", "results/tiny/summary.json",
         "results/tiny/consistency.csv", "results/tiny/reliability.json",
+        "results/tiny/trials_curve.csv", "results/tiny/forecast.json",
+        "figures/trials_curve_tiny.pdf", "figures/trials_curve_tiny.png",
         "tables/lastlayer.md", "figures/figC3.pdf",
         *[f"figures/{figure}.{ext}" for figure in figures for ext in ("pdf", "png")],
         *[f"tables/{table}.{ext}" for table in ("pairs", "marginal_utility")
@@ -115,12 +118,14 @@ def test_selection_of_trained_and_released_studies(mixed: Wiring) -> None:
     assert mixed.trained_studies == ["tiny", "other", "own"]
     assert mixed.released_studies == ["paper"]
     assert mixed.get_selection_inputs(job(study="tiny")) == {
-        "estimates": "results/tiny/estimates.h5", "reliability": "results/tiny/reliability.json"}
+        "estimates": "results/tiny/estimates.h5", "reliability": "results/tiny/reliability.json",
+        "forecast": "results/tiny/forecast.json", "until": []}
     assert mixed.get_selection_inputs(job(study="paper")) == {
         "estimates": "results/paper/estimates.h5"}
-    both = Namedlist(fromdict={"estimates": "e.h5", "reliability": "r.json"})
+    both = Namedlist(fromdict={"estimates": "e.h5", "reliability": "r.json",
+                               "forecast": "f.json", "until": []})
     assert mixed.get_selection_options(None, both, Namedlist(fromdict={"rst": "s.rst"})) == \
-        "--reliability r.json --caption s.rst"
+        "--reliability r.json --forecast f.json --caption s.rst"
     assert mixed.get_selection_options(None, Namedlist(fromdict={"estimates": "e.h5"}),
                                        Namedlist(fromdict={"csv": "p.csv"})) == ""
     # `auto` stands for the paper's value where a stage does not search a grid; key-sorted
@@ -133,7 +138,8 @@ def test_explorer_of_trained_and_released_studies(mixed: Wiring) -> None:
     assert inputs["reliability"] == "results/tiny/reliability.json"
     # mem_hist also draws `other`: linking it would make tiny's explorer wait for other's trials
     assert inputs["figures"] == [f"figures/{figure}.png" for figure in
-                                 ("fig1", "fig2", "fig3", "figC1", "consistency")]
+                                 ("trials_curve_tiny", "fig1", "fig2", "fig3", "figC1",
+                                  "consistency")]
     assert "reliability" not in mixed.get_explorer_inputs(job(study="paper"))
     assert mixed.get_explorer_inputs(job(study="paper"))["figures"] == []
     options = mixed.get_explorer_options(None, Namedlist(fromdict={
@@ -159,3 +165,33 @@ def test_groups_own_data_and_galleries(mixed: Wiring) -> None:
     assert mixed.get_final_output()[:6] == [
         f"results/{study}/{name}" for study in ("tiny", "other", "paper")
         for name in ("pairs.csv", "summary.json")]
+
+
+def test_an_until_study_trains_round_by_round_up_to_the_round_that_stops(tmp_path) -> None:
+    config = copy.deepcopy(TINY)
+    config["studies"]["tiny"]["trials"] = {"until": {"pairs": 0.7}, "step": 32, "max": 80}
+    config["lastlayer"]["studies"] = []
+    verdicts = {0: False, 1: True}  # round -> stop
+    asked = []
+
+    def round_file(study: str, round_index: int) -> str:
+        asked.append((study, round_index))
+        path = tmp_path / f"{round_index}.json"
+        path.write_text(json.dumps({"stop": verdicts[round_index], "t": 32 * (round_index + 1)}))
+        return str(path)
+
+    config = with_defaults(config, part="config")
+    until = Wiring.from_config(config, {}, round_file)
+    assert until.until_studies == ["tiny"]
+    assert until.get_round_shards(job(study="tiny", round="2")) == [
+        f"results/tiny/trials/{shard}.h5" for shard in ("0-16", "16-32", "32-48", "48-64",
+                                                          "64-80")]
+    assert until.get_trial_shards(job(study="tiny")) == [
+        f"results/tiny/trials/{shard}.h5" for shard in ("0-16", "16-32", "32-48", "48-64")]
+    assert asked == [("tiny", 0), ("tiny", 1)]  # round 2 is never asked for
+    assert until.get_until_verdict(job(study="tiny")) == [str(tmp_path / "1.json")]
+    inputs = until.get_selection_inputs(job(study="tiny"))
+    assert inputs["until"] == [str(tmp_path / "1.json")]
+    options = Namedlist(fromdict={**inputs, "until": inputs["until"]})
+    assert until.get_selection_options(None, options, Namedlist(fromdict={})).endswith(
+        f"--until {tmp_path / '1.json'}")

@@ -25,7 +25,7 @@ import warnings
 from collections.abc import Callable, Sequence
 
 from longtail import __version__
-from longtail.defaults import (
+from longtail.config.defaults import (
     DEFAULT_CONSISTENCY_THRESHOLDS,
     DEFAULT_FORECAST,
     DEFAULT_GRIDS,
@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 
     import numpy as np
 
-    from longtail.store import CorrectnessStore
+    from longtail.store.correctness import CorrectnessStore
 
 EXIT_DATA = 1    # the input is unreadable, inconsistent or missing (the message names it)
 EXIT_USAGE = 2   # argparse's status for a command line it refuses
@@ -153,7 +153,7 @@ def run_estimate(args: argparse.Namespace) -> int:
 
     Estimate mem (Alg. 1 line 5) and influence (line 7) over the valid trials of a
     correctness store and write estimates.h5."""
-    from longtail.estimates import estimate_store
+    from longtail.estimators.estimates import estimate_store
 
     attrs = estimate_store(args.store, args.out, influence=args.influence,
                            min_out_trials=args.min_out_trials, trial_range=args.trials)
@@ -191,8 +191,8 @@ def run_pairs(args: argparse.Namespace) -> int:
     """select high-influence pairs (Section 2) and summarize them
 
     Select pairs with mem >= --mem, infl >= --infl and equal labels."""
-    from longtail.reliability import read_reliability
-    from longtail.summary import select_fixed, select_reliably
+    from longtail.estimators.reliability import read_reliability
+    from longtail.estimators.summary import select_fixed, select_reliably
 
     if args.reliability:
         report = read_reliability(args.reliability)
@@ -280,10 +280,10 @@ def run_consistency(args: argparse.Namespace) -> int:
 
     Split the valid trials into two halves, select pairs from each and write the Jaccard
     similarity of the two pair sets per influence threshold."""
-    from longtail.estimates import trials_in_range
-    from longtail.io import write_csv
-    from longtail.reliability import reliability, write_reliability
-    from longtail.select import consistency_table
+    from longtail.estimators.estimates import trials_in_range
+    from longtail.estimators.reliability import reliability, write_reliability
+    from longtail.estimators.select import consistency_table
+    from longtail.store.io import write_csv
 
     trials = None if args.trials is None else trials_in_range(args.store, args.trials)
     if args.reliability:
@@ -358,9 +358,9 @@ def run_trials_curve(args: argparse.Namespace) -> int:
     At the prefixes t' = 128, 256, 512, ... and t of the store's trials (ids below t'), the
     mean over R random half-splits of the Jaccard of the memorized set at --mem and of the
     pairs at every --thresholds value, with the mean sizes per half."""
-    from longtail.io import write_csv, write_json
-    from longtail.plan import curve_forecasts, plan_line, store_study
-    from longtail.trials_curve import store_curve
+    from longtail.estimators.plan import curve_forecasts, plan_line, store_study
+    from longtail.estimators.trials_curve import store_curve
+    from longtail.store.io import write_csv, write_json
 
     seed = int(store_study(args.store).get("seed", 0)) if args.seed is None else args.seed
     infl = sorted({*args.thresholds, *(args.forecast_infl if args.forecast else [])})
@@ -411,7 +411,7 @@ def run_plan(args: argparse.Namespace) -> int:
     docs/estimates.md)."""
     import json
 
-    from longtail.plan import plan_line, plan_store
+    from longtail.estimators.plan import plan_line, plan_store
 
     if args.target <= 0:
         raise UsageError("--target must be in (0, 1]")
@@ -435,7 +435,7 @@ def run_models(args: argparse.Namespace) -> int:
 
     List the architecture registry with parameter counts for an input shape."""
     try:  # imported here: torch is optional, and `longtail --help` must not load it
-        from longtail.models import ARCHITECTURES, BATCHABLE, build_model
+        from longtail.train.models import ARCHITECTURES, BATCHABLE, build_model
     except ModuleNotFoundError as err:
         if (err.name or "").split(".")[0] not in ("torch", "torchvision"):
             raise
@@ -485,8 +485,8 @@ def run_scores(args: argparse.Namespace) -> int:
     train_prediction) the folder OUT holding labels.npy and pred_probs.npy, cleanlab's
     out-of-sample predicted probabilities: the share of the models trained without example i
     that predict each class (see OUT/README.txt)."""
-    from longtail.released import write_released
-    from longtail.scores import read_scores, write_cleanlab, write_scores
+    from longtail.estimators.released import write_released
+    from longtail.estimators.scores import read_scores, write_cleanlab, write_scores
 
     if args.format == "cleanlab":
         if args.store is None:
@@ -535,8 +535,7 @@ def run_explain(args: argparse.Namespace) -> int:
     Print the k training examples with the highest influence (Alg. 1 line 7) on test example
     J, or the k test examples training example I influences most, with index, source index,
     label, infl ± se (and mem ± se)."""
-    from longtail.estimates import read_estimates
-    from longtail.io import atomic_path
+    from longtail.estimators.estimates import read_estimates
     from longtail.reporting.explain import (
         class_names,
         describe,
@@ -546,6 +545,7 @@ def run_explain(args: argparse.Namespace) -> int:
         influencers,
     )
     from longtail.reporting.plots.style import figure_style
+    from longtail.store.io import atomic_path
 
     if args.png and not args.data:
         raise UsageError("--png needs --data (the study data file or dataset cache)")
@@ -632,7 +632,7 @@ def _label_options(p: argparse.ArgumentParser, required: bool) -> None:
 
 
 def _labels(args: argparse.Namespace) -> dict[str, np.ndarray]:
-    from longtail.importers import load_array
+    from longtail.store.importers import load_array
 
     return {name: load_array(path) for name, path in (("train_labels", args.train_labels),
                                                       ("test_labels", args.test_labels)) if path}
@@ -650,7 +650,7 @@ def run_import_demo(args: argparse.Namespace) -> int:
     An .npz with trainset_mask (t, n), trainset_correctness (t, n) and testset_correctness
     (t, n_test), as the authors' demo stacks them, and the labels (train_labels/test_labels in
     the file or given here)."""
-    from longtail.importers import import_demo
+    from longtail.store.importers import import_demo
 
     store = import_demo(args.npz, args.out, _labels(args), {"dataset": args.dataset})
     return _report_store(args.out, store)
@@ -661,7 +661,7 @@ def run_import_datamodels(args: argparse.Namespace) -> int:
 
     masks.npy (t, n) bool and margin matrices (t, n_test) for the test set and (t, n) for the
     training set; an example counts as correct when its margin is > 0."""
-    from longtail.importers import import_datamodels
+    from longtail.store.importers import import_datamodels
 
     labels = _labels(args)
     store = import_datamodels(args.masks, args.test_margins, args.train_margins,
@@ -690,7 +690,7 @@ def run_import_released(args: argparse.Namespace) -> int:
     `longtail pairs`, `scores`, `explain` and the workflow's figures and tables. Standard
     errors are NaN and trial counts -1: the released files hold neither."""
     from longtail.data import load_study_data
-    from longtail.released import import_released
+    from longtail.estimators.released import import_released
 
     data = load_study_data(args.data) if args.data else None
     dataset = args.dataset or (data.dataset if data is not None else "released")
@@ -714,7 +714,7 @@ def run_agreement(args: argparse.Namespace) -> int:
     standard errors. Prints one JSON line."""
     import json
 
-    from longtail.compare import agreement_files
+    from longtail.estimators.agreement import agreement_files
 
     print(json.dumps(agreement_files(args.a, args.b, args.mem, args.infl)))
     return 0

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torchvision
 
-from longtail.schema import schema_default
+from longtail.config.schema import schema_default
 
 from .cache import write_cache
 from .catalog import check_dataset, known_checksums

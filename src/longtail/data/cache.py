@@ -3,7 +3,7 @@
 
 Cache layout (``resources/<dataset>.h5``: images, labels, original indices and class names of
 both splits, content-hashed): docs/formats.md ("Dataset cache"). Written and read through
-:mod:`longtail.h5`; a file without ``complete`` or with a changed byte is refused (DataError
+:mod:`longtail.store.h5`; a file without ``complete`` or with a changed byte is refused (DataError
 naming the file).
 """
 
@@ -18,7 +18,8 @@ from typing import Any
 import h5py
 import numpy as np
 
-from ..h5 import create, read_attrs, write_attrs
+from longtail.store.h5 import create, read_attrs, write_attrs
+
 from . import layout
 from .errors import DataError
 

@@ -1,5 +1,5 @@
 """Where each supported dataset comes from: its torchvision class (named in
-:mod:`longtail.datasets`), its original files and their known checksums."""
+:mod:`longtail.data.datasets`), its original files and their known checksums."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ import torchvision.datasets
 from torchvision.datasets import MNIST
 from torchvision.datasets import imagenet as tv_imagenet
 
-from longtail.datasets import DATASETS, REGISTRY
-
+from .datasets import DATASETS, REGISTRY
 from .errors import DataError
 
 # The torchvision class of each dataset the registry names (ImageNet's archives are handled

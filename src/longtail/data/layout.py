@@ -1,4 +1,4 @@
-"""The data files' part of the HDF5 layer (:mod:`longtail.h5`): the layout shared by the
+"""The data files' part of the HDF5 layer (:mod:`longtail.store.h5`): the layout shared by the
 dataset cache and the study data (images, vectors, class names) and their content hash."""
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from typing import Any, Protocol
 import h5py
 import numpy as np
 
-from .. import h5 as layer
+from longtail.store import h5 as layer
+
 from .errors import DataError
 
 _HASH_CHUNK_BYTES = 1 << 24
@@ -60,7 +61,7 @@ def write_classes(h5: h5py.File, classes: Sequence[str]) -> None:
 
 
 def open_h5(path: str | os.PathLike, what: str) -> h5py.File:
-    """Open ``path`` read-only (:func:`longtail.h5.open_file`); DataError naming it if it is
+    """Open ``path`` read-only (:func:`longtail.store.h5.open_file`); DataError naming it if it is
     unreadable or incomplete."""
     return layer.open_file(path, DataError, what)
 

@@ -2,7 +2,7 @@
 
 Study file layout (``<study>/data.h5``: the subsample's images, labels trained on, clean
 labels, original indices and flipped flags): docs/formats.md ("Study data"). Written and read
-through :mod:`longtail.h5`; a file without ``complete`` or with a changed byte is refused
+through :mod:`longtail.store.h5`; a file without ``complete`` or with a changed byte is refused
 (DataError naming the file).
 """
 
@@ -15,12 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from ..h5 import create, read, read_attrs, read_strings, write_attrs
-from ..noise_models import NoiseModelError, apply_class_noise, noise_rate, noise_record_json
-from ..study import derive_rng
+from longtail.config.study import derive_rng
+from longtail.store.h5 import create, read, read_attrs, read_strings, write_attrs
+
 from . import layout
 from .cache import read_cache
 from .errors import DataError
+from .noise_models import NoiseModelError, apply_class_noise, noise_rate, noise_record_json
 
 STUDY_ARRAYS = ("x_train", "y_train", "y_train_clean", "train_source_index",
                 "train_label_flipped", "x_test", "y_test", "test_source_index")
@@ -105,7 +106,7 @@ def make_study_data(cache_path: str | os.PathLike, out_path: str | os.PathLike, 
     """Subsample a verified cache (stratified, seeded), add label noise, write atomically.
 
     ``label_noise``: a rate (symmetric, :func:`flip_labels`) or a class-conditional model
-    (:mod:`longtail.noise_models`, recorded in the attribute ``label_noise_model``)."""
+    (:mod:`longtail.data.noise_models`, recorded in the attribute ``label_noise_model``)."""
     model = label_noise if isinstance(label_noise, Mapping) else None
     label_noise = noise_rate(label_noise)
     if model is None and not 0 <= label_noise < 1:

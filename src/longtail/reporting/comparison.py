@@ -1,6 +1,6 @@
 """The cross-architecture comparison (Sec. C) for people: ``tables/arch_comparison.{csv,md}``
 and its figure, from the groups' statistics, curves and mem written by
-:func:`longtail.compare.compare_group_files`."""
+:func:`longtail.estimators.agreement.compare_group_files`."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from longtail.io import write_csv
 from longtail.reporting.plots.comparison import ArchPanel, draw_arch_comparison
 from longtail.reporting.plots.style import figure_style, save_figure
 from longtail.reporting.tables import to_markdown, write_markdown
+from longtail.store.io import write_csv
 
 
 def tabulate_comparisons(stats_csvs: Sequence[str | os.PathLike], out_csv: str | os.PathLike,

@@ -1,5 +1,5 @@
-"""Label-error detectors side by side (:mod:`longtail.detectors`): one table and one figure of
-precision-recall curves per noise study, and the table of training cost against quality."""
+"""Label-error detectors side by side (:mod:`longtail.labels.detectors`): one table and one figure
+of precision-recall curves per noise study, and the table of training cost against quality."""
 
 from __future__ import annotations
 
@@ -12,19 +12,19 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from longtail.detectors import (
+from longtail.labels.detectors import (
     cost_curve,
     evaluate,
     first_reaching,
     pr_curve,
     side_by_side,
 )
-from longtail.io import write_csv, write_text
-from longtail.kfold import KFoldResult, read_kfold
+from longtail.labels.kfold import KFoldResult, read_kfold
 from longtail.reporting.errors import ReportingError
 from longtail.reporting.plots.style import TEXT_WIDTH, figure_style, save_figure
 from longtail.reporting.tables import to_markdown
-from longtail.store import read_store
+from longtail.store.correctness import read_store
+from longtail.store.io import write_csv, write_text
 
 PathLike = str | os.PathLike
 LEVELS = (0.95, 0.97)  # the AUROC each method's cost is read at

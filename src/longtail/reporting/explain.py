@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 
 from longtail.data.errors import DataError
 from longtail.data.layout import open_h5
-from longtail.estimates import Estimates, EstimatesError, load_influence, read_estimates
+from longtail.estimators.estimates import Estimates, EstimatesError, load_influence, read_estimates
 from longtail.reporting.plots.gallery import draw_row_gallery
 
 INFLUENCER_COLUMNS = ("train_index", "train_source_index", "label", "infl", "infl_se", "mem",

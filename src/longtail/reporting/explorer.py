@@ -30,12 +30,12 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from longtail.config.defaults import DEFAULT_TOP
 from longtail.data import StudyData, load_study_data
-from longtail.defaults import DEFAULT_TOP
-from longtail.estimates import Estimates, iter_influence, read_estimates
-from longtail.io import write_bytes, write_text
+from longtail.estimators.estimates import Estimates, iter_influence, read_estimates
+from longtail.estimators.select import block_at_least
 from longtail.reporting.explain import top_k
-from longtail.select import block_at_least
+from longtail.store.io import write_bytes, write_text
 
 SHEET_COLUMNS = 32           # thumbnails per row of a sprite sheet (32 x 32 per sheet)
 THUMB_MAX = 64               # longest side of a thumbnail in pixels; larger images are shrunk

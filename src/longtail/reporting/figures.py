@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 
 from longtail.data.study_data import read_class_names, read_study_images
-from longtail.estimates import load_influence, read_estimates
-from longtail.noise import compare_detectors, detector_scores
-from longtail.removal import read_removal, removal_curve
+from longtail.estimators.estimates import load_influence, read_estimates
+from longtail.estimators.removal import read_removal, removal_curve
+from longtail.labels.noise import compare_detectors, detector_scores
 from longtail.reporting.errors import ReportingError
 from longtail.reporting.inputs import by_study, read_label_noise
 from longtail.reporting.plots import (
@@ -138,7 +138,7 @@ def fig3_panel(estimates_path: PathLike, pairs_path: PathLike, data_path: PathLi
 def selection_label(summary: Mapping[str, Any]) -> str:
     """A figure's words on its selection: the thresholds and whether the pairs replicate
     (split-half Jaccard, mean over the splits with their range, against the target,
-    :mod:`longtail.reliability`)."""
+    :mod:`longtail.estimators.reliability`)."""
     text = f"mem ≥ {summary['mem_threshold']:g}, infl ≥ {summary['infl_threshold']:g}"
     if "replicates" not in summary:
         return text

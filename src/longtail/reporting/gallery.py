@@ -11,12 +11,12 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from longtail.config.schema import schema_default
 from longtail.data import StudyData, load_study_data
-from longtail.estimates import Estimates, read_estimates
-from longtail.io import atomic_path
+from longtail.estimators.estimates import Estimates, read_estimates
 from longtail.reporting.plots.gallery import draw_row_gallery
 from longtail.reporting.plots.style import figure_style
-from longtail.schema import schema_default
+from longtail.store.io import atomic_path
 
 DEFAULT_EXAMPLES = schema_default("galleries", "examples")
 DEFAULT_PAIRS = schema_default("galleries", "pairs")

@@ -1,6 +1,6 @@
 """The last-layer-only estimates (Section 3) for people: ``tables/lastlayer.{csv,md}`` (one
 column per study beside the paper's numbers) and Fig. C.3, from what
-:mod:`longtail.lastlayer` computes."""
+:mod:`longtail.train.lastlayer` computes."""
 
 from __future__ import annotations
 
@@ -11,9 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from longtail.estimates import read_estimates
-from longtail.io import write_csv
-from longtail.lastlayer import LastLayerInputs, lastlayer_summary, same_class_influence_pairs
+from longtail.estimators.estimates import read_estimates
 from longtail.reporting import paper
 from longtail.reporting.plots.comparison import (
     INFL_EDGES,
@@ -23,6 +21,8 @@ from longtail.reporting.plots.comparison import (
 )
 from longtail.reporting.plots.style import figure_style, save_figure
 from longtail.reporting.tables import to_markdown, write_markdown
+from longtail.store.io import write_csv
+from longtail.train.lastlayer import LastLayerInputs, lastlayer_summary, same_class_influence_pairs
 
 MARKDOWN_ROWS = {
     "full_model_test_accuracy": "test accuracy, full model (all n examples)",

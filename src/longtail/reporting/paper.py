@@ -4,14 +4,14 @@ print them beside ours, labelled as the paper's.
 
 The paper's choices (θ_mem = 0.25, θ_infl = 0.15, the split-half Jaccard target 0.7) are
 quoted here as what the paper says; the method's defaults are another fact, kept in the config
-schema (``longtail/config.schema.yaml``), which chose the paper's values. The 95-100% fit of
+schema (``longtail/config/config.schema.yaml``), which chose the paper's values. The 95-100% fit of
 standard training is the method's premise, defined where the method is
-(:mod:`longtail.estimates`) and named here too.
+(:mod:`longtail.estimators.estimates`) and named here too.
 """
 
 from __future__ import annotations
 
-from longtail.estimates import FIT_PREMISE
+from longtail.estimators.estimates import FIT_PREMISE
 
 CITATION = "Feldman & Zhang (2020), Section 3"
 
@@ -60,7 +60,8 @@ MARGINAL_NOTE = (f"The paper compares with removing {EQUIVALENT_RANDOM:,} random
 # models trained on 70% training data achieve only 72.3 +- 0.3% ... only 38 training examples
 # with memorization estimates above 0.25 using linear models, compared with 18,099 ... we still
 # found 457 high-influence pairs"; "This reduces the training time by a factor of 720"; 1015
-# pairs with full models. Keys: the rows of tables/lastlayer.md (longtail.lastlayer's summary).
+# pairs with full models. Keys: the rows of tables/lastlayer.md (longtail.train.lastlayer's
+# summary).
 LASTLAYER = {
     "full_model_test_accuracy": "75.9%", "subset_models_test_accuracy": "72.3% ± 0.3",
     "linear_models_test_accuracy": "75.8% ± 0.1", "memorized_subset_models": "18099",

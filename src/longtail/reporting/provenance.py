@@ -3,7 +3,7 @@ which data, model, t and m (Algorithm 1) a result comes from and how accurate it
 
 ``results/{study}/about.json`` holds the numbers; ``about.rst`` the same as one reStructuredText
 paragraph, included by the report captions (``report/*.rst``). A study whose estimates were
-imported from the authors' released file (:mod:`longtail.released`) is described by
+imported from the authors' released file (:mod:`longtail.estimators.released`) is described by
 :func:`write_released_about`.
 """
 
@@ -16,13 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from longtail.algorithm1 import mem_counts
-from longtail.datasets import REGISTRY
-from longtail.estimates import FIT_PREMISE, Estimates, fit_summary, read_estimates
-from longtail.io import write_json, write_text
-from longtail.noise_models import describe_noise, noise_rate
-from longtail.store import StoreReader
-from longtail.study import subset_size
+from longtail.config.study import subset_size
+from longtail.data.datasets import REGISTRY
+from longtail.data.noise_models import describe_noise, noise_rate
+from longtail.estimators.algorithm1 import mem_counts
+from longtail.estimators.estimates import FIT_PREMISE, Estimates, fit_summary, read_estimates
+from longtail.store.correctness import StoreReader
+from longtail.store.io import write_json, write_text
 
 DATASET_NAMES = {name: dataset.title for name, dataset in REGISTRY.items()}
 ARCH_NAMES = {"mlp": "MLP", "cnn": "CNN", "resnet9": "ResNet-9", "resnet18": "ResNet-18",

@@ -1,6 +1,7 @@
 """Whether a selection replicates, in a few words for the captions and table notes of the
-figures and tables (the numbers: :mod:`longtail.reliability`; the paragraph ``summary.json``
-and the selection's caption carry, written with the selection: :mod:`longtail.summary`)."""
+figures and tables (the numbers: :mod:`longtail.estimators.reliability`; the paragraph
+``summary.json`` and the selection's caption carry, written with the selection:
+:mod:`longtail.estimators.summary`)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from typing import Any
 def jaccard_verdict(fields: Mapping[str, Any]) -> str:
     """The pairs' split-half Jaccard against the target in a few words, for captions and
     table notes: "split-half Jaccard 0.30 < 0.7; mean of 10 splits, 0.21-0.38" (``fields``:
-    :func:`longtail.reliability.summary_fields`; the range only for more than one split)."""
+    :func:`longtail.estimators.reliability.summary_fields`; the range only for more than one
+    split)."""
     jaccard, target = fields.get("jaccard_pairs"), fields["replicates_target"]
     text = "split-half Jaccard " + ("undefined" if jaccard is None else f"{jaccard:.2f}")
     if jaccard is not None and jaccard >= target:

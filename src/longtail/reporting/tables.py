@@ -25,19 +25,19 @@ from typing import Any
 
 import pandas as pd
 
-from longtail.estimates import FIT_PREMISE, fit_report, read_estimates
-from longtail.io import write_csv, write_text
-from longtail.noise import compare_detectors
-from longtail.removal import LEVEL, marginal_utility, random_removal_curve, read_removal
+from longtail.estimators.estimates import FIT_PREMISE, fit_report, read_estimates
+from longtail.estimators.removal import LEVEL, marginal_utility, random_removal_curve, read_removal
+from longtail.labels.noise import compare_detectors
 from longtail.reporting import paper as quoted  # `paper` names the tables' row switch
 from longtail.reporting.inputs import by_study, read_label_noise
 from longtail.reporting.provenance import ARCH_NAMES, DATASET_NAMES
 from longtail.reporting.reliability import jaccard_verdict
+from longtail.store.io import write_csv, write_text
 
 OURS = "this run"
 PAPER = "paper"
-# Whether the selection replicates (longtail.reliability) and the second reading of "influenced
-# by a single training example" (of any mem); NaN / empty for the paper's rows.
+# Whether the selection replicates (longtail.estimators.reliability) and the second reading of
+# "influenced by a single training example" (of any mem); NaN / empty for the paper's rows.
 PAIRS_RELIABILITY_COLUMNS = ("test_single_train_any_mem", "jaccard_pairs", "jaccard_memorized",
                              "pairs_chance", "replicates", "replicates_target",
                              "infl_threshold_mode", "splits", "jaccard_pairs_min",
@@ -147,7 +147,8 @@ def _chance(value: Any) -> str:
 def marginal_utility_table(utilities: Sequence[Mapping[str, Any]],
                            abouts: Sequence[Mapping[str, Any]], paper: bool = True
                            ) -> pd.DataFrame:
-    """One row per study from :func:`longtail.removal.marginal_utility`, then the paper's."""
+    """One row per study from :func:`longtail.estimators.removal.marginal_utility`, then the
+    paper's."""
     rows = []
     for utility, about in zip(utilities, abouts, strict=True):
         rows.append({**_study_columns(about), "models": utility["models_pairs"],
@@ -159,8 +160,8 @@ def marginal_utility_table(utilities: Sequence[Mapping[str, Any]],
 
 def label_noise_table(metrics: Sequence[Mapping[str, Any]], abouts: Sequence[Mapping[str, Any]]
                       ) -> pd.DataFrame:
-    """One row per study from :func:`longtail.noise.compare_detectors` and the models' fit
-    (:func:`longtail.estimates.fit_report`); NaN for what a study's estimates lack."""
+    """One row per study from :func:`longtail.labels.noise.compare_detectors` and the models' fit
+    (:func:`longtail.estimators.estimates.fit_report`); NaN for what a study's estimates lack."""
     rows = [{**_study_columns(about), "label_noise": about["label_noise"],
              **{key: m.get(key, math.nan) for key in NOISE_COLUMNS[6:]}}
             for m, about in zip(metrics, abouts, strict=True)]
@@ -453,8 +454,9 @@ def pairs_reliability_notes(summaries: Sequence[Mapping[str, Any]],
 
 
 def replication_warning(study: str, summary: Mapping[str, Any]) -> str:
-    """Words for a table built on pairs that do not replicate (:mod:`longtail.reliability`);
-    empty when they do or when the summary carries no reliability."""
+    """Words for a table built on pairs that do not replicate
+    (:mod:`longtail.estimators.reliability`); empty when they do or when the summary carries no
+    reliability."""
     if summary.get("replicates", True):
         return ""
     return (f"{study}: these pairs do not replicate ({jaccard_verdict(summary)}), "

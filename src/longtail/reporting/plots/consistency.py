@@ -32,9 +32,9 @@ def _verdict(setting: Mapping[str, Any], target: float) -> str:
 
 
 def draw_consistency(panels: Sequence[tuple[str, Mapping[str, Any]]]) -> Figure:
-    """One row per study, (title, :func:`longtail.reliability.reliability` report): split-half
-    Jaccard against θ_mem (left, memorized sets) and θ_infl (right, pair sets at the θ_mem
-    used), the mean over the report's splits with a band from their min to their max (one
+    """One row per study, (title, :func:`longtail.estimators.reliability.reliability` report):
+    split-half Jaccard against θ_mem (left, memorized sets) and θ_infl (right, pair sets at the
+    θ_mem used), the mean over the report's splits with a band from their min to their max (one
     split, reports written before ``splits``: the line alone), the target as a dashed line,
     the threshold used as a vertical line with the verdict in words, and the paper's point
     on the right."""

@@ -14,10 +14,10 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from longtail.noise import precision_recall_curve
+from longtail.config.schema import schema_default
+from longtail.labels.noise import precision_recall_curve
 from longtail.reporting.errors import ReportingError
 from longtail.reporting.plots.style import COLORS, TEXT_WIDTH, new_figure, study_colors
-from longtail.schema import schema_default
 
 # The config's defaults of the options (plots.<figure>.<option>), for callers that pass none.
 FIG2_BAND = schema_default("plots", "fig2", "band")
@@ -53,8 +53,8 @@ def draw_fig2(panels: Sequence[tuple[str, pd.DataFrame]], band: str = FIG2_BAND)
     against the threshold (top); memorized minus random with its 95% interval (middle); the
     fraction of the training set remaining (bottom).
 
-    ``panels`` are (title, :func:`longtail.removal.removal_curve` table) per study; the full
-    training set's accuracy is drawn as a dashed reference with the same band when present.
+    ``panels`` are (title, :func:`longtail.estimators.removal.removal_curve` table) per study; the
+    full training set's accuracy is drawn as a dashed reference with the same band when present.
     The legend sits below the axes, so it never covers data.
     """
     if not panels:

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from longtail.config.schema import schema_default
 from longtail.reporting.errors import ReportingError
 from longtail.reporting.plots.style import (
     COLORS,
@@ -20,7 +21,6 @@ from longtail.reporting.plots.style import (
     InchCanvas,
     show_image,
 )
-from longtail.schema import schema_default
 
 # The config's defaults of Fig. 3's options (plots.fig3), for callers that pass none.
 FIG3_GROUPS = schema_default("plots", "fig3", "groups")

@@ -13,7 +13,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from longtail.io import atomic_path
+from longtail.store.io import atomic_path
 
 PNG_DPI = 200
 TEXT_WIDTH = 7.0   # inches: a two-column page's text width; figures are drawn at print size

@@ -1,6 +1,7 @@
 """The trials curve: split-half Jaccard of a study's selections against t (the trials curve of
-:mod:`longtail.trials_curve`), a line per θ_infl for the pairs and one for the memorized set,
-the target drawn, and `longtail plan`'s forecasts marked where the curve does not reach it."""
+:mod:`longtail.estimators.trials_curve`), a line per θ_infl for the pairs and one for the
+memorized set, the target drawn, and `longtail plan`'s forecasts marked where the curve does
+not reach it."""
 
 from __future__ import annotations
 
