@@ -132,3 +132,108 @@ def test_the_authors_formulation_agrees_with_algorithm1():
     mem, infl = authors_estimates(mask, train, test)
     np.testing.assert_allclose(mem, memorization(mask, train, min_trials=1).mem, atol=1e-6)
     np.testing.assert_allclose(infl.T, influence(mask, test)[0], atol=1e-6)
+
+
+FRONTIER_KEYS = {
+    "benchmark", "candidate", "base", "changes", "cpu", "cores", "jobs", "dataset", "arch",
+    "n_train", "n_test", "epochs", "batch_size", "lr", "schedule", "source", "derived_from",
+    "shards", "shards_trained", "run_minutes", "precision", "m", "trials", "valid_trials",
+    "s_per_model", "minutes_t1024", "train_minutes", "fit", "worst_fit", "held_out", "test",
+    "mem_threshold", "memorized", "memorized_per_half", "memorized_jaccard",
+    "memorized_jaccard_std", "pairs", "target", "min_pairs", "splits", "reach",
+    "analysis_seconds", "headline"}
+
+
+@pytest.mark.e2e
+def test_evidence_frontier_trains_by_the_workflow_derives_n_test_and_reuses_shards(tmp_path):
+    import yaml
+
+    # A tiny study of the whole test split, and its twin with n_test 100: the twin is read from
+    # the first's trials (training never sees the test set), not trained.
+    candidates = tmp_path / "candidates.yaml"
+    candidates.write_text(yaml.safe_dump({"candidates": {
+        "tiny": {"base": "fashion-mnist-mlp", "arch": "mlp-64-32", "n_train": 300,
+                 "n_test": None, "trials_per_job": 16, "train": {"epochs": 2, "batch_size": 64}},
+        "tiny-test-100": {"base": "tiny", "n_test": 100}}}))
+    table = tmp_path / "frontier.md"
+    args = ("benchmarks/evidence_frontier.py", "--workdir", str(tmp_path / "work"),
+            "--candidates", str(candidates), "--trials", "32", "--smoke", "--markdown", str(table))
+    first = run_json(*args)
+    shards = sorted((tmp_path / "work" / "results" / "tiny" / "trials").glob("*.h5"))
+    written = [path.stat().st_mtime_ns for path in shards]
+    again = run_json(*args)
+
+    assert [row["candidate"] for row in first] == ["tiny", "tiny-test-100"]
+    trained, derived = first
+    for row in first:
+        assert set(row) == FRONTIER_KEYS and row["benchmark"] == "evidence_frontier"
+        assert (row["trials"], row["valid_trials"], row["m"], row["jobs"]) == (32, 32, 210, 2)
+        assert set(row["pairs"]) == {"0.15", "0.20", "0.25"} and set(row["reach"]) == {
+            "0.15", "0.20"}
+        assert all(set(p) == {"count", "per_half", "jaccard", "jaccard_std"}
+                   for p in row["pairs"].values())
+        assert all(r["how"] in ("measured", "forecast", "cannot tell")
+                   for r in row["reach"].values())
+        assert row["headline"]["how"] in ("measured", "forecast", "cannot tell")
+        assert 0 < row["worst_fit"] <= row["fit"] <= 1 and 0 < row["test"] <= 1
+        assert row["minutes_t1024"] == pytest.approx(1024 * row["s_per_model"] / 2 / 60,
+                                                     abs=0.06)
+        assert row["cpu"] and row["memorized"] >= 0
+    assert (trained["source"], trained["shards"], trained["shards_trained"]) == ("trained", 2, 2)
+    assert trained["changes"] == {"arch": "mlp-64-32", "n_train": 300, "n_test": None,
+                                  "trials_per_job": 16, "train.epochs": 2,
+                                  "train.batch_size": 64}
+    # the derived row: the same trials (fit, memorized set, cost), its own 100 test examples
+    assert (derived["source"], derived["derived_from"], derived["n_test"]) == (
+        "derived", "tiny", 100)
+    for key in ("fit", "worst_fit", "memorized", "memorized_jaccard", "s_per_model"):
+        assert derived[key] == trained[key]
+    assert all(derived["pairs"][k]["count"] < trained["pairs"][k]["count"]
+               for k in derived["pairs"])
+    # a rerun trains nothing and gives the same rows
+    assert [path.stat().st_mtime_ns for path in shards] == written
+    assert again[0]["shards_trained"] == 0
+    volatile = {"run_minutes", "shards_trained", "analysis_seconds"}
+    assert [{k: v for k, v in row.items() if k not in volatile} for row in again] == [
+        {k: v for k, v in row.items() if k not in volatile} for row in first]
+    lines = table.read_text().splitlines()
+    assert lines[0].startswith(f"CPU: {trained['cpu']}") and len(lines) == 6
+    assert "(from tiny's trials)" in lines[5]
+    # t below 1,024 only for smoke runs
+    proc = subprocess.run([sys.executable, *args[:-3]], capture_output=True, text=True,
+                          cwd=ROOT)
+    assert proc.returncode != 0 and "--trials must be >= 1024" in proc.stderr
+
+
+def test_evidence_frontier_reads_the_crossing_or_forecasts_it():
+    import pandas as pd
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from evidence_frontier import headline, reach
+
+    def curve(jaccards, pairs=40.0):
+        t = [128 * (k + 1) for k in range(len(jaccards))]
+        return pd.DataFrame({"t": t, "jaccard": jaccards, "jaccard_std": 0.02,
+                             "jaccard_splits": 10, "size_a": pairs, "size_b": pairs})
+
+    def minutes(count):
+        return None if count is None else count * 0.6 / 2 / 60
+
+    rising = curve([0.3, 0.45, 0.55, 0.62, 0.66, 0.71, 0.74, 0.76])
+    measured = reach(rising, rising[rising["t"].isin([128, 256, 512, 1024])], 0.15, 0.25, 0.7,
+                     20, minutes)
+    assert (measured["how"], measured["low"], measured["trials"]) == ("measured", 641, 768)
+    assert measured["minutes"] == pytest.approx(768 * 0.6 / 2 / 60)
+    # too few pairs a half where the Jaccard is reached: not measured there
+    assert reach(curve([0.3, 0.45, 0.55, 0.62, 0.66, 0.71, 0.74, 0.76], pairs=10.0),
+                 rising.iloc[[0, 1, 3, 7]], 0.15, 0.25, 0.7, 20, minutes)["how"] != "measured"
+    slow = curve([0.2, 0.3, 0.38, 0.44, 0.48, 0.52, 0.55, 0.58])
+    ahead = reach(slow, slow[slow["t"].isin([128, 256, 512, 1024])], 0.20, 0.25, 0.7, 20,
+                  minutes)
+    assert ahead["how"] == "forecast" and ahead["trials"] > 1024
+    assert ahead["low"] <= ahead["trials"] <= ahead["high"]
+    top = headline({"reach": {"0.15": ahead, "0.20": measured}})
+    assert (top["how"], top["infl"], top["trials"]) == ("measured", 0.2, 768)
+    nothing = {"how": "cannot tell", "trials": None, "low": None, "high": None,
+               "minutes": None, "minutes_low": None, "minutes_high": None, "reason": "x"}
+    assert headline({"reach": {"0.15": nothing, "0.20": nothing}})["how"] == "cannot tell"
