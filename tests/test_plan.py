@@ -35,22 +35,15 @@ def test_an_exact_power_law_is_solved_exactly():
     assert plan.t == 1024 and plan.set == "pairs" and plan.infl == 0.2
 
 
-def test_a_steeper_rise_is_forecast_at_the_asymptotic_slope_its_own_slope_the_low_end():
-    ts = np.array([128, 256, 512, 1024])  # at 128, 1 - J > 1: left out of the fit
-    plan = forecast(curve(ts, 1 - 80 / ts ** 0.8), 0.7, "memorized", 0.25)
-    gap = 80 / 1024 ** 0.8  # 1 - J at t = 1024
-    assert plan.trials_needed == math.ceil(1024 * (gap / 0.3) ** 2)  # t^-1/2 from there
-    assert plan.low == math.ceil((80 / 0.3) ** (1 / 0.8)) > 1024    # the measured t^-0.8
-    assert plan.high == plan.trials_needed  # no spread over the splits: no wider end
-
-
-def test_a_shallower_rise_is_forecast_at_its_own_slope():
+@pytest.mark.parametrize("rise", [0.8, 0.3])
+def test_the_forecast_is_the_t_half_law_from_the_last_prefix_whatever_the_rise_before(rise):
     ts = np.array([128, 256, 512, 1024])
-    plan = forecast(curve(ts, 1 - 4 / ts ** 0.3, std=0.02), 0.7, "pairs", 0.25, 0.2, 20)
-    assert plan.trials_needed == math.ceil((4 / 0.3) ** (1 / 0.3))
-    gap = 4 / 1024 ** 0.3
-    assert plan.low == math.ceil(1024 * ((gap - 0.02) / 0.3) ** 2)      # t^-1/2, J + 1 sd
-    assert plan.high == math.ceil(1024 * ((gap + 0.02) / 0.3) ** (1 / 0.3))  # own, J - 1 sd
+    a = 0.5 * 1024 ** rise  # 1 - J = 0.5 at t = 1024, rising as t^-rise before it
+    plan = forecast(curve(ts, 1 - a / ts ** rise, std=0.02), 0.7, "pairs", 0.25, 0.2, 20)
+    assert plan.trials_needed == math.ceil(1024 * (0.5 / 0.3) ** 2)
+    assert plan.low == math.ceil(1024 * (0.48 / 0.3) ** (1 / 0.6))   # J + 1 sd, t^-0.6
+    assert plan.high == math.ceil(1024 * (0.52 / 0.3) ** (1 / 0.4))  # J - 1 sd, t^-0.4
+    assert f"t^-{rise:.2f}" in plan.reason
 
 
 def test_reached_is_the_first_prefix_that_reaches_with_enough_pairs():
@@ -61,15 +54,16 @@ def test_reached_is_the_first_prefix_that_reaches_with_enough_pairs():
     assert (plan.low, plan.high) == (257, 512)
 
 
-@pytest.mark.parametrize(("jaccards", "sizes", "why"), [
-    ([0.5, 0.6], 100.0, "2 prefixes with a Jaccard in (0, 1), 3 needed"),
-    ([0.5, 0.45, 0.4], 100.0, "does not rise"),
-    ([0.3, 0.4, 0.5], [30, 12, 8], "fewer than 20, and not growing"),
-    ([0.01, 0.011, 0.012], 100.0, "beyond 32 x"),
+@pytest.mark.parametrize(("jaccards", "sizes", "target", "why"), [
+    ([0.6], 100.0, 0.7, "no smaller prefix to compare"),
+    ([0.3, 0.0], 100.0, 0.7, "the Jaccard at t = 256 is 0.000"),
+    ([0.5, 0.45, 0.4], 100.0, 0.7, "does not rise from t = 256 to 512"),
+    ([0.3, 0.4, 0.5], [30, 12, 8], 0.7, "fewer than 20, and not growing"),
+    ([0.01, 0.011, 0.012], 100.0, 0.95, "beyond 32 x"),
 ])
-def test_cannot_tell_when_the_curve_does_not_support_it(jaccards, sizes, why):
-    ts = [128, 256, 512][-len(jaccards):]
-    plan = forecast(curve(ts, jaccards, sizes=sizes), 0.7, "pairs", 0.25, 0.2, 20)
+def test_cannot_tell_when_the_curve_does_not_support_it(jaccards, sizes, target, why):
+    ts = [128, 256, 512][:len(jaccards)]
+    plan = forecast(curve(ts, jaccards, sizes=sizes), target, "pairs", 0.25, 0.2, 20)
     assert plan.trials_needed is None and plan.low is None and not plan.reached
     assert why in plan.reason
 

@@ -17,15 +17,17 @@ from test_faults_workflow import no_slurm_probe, seeded, start, wait_for  # noqa
 
 pytestmark = pytest.mark.e2e
 
-# The tiny study's memorized set has split-half Jaccard 0.23 at t = 32 and less at t = 16
-# (its trials curve): with target 0.2 it stops after round 1, at the fixed study's t = 32.
-UNTIL = {"until": {"memorized": 0.2}, "step": 16, "max": 64}
+# The tiny study's memorized set at θ_mem 0.1 has split-half Jaccard 0.36 at t = 16 and 0.42
+# at t = 32 (its trials curve): with target 0.4 it stops after round 1, at the fixed study's
+# t = 32.
+UNTIL = {"until": {"memorized": 0.4}, "step": 16, "max": 64}
 
 
 def until_config(tmp_path, spec=UNTIL, name="until.yaml"):
     def edit(config):
         config["studies"]["tiny"].update(trials=spec, min_out_trials=4)
         config["lastlayer"]["studies"] = []
+        config["thresholds"]["mem"] = 0.1
     return changed_config(tmp_path, name, edit)
 
 
@@ -72,11 +74,10 @@ def test_stops_at_the_first_round_that_replicates_and_resumes_after_kill(tiny_st
     summary = json.loads((results / "summary.json").read_text())
     until = summary["trials_until"]
     assert {k: until[k] for k in ("target", "set", "reached", "t", "rounds")} == {
-        "target": 0.2, "set": "memorized", "reached": True, "t": 32, "rounds": 2}
+        "target": 0.4, "set": "memorized", "reached": True, "t": 32, "rounds": 2}
     assert until["reason"].startswith("reached at t = 32")
     assert "2 rounds, t = 32" in summary["reliability_note"]
     assert "2 rounds, t = 32" in (results / "selection.rst").read_text()
-    assert summary["n_pairs"] == json.loads((fixed / "summary.json").read_text())["n_pairs"]
 
 
 def test_a_bad_spec_is_refused_before_any_job_naming_the_key(tmp_path):
