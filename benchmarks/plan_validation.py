@@ -62,7 +62,8 @@ def main() -> None:
                                                  >= least)
         crossed = rows[ok]
         at = int(crossed["t"].iloc[0]) if len(crossed) else None
-        after = int(rows["t"][rows["t"] < at].max()) if at else None
+        earlier = rows["t"][rows["t"] < at] if at else rows["t"][:0]
+        after = int(earlier.max()) if len(earlier) else (0 if at else None)
         inside = None if at is None or plan.trials_needed is None else bool(
             plan.low <= at and plan.high > after)
         print(json.dumps({
