@@ -10,6 +10,7 @@ from fabricate import planted_trials
 from longtail.config.until import Until, UntilError, until_of, until_summary
 from longtail.estimators.reliability import Trials
 from longtail.estimators.rounds import decide
+from longtail.estimators.trials_curve import curve_point
 from longtail.workflow.checks import ConfigError, check_study
 
 SPEC = {"until": {"pairs": 0.7}, "step": 512, "max": 1300}
@@ -78,15 +79,19 @@ def test_a_round_goes_on_below_the_target_and_stops_at_it_or_at_max():
     assert last["reason"].startswith("reached at t = 256" if last["reached"] else "max: t = 256")
 
 
-def test_auto_pairs_reach_at_any_grid_value_with_enough_pairs_a_half():
+def test_auto_pairs_reach_at_the_smallest_grid_value_with_enough_pairs_a_half():
     trials, ids, valid = planted(256)
     until = Until.parse({"until": {"pairs": 0.5}, "step": 128, "max": 256})
     verdict = decide(trials, ids, valid, until, 1, THRESHOLDS, seed=0)
-    assert verdict["set"] == "pairs" and verdict["infl"] in (0.1, 0.2, 0.3)
-    if verdict["reached"]:
-        assert verdict["jaccard"] >= 0.5 and verdict["size_per_half"] >= 5
-    fixed = decide(trials, ids, valid, until, 1, {**THRESHOLDS, "infl": 0.3}, seed=0)
-    assert fixed["infl"] == 0.3
-    summary = until_summary([first for first in (verdict,)])
-    assert {k: summary[k] for k in ("target", "set", "t", "rounds")} == {
-        "target": 0.5, "set": "pairs", "t": 256, "rounds": 2}
+    table = curve_point(trials, ids, valid, 256, 0.25, [0.1, 0.2, 0.3], 0, 4)
+    pairs = table[table["set"] == "pairs"].sort_values("infl")
+    ok = pairs[(pairs["jaccard"] >= 0.5) & (pairs[["size_a", "size_b"]].min(axis=1) >= 5)]
+    assert len(ok), "the planted pairs must replicate somewhere on the grid"
+    assert verdict["reached"] and verdict["infl"] == ok["infl"].iloc[0]
+    assert verdict["jaccard"] == pytest.approx(ok["jaccard"].iloc[0])
+    strict = decide(trials, ids, valid, until, 1, {**THRESHOLDS, "min_pairs": 10_000}, seed=0)
+    assert not strict["reached"] and strict["stop"]  # too few pairs a half; t = max
+    assert "with 10000 a half" in strict["reason"]
+    summary = until_summary([verdict])
+    assert {k: summary[k] for k in ("target", "set", "t", "rounds", "reached")} == {
+        "target": 0.5, "set": "pairs", "t": 256, "rounds": 2, "reached": True}

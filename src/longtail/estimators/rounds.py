@@ -52,14 +52,15 @@ def decide(trials: Trials, ids: np.ndarray, valid: np.ndarray, until: Until,
     jaccard = None if np.isnan(best["jaccard"]) else float(best["jaccard"])
     size = float(min(best["size_a"], best["size_b"]))
     measured = (f"{what}: split-half Jaccard "
-                f"{'undefined' if jaccard is None else f'{jaccard:.3f}'} "
-                f"(mean of {int(best['jaccard_splits'])} splits), {size:.1f} a half")
+                f"{'undefined' if jaccard is None else f'{jaccard:.3f}'} (mean of "
+                f"{int(best['jaccard_splits'])} splits; {size:.1f} selected a half)")
+    wanted = f"the target {until.target:g}" + (f" with {minimum:g} a half" if minimum else "")
     if reached:
-        reason = f"reached at t = {t}: {measured} >= {until.target:g}"
+        reason = f"reached at t = {t}: {measured}"
     elif t >= until.max:
-        reason = f"max: t = {t} trained without reaching {until.target:g}; best: {measured}"
+        reason = f"max: t = {t} trained without reaching {wanted}; best: {measured}"
     else:
-        reason = f"continue: at t = {t}, {measured} < {until.target:g}"
+        reason = f"continue: at t = {t}, {measured}; {wanted} not reached"
     return {"round": round_index, "t": t, "set": until.set, "target": until.target,
             "step": until.step, "max": until.max, "mem": mem,
             "infl": None if until.set == "memorized" else float(best["infl"]),
