@@ -136,7 +136,7 @@
       pairsTable(),
       curve ? el("h2", {}, "The trials curve: how many trials the selections need") : null,
       curve ? el("img", { id: "trials-curve", src: curve, alt: "split-half Jaccard against " +
-        "the trials t, a line per threshold", style: "max-width: 100%" }) : null,
+        "the trials t, a line per threshold" }) : null,
       D.figures.length ? el("h2", {}, "Figures") : null,
       D.figures.length ? el("ul", { id: "figures" }, D.figures.map((f) =>
         el("li", {}, el("a", { href: f }, f.split("/").pop())))) : null,
