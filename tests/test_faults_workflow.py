@@ -294,8 +294,8 @@ BAD_CONFIGS = {
                    "studies.tiny: its bases form a cycle (tiny -> tiny)"),
     "merged_study_invalid": (_set("studies.tiny-b", {"base": "tiny", "trials": 1}),
                              "studies.tiny-b", "studies.tiny-b.trials = 1 is not allowed; "
-                             "allowed: >= 2 (integer) (study tiny-b is merged with its base "
-                             "tiny)"),
+                             "allowed: >= 2 (integer); or {until: ..., step: ..., max: ...} "
+                             "(study tiny-b is merged with its base tiny)"),
     "imagenet_without_root": (_imagenet(None), "data.imagenet_root",
                               "studies.tiny.dataset = imagenet needs data.imagenet_root"),
     "imagenet_root_missing": (_imagenet("/nonexistent/ILSVRC2012"), "data.imagenet_root",

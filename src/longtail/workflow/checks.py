@@ -29,10 +29,10 @@ def _allowed(schema: Mapping[str, Any]) -> str:
         return str(schema["const"])
     if "oneOf" in schema:
         return "; or ".join(_allowed(option) for option in schema["oneOf"])
-    if "const" in schema.get("properties", {}).get("kind", {}):
-        fields = ", ".join(f"{name}: ..." for name in schema.get("required", [])
-                           if name != "kind")
-        return f"{{kind: {schema['properties']['kind']['const']}, {fields}}}"
+    if schema.get("type") == "object" and schema.get("required"):  # {kind: K, key: ...}
+        kind = schema.get("properties", {}).get("kind", {}).get("const")
+        fields = [f"{name}: ..." for name in schema["required"] if name != "kind"]
+        return "{" + ", ".join(([f"kind: {kind}"] if kind else []) + fields) + "}"
     if "enum" in schema:
         return ", ".join(str(v) for v in schema["enum"])
     if "pattern" in schema:
