@@ -342,8 +342,9 @@ def test_the_schema_checks_the_merged_study_and_names_it(tiny):
     assert "studies.tiny.train.lr = -1.0 is not allowed" in message
     assert ("studies.tiny-b.train.lr = -1.0 is not allowed; allowed: > 0 (number) (study "
             "tiny-b is merged with its base tiny)") in message
-    assert "studies.tiny-c.trials = 1 is not allowed; allowed: >= 2 (integer) (study tiny-c " \
-           "is merged with its bases tiny-b, tiny)" in message
+    assert "studies.tiny-c.trials = 1 is not allowed; allowed: >= 2 (integer); or {until: " \
+           "..., step: ..., max: ...} (study tiny-c is merged with its bases tiny-b, tiny)" \
+        in message
 
 
 def test_a_based_study_gets_its_own_dependent_defaults(tiny):
