@@ -57,12 +57,13 @@ def draw_trials_curve(title: str, curve: pd.DataFrame, target: float,
         ax.set_xscale("log", base=2)
         ax.set_xlabel("trials t (the first t of the study)")
     jaccard_ax.set_ylim(0, 1.02)
-    jaccard_ax.set_ylabel(f"split-half Jaccard (mean of {splits} splits)")
-    jaccard_ax.set_title("agreement of the two halves' selections", fontsize=7)
+    jaccard_ax.set_ylabel("split-half Jaccard")
+    jaccard_ax.set_title(f"agreement of the two halves' selections (mean of {splits} splits)",
+                         fontsize=7)
     size_ax.set_yscale("log")
     size_ax.set_ylabel("pairs per half (mean)")
     size_ax.set_title("pairs selected per half", fontsize=7)
-    fig.suptitle(f"{title}: the trials curve (diamonds: `longtail plan`'s forecast)",
+    fig.suptitle(f"{title}\nthe trials curve; diamonds: `longtail plan`'s forecast",
                  fontsize=7.5)
     fig.legend(*jaccard_ax.get_legend_handles_labels(), loc="outside lower center",
                ncol=4, fontsize=6, frameon=False)
