@@ -121,6 +121,7 @@ get_explorer_outputs = WIRING.get_explorer_outputs
 get_explorer_inputs = WIRING.get_explorer_inputs
 get_explorer_options = WIRING.get_explorer_options
 get_docs_explorer = WIRING.get_docs_explorer
+get_docs_trials_curve = WIRING.get_docs_trials_curve
 get_docs_explorer_view = WIRING.get_docs_explorer_view
 # What `snakemake` builds without a target (rule `all` in the Snakefile).
 get_final_output = WIRING.get_final_output

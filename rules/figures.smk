@@ -13,6 +13,7 @@ localrules:
     plot_mem_hist,
     plot_label_noise,
     copy_figure_to_docs,
+    copy_trials_curve_to_docs,
     docs,
     plot_galleries,
 
@@ -190,9 +191,22 @@ rule copy_figure_to_docs:
         "../scripts/copy_figure_to_docs.py"
 
 
+# The README's trials curve: that of the first configured study.
+rule copy_trials_curve_to_docs:
+    input:
+        get_docs_trials_curve,
+    output:
+        "docs/figures/trials_curve.png",
+    log:
+        "logs/docs/trials_curve.log",
+    script:
+        "../scripts/copy_figure_to_docs.py"
+
+
 rule docs:
     input:
         get_docs_figures(),
+        "docs/figures/trials_curve.png",
         "docs/figures/explorer.png",
 
 

@@ -94,6 +94,7 @@ def test_final_output_of_the_tiny_study(tiny: Wiring) -> None:
     assert tiny.get_docs_figures() == [f"docs/figures/{figure}.png" for figure in figures]
     assert tiny.get_explorer_outputs() == ["results/tiny/explorer/index.html"]
     assert tiny.get_docs_explorer(None) == "results/tiny/explorer/index.html"
+    assert tiny.get_docs_trials_curve(None) == "figures/trials_curve_tiny.png"
 
 
 def test_removal_shards_of_the_tiny_study(tiny: Wiring) -> None:

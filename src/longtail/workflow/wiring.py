@@ -307,6 +307,10 @@ class Wiring:
         """The explorer the README's screenshot shows: that of the first configured study."""
         return f"results/{next(iter(self.config['studies']))}/explorer/index.html"
 
+    def get_docs_trials_curve(self, wildcards: Any) -> str:
+        """The trials curve the README shows: that of the first configured study."""
+        return f"figures/trials_curve_{next(iter(self.config['studies']))}.png"
+
     def get_docs_explorer_view(self, wildcards: Any) -> str:
         """The view of the screenshot (a URL hash): the training examples, most memorized
         first."""
