@@ -73,6 +73,7 @@ from longtail.store.correctness import StoreReader
 ROOT = Path(__file__).resolve().parents[1]
 INFL = (0.15, 0.20, 0.25)      # θ_infl of the pairs' columns
 HEADLINE_INFL = (0.15, 0.20)   # θ_infl the headline may use
+REFERENCE_KEYS = ("arch", "train.epochs", "train.batch_size")  # shown for a study without base
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 NOT_BUILT = {"figures": {}, "tables": {}, "lastlayer": {"studies": []},
              "compare": {"groups": {}}, "galleries": {}}
@@ -275,14 +276,21 @@ def headline(numbers: dict[str, Any]) -> dict[str, Any]:
 # ----------------------------------------------------------------- the table
 
 def cpu_model() -> str:
+    """lscpu's model name with its family and model (a VM may call a Zen 3 and a Zen 4 alike
+    "AMD EPYC") and whether it has native bf16."""
     try:
         text = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        found = re.search(r"^Model name:\s*(.+)$", text, re.M)
-        if found:
-            return found.group(1).strip()
     except (OSError, subprocess.CalledProcessError):
-        pass
-    return platform.processor() or platform.machine()
+        return platform.processor() or platform.machine()
+
+    def field(name: str) -> str | None:
+        found = re.search(rf"^{name}:\s*(.+)$", text, re.M)
+        return found.group(1).strip() if found else None
+
+    flags = set((field("Flags") or "").split())
+    bf16 = "AMX" if "amx_bf16" in flags else "AVX512-BF16" if "avx512_bf16" in flags else None
+    return (f"{field('Model name') or platform.machine()} (family {field('CPU family')} model "
+            f"{field('Model')}, {'native bf16: ' + bf16 if bf16 else 'no native bf16'})")
 
 
 def markdown(rows: list[dict[str, Any]], command: str) -> str:
@@ -303,7 +311,12 @@ def markdown(rows: list[dict[str, Any]], command: str) -> str:
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         what = "; ".join(f"{key}: {json.dumps(value)}" for key, value in row["changes"].items())
-        what = what or "-"
+        if not row["base"]:   # written out in full: the keys that tell it from the others
+            what = "the reference, " + "; ".join(
+                f"{key}: {json.dumps(row['changes'][key])}" for key in REFERENCE_KEYS
+                if key in row["changes"])
+        else:
+            what = f"{row['base']} + {what or '-'}"
         if row["derived_from"]:
             what += f" (from {row['derived_from']}'s trials)"
         pairs = [f"{p['count']:,} ({number(p['per_half'], 0)}, {number(p['jaccard'], 2)})"

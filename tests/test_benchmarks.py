@@ -198,6 +198,8 @@ def test_evidence_frontier_trains_by_the_workflow_derives_n_test_and_reuses_shar
         {k: v for k, v in row.items() if k not in volatile} for row in first]
     lines = table.read_text().splitlines()
     assert lines[0].startswith(f"CPU: {trained['cpu']}") and len(lines) == 6
+    assert "family" in trained["cpu"] and "bf16" in trained["cpu"]
+    assert lines[5].startswith("| tiny-test-100 | tiny + n_test: 100 (from tiny's trials) |")
     assert "(from tiny's trials)" in lines[5]
     # t below 1,024 only for smoke runs
     proc = subprocess.run([sys.executable, *args[:-3]], capture_output=True, text=True,
