@@ -11,8 +11,10 @@ from longtail.train.recipe import (
     Recipe,
     augment_crop_flip,
     lr_factor,
+    minibatches,
     native_bf16,
     resolved_precision,
+    steps_per_epoch,
     uses_bf16,
 )
 from longtail.train.training import resolve_method, subset_mask, train_trials
@@ -53,6 +55,25 @@ def test_lr_schedules(schedule):
     else:
         assert factors[0] < factors[10] < factors[19] <= 1.0
         assert math.isclose(max(factors), 1.0) and factors[-1] < 0.02
+
+
+@pytest.mark.parametrize(("m", "batch", "sizes"), [
+    (7000, 512, [512] * 13 + [344]),     # the default study's subsets: a plain split
+    (7748, 512, [512] * 15 + [68]),      # a remainder of 68 >= 512 / 8 stays a batch
+    (9217, 512, [512] * 17 + [513]),     # one example left: it joins the last full batch
+    (1024, 512, [512, 512]),
+    (100, 512, [100]),                   # fewer than a batch: one step
+    (210, 64, [64, 64, 64, 18])])
+def test_minibatches_fold_a_tiny_remainder_into_the_last_batch(m, batch, sizes):
+    order = torch.randperm(m, generator=torch.Generator().manual_seed(0))
+    batches = minibatches(order, batch)
+    assert [len(b) for b in batches] == sizes == [len(b) for b in order.split(batch)][
+        :len(sizes) - 1] + [sizes[-1]]
+    assert steps_per_epoch(m, batch) == len(sizes)
+    assert torch.equal(torch.cat(batches), order)
+    # the ensemble's (K, m) orders are cut the same way along dim 1
+    stacked = torch.stack([order, order.flip(0)])
+    assert [b.shape for b in minibatches(stacked, batch, dim=1)] == [(2, n) for n in sizes]
 
 
 def test_unknown_schedule_is_refused():

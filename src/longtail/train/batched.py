@@ -239,14 +239,14 @@ def fit_batched(data: TrainingData, arch: str, recipe: Recipe, seeds: list[int],
     m = len(subsets[0])
     if any(len(s) != m for s in subsets):
         raise ValueError("batched training needs subsets of equal size m")
-    total = recipe.epochs * math.ceil(m / recipe.batch_size)
+    total = recipe.epochs * shared.steps_per_epoch(m, recipe.batch_size)
     diverged = torch.zeros(k, dtype=torch.bool, device=device)
     work = Workspace()
     step = 0
     for _ in range(recipe.epochs):
         orders = torch.stack([shared.epoch_order(s, g) for s, g in zip(subsets, generators,
                                                                  strict=True)])
-        for batch in orders.split(recipe.batch_size, dim=1):  # (K, B) example indices
+        for batch in shared.minibatches(orders, recipe.batch_size, dim=1):  # (K, B) indices
             x = torch.index_select(x_train, 0, batch.reshape(-1), out=work(
                 "x", (batch.numel(), *x_train.shape[1:]), x_train))
             if augment:

@@ -147,6 +147,28 @@ def epoch_order(subset: torch.Tensor, generator: torch.Generator) -> torch.Tenso
     return subset[torch.randperm(len(subset), generator=generator)]
 
 
+# A last minibatch smaller than batch_size / SMALLEST_LAST_BATCH joins the one before it.
+SMALLEST_LAST_BATCH = 8
+
+
+def steps_per_epoch(m: int, batch_size: int) -> int:
+    """SGD steps an epoch of ``m`` examples takes: ceil(m / batch_size), one fewer when the
+    remainder is under batch_size / 8 and joins the last full batch (:func:`minibatches`)."""
+    full, rest = divmod(m, batch_size)
+    return full + (rest > 0 and (full == 0 or rest * SMALLEST_LAST_BATCH >= batch_size))
+
+
+def minibatches(order: torch.Tensor, batch_size: int, dim: int = 0) -> tuple[torch.Tensor, ...]:
+    """An epoch's ``order`` cut into minibatches of ``batch_size`` along ``dim``. A remainder
+    under batch_size / 8 joins the last full batch: one step at the full learning rate on a
+    handful of examples can throw a model off (9,217 examples in batches of 512 leave one, and
+    Fig. 2's models trained on them collapsed to 36% test accuracy)."""
+    batches = order.split(batch_size, dim=dim)
+    if len(batches) > steps_per_epoch(order.shape[dim], batch_size):
+        batches = (*batches[:-2], torch.cat(batches[-2:], dim=dim))
+    return batches
+
+
 def minibatch_generator(seed: int, device: torch.device) -> torch.Generator:
     """A model's minibatch stream (order and augmentation), derived from its trial seed."""
     return torch.Generator(device=device).manual_seed((seed + 1) % 2**63)

@@ -13,7 +13,6 @@ device from the measurements in
 from __future__ import annotations
 
 import contextlib
-import math
 import time
 import warnings
 from collections.abc import Iterator, Sequence
@@ -37,7 +36,9 @@ from longtail.train.recipe import (
     epoch_order,
     lr_factor,
     minibatch_generator,
+    minibatches,
     native_bf16,
+    steps_per_epoch,
     use_augment,
     uses_bf16,
 )
@@ -109,7 +110,7 @@ def train_trials(data: TrainingData, arch: str, recipe: Recipe, seeds: Sequence[
     trial_ids = list(range(len(seeds))) if trial_ids is None else list(trial_ids)
     data = data.to(device)
     group_size = recipe.ensemble_size
-    steps = recipe.epochs * math.ceil(int(masks[0].sum()) / recipe.batch_size)
+    steps = recipe.epochs * steps_per_epoch(int(masks[0].sum()), recipe.batch_size)
     bar = tqdm(total=steps * len(seeds), desc=f"train {arch} ({method}, {device.type})",
                unit="model-step", disable=not progress, mininterval=5)
     parts = []
@@ -150,12 +151,13 @@ class SingleModelRun:
             nesterov=recipe.nesterov, weight_decay=recipe.weight_decay)
         self.generator = minibatch_generator(seed, device)
         self.subset = torch.from_numpy(np.flatnonzero(mask)).to(device)
-        self.total = recipe.epochs * math.ceil(len(self.subset) / recipe.batch_size)
+        self.total = recipe.epochs * steps_per_epoch(len(self.subset), recipe.batch_size)
         self.diverged = torch.zeros((), dtype=torch.bool, device=device)
 
     def batches(self) -> Iterator[torch.Tensor]:
         for _ in range(self.recipe.epochs):
-            yield from epoch_order(self.subset, self.generator).split(self.recipe.batch_size)
+            yield from minibatches(epoch_order(self.subset, self.generator),
+                                   self.recipe.batch_size)
 
     def step(self, step: int, batch: torch.Tensor) -> None:
         recipe = self.recipe
