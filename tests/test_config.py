@@ -193,12 +193,13 @@ def test_workflow_refuses_bad_config_before_any_job(tiny, tmp_path):
     assert not (tmp_path / "results").exists() and not (tmp_path / "resources").exists()
 
 
-@pytest.mark.parametrize(("preset", "shards"), [(None, 16 + 2 + 2 + 2),
-                                              ("fashion-mnist-t4000.yaml", 22 + 50)])
+@pytest.mark.parametrize(("preset", "shards"), [(None, 32 + 2 + 2 + 2),
+                                              ("fashion-mnist-t4000.yaml", 38 + 50)])
 def test_the_workflow_plans_the_shipped_based_studies(tmp_path, preset, shards):
     """A dry run of config.yaml (and of a preset based on its default study, merged in as
     `--configfile` does): each based study's trial shards are planned as its merged
-    trials and trials_per_job say (noise and confusable: 128 / 64, CNN: 96 / 48)."""
+    trials and trials_per_job say (default: 2,048 / 64, noise and confusable: 128 / 64, CNN:
+    96 / 48)."""
     configs = [str(ROOT / "config.yaml"), *([str(ROOT / "studies" / preset)] if preset else [])]
     proc = subprocess.run(
         [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory",
