@@ -194,12 +194,12 @@ def test_workflow_refuses_bad_config_before_any_job(tiny, tmp_path):
 
 
 @pytest.mark.parametrize(("preset", "shards"), [(None, 32 + 2 + 2 + 2),
-                                              ("fashion-mnist-t4000.yaml", 38 + 50)])
+                                              ("fashion-mnist-t4000.yaml", 38 + 63)])
 def test_the_workflow_plans_the_shipped_based_studies(tmp_path, preset, shards):
     """A dry run of config.yaml (and of a preset based on its default study, merged in as
     `--configfile` does): each based study's trial shards are planned as its merged
     trials and trials_per_job say (default: 2,048 / 64, noise and confusable: 128 / 64, CNN:
-    96 / 48)."""
+    96 / 48, the t4000 preset: 4,000 / 64, its last shard of 32)."""
     configs = [str(ROOT / "config.yaml"), *([str(ROOT / "studies" / preset)] if preset else [])]
     proc = subprocess.run(
         [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory",
@@ -209,7 +209,7 @@ def test_the_workflow_plans_the_shipped_based_studies(tmp_path, preset, shards):
     assert proc.returncode == 0, text[-3000:]
     assert re.search(rf"^train_trial_shard\s+{shards}$", text, re.M), text[:3000]
     for shard in ("fashion-mnist-cnn/trials/48-96.h5", "fashion-mnist-mlp-confusable/trials/"
-                  "64-128.h5", *(["fashion-mnist-t4000/trials/3920-4000.h5"] if preset else [])):
+                  "64-128.h5", *(["fashion-mnist-t4000/trials/3968-4000.h5"] if preset else [])):
         assert f"results/{shard}" in text
 
 
@@ -361,8 +361,8 @@ def test_a_based_study_gets_its_own_dependent_defaults(tiny):
 # (commit 7ef91ee): the merged studies give the same data, trials and descriptions; a study in
 # neither Fig. 2 nor tables/marginal_utility may inherit removal settings it never uses. The
 # default study now evaluates the whole test split (issue 29's frontier); the CNN study, compared
-# with it on the same data, follows it there, and the others keep the recipe they were measured
-# with.
+# with it on the same data, follows it there, the t4000 preset is the default study at t = 4,000,
+# and the others keep the recipe they were measured with.
 MLP_RECIPE = {"epochs": 30, "batch_size": 512, "lr": 0.2, "momentum": 0.9, "weight_decay": 0.0,
               "schedule": "onecycle", "precision": "auto", "threads": 1}
 FASHION = {"dataset": "fashion-mnist", "n_train": 10000, "n_test": 2000, "label_noise": 0.0,
@@ -380,8 +380,8 @@ WRITTEN_OUT = {
         "train": {"epochs": 4, "batch_size": 128, "lr": 0.1, "momentum": 0.9,
                   "weight_decay": 0.0, "schedule": "onecycle", "threads": 1}}),
     "fashion-mnist-t4000": ("fashion-mnist-t4000.yaml", {
-        **FASHION, "arch": "mlp-384-192", "trials": 4000, "trials_per_job": 80,
-        "train": MLP_RECIPE}),
+        **FASHION, "n_test": 10000, "arch": "mlp-128-64", "trials": 4000, "trials_per_job": 64,
+        "train": {**MLP_RECIPE, "epochs": 40}}),
     "fashion-mnist-plan-validation": ("fashion-mnist-plan-validation.yaml", {
         **FASHION, "n_test": 10000, "arch": "mlp-64-32", "trials": 4096, "trials_per_job": 64,
         "train": MLP_RECIPE}),
